@@ -1,1 +1,96 @@
-pub fn x(){}
+//! MurmurHash3_x86_32 with the snapshot seed `0xcafebabe`: the checksum of
+//! every patch page and of the control block. Pure and allocation-free, so the
+//! fault path, the save path and the fuzzers can all call it.
+
+/// The seed events.c uses for every checksum.
+pub const SEED: u32 = 0xcafe_babe;
+
+const C1: u32 = 0xcc9e_2d51;
+const C2: u32 = 0x1b87_3593;
+
+#[inline(always)]
+fn mix_block(mut k: u32) -> u32 {
+    k = k.wrapping_mul(C1);
+    k = k.rotate_left(15);
+    k.wrapping_mul(C2)
+}
+
+#[inline(always)]
+fn finalize(mut h: u32, len: usize) -> u32 {
+    // The reference hashes a `c3_w` length: only the low 32 bits take part.
+    h ^= len as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// MurmurHash3_x86_32 of `data` with `seed`.
+pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    let mut h = seed;
+    let mut blocks = data.chunks_exact(4);
+    for block in &mut blocks {
+        let k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+        h ^= mix_block(k);
+        h = h.rotate_left(13);
+        h = h.wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    let tail = blocks.remainder();
+    if !tail.is_empty() {
+        let mut k = 0u32;
+        for (i, byte) in tail.iter().enumerate() {
+            k |= u32::from(*byte) << (8 * i);
+        }
+        h ^= mix_block(k);
+    }
+    finalize(h, data.len())
+}
+
+/// The checksum of a buffer, as `_ce_muk_buf` computes it.
+pub fn hash(data: &[u8]) -> u32 {
+    murmur3_32(data, SEED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loom::PAGE_BYTES;
+    use proptest::prelude::*;
+
+    fn oracle(data: &[u8]) -> u32 {
+        murmur3::murmur3_32(&mut std::io::Cursor::new(data), SEED).unwrap()
+    }
+
+    #[test]
+    fn known_vectors() {
+        assert_eq!(hash(b""), 0x79ff_04e8);
+        assert_eq!(hash(b"hello"), 0xe15a_67a3);
+        assert_eq!(hash(&vec![0u8; PAGE_BYTES]), 0xf9b4_b0e0);
+    }
+
+    #[test]
+    fn seed_matters() {
+        assert_ne!(murmur3_32(b"hello", 0), hash(b"hello"));
+        assert_eq!(murmur3_32(b"", 0), 0);
+    }
+
+    #[test]
+    fn page_of_pattern_matches_oracle() {
+        let page: Vec<u8> = (0..PAGE_BYTES).map(|i| (i * 7 + 3) as u8).collect();
+        assert_eq!(hash(&page), oracle(&page));
+    }
+
+    proptest! {
+        #[test]
+        fn matches_oracle(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(hash(&data), oracle(&data));
+        }
+
+        #[test]
+        fn matches_oracle_any_seed(data in proptest::collection::vec(any::<u8>(), 0..40), seed in any::<u32>()) {
+            let want = murmur3::murmur3_32(&mut std::io::Cursor::new(&data), seed).unwrap();
+            prop_assert_eq!(murmur3_32(&data, seed), want);
+        }
+    }
+}

@@ -1,1 +1,26 @@
+//! looms: incremental, crash-safe snapshots of Urbit's loom, as a drop-in
+//! replacement for the runtime's `events.c`.
+//!
+//! From a store fault to `image.bin`: `fault` marks the page dirty,
+//! `snapshot::save` writes the dirty pages as a patch (`patch`) and then
+//! into the image (`image`), and remaps the loom (`loom`).
+#![allow(non_camel_case_types, non_upper_case_globals)]
+
+// Unwinding across the C boundary is undefined behaviour: every profile must
+// abort on panic. (`cargo test` builds the unit tests with unwinding.)
+#[cfg(not(any(panic = "abort", test, doc)))]
+compile_error!("looms must be built with panic = \"abort\"");
+
+pub mod abi;
 pub mod checksum;
+pub mod dirty;
+pub mod fault;
+pub mod ffi;
+pub mod image;
+pub mod loom;
+pub mod msg;
+pub mod patch;
+pub mod pool;
+pub mod snapshot;
+
+pub use pool::u3e_Pool;

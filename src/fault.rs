@@ -1,0 +1,222 @@
+//! The store-fault path and the guard page.
+//!
+//! `u3e_fault` runs inside the runtime's SIGSEGV handler: everything reached
+//! from here is async-signal-safe. No allocation, no lock, no panic, no
+//! formatting beyond `msg::Line`'s fixed buffer.
+//!
+//! A first store to a clean page faults once: the page is marked dirty and
+//! made writable (or, in swap mode, remapped onto the ephemeral file). The
+//! guard page sits between the heap and the stack, `PROT_NONE` and dirty; a
+//! store into it means the two are close, so the guard moves to the middle
+//! of the gap, or the loom is exhausted (`meme`) when the gap is one page.
+
+use crate::abi::u3e_flaw;
+use crate::dirty;
+use crate::ffi::host::ensure;
+use crate::loom::{self, Access, PAGE_BYTES};
+use crate::msg::Line;
+use crate::pool;
+
+/// The guard's place in a gap between heap page `low` and stack page `high`.
+pub const fn guard_between(low: u32, high: u32) -> u32 {
+    low + (high - low) / 2
+}
+
+/// What a hit on the guard page means, given the watermark pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clip {
+    /// No guard, or the guard is strictly between the watermarks: a bogus
+    /// fault.
+    Bogus,
+    /// The heap meets the stack: the loom is exhausted.
+    Exhausted,
+    /// Move the guard to this page.
+    Move(u32),
+}
+
+/// `_ce_ward_clip`'s decision, pure.
+pub const fn clip(guard: u32, low: u32, high: u32) -> Clip {
+    if guard == 0 || (low < guard && high > guard) {
+        Clip::Bogus
+    } else if high <= low + 1 {
+        Clip::Exhausted
+    } else {
+        Clip::Move(guard_between(low, high))
+    }
+}
+
+/// Protects the guard page (`_ce_ward_protect`); false on failure, reported.
+pub fn protect_guard() -> bool {
+    let guard = pool::view().guard;
+    match loom::protect(guard, 1, Access::Nothing) {
+        Ok(()) => true,
+        Err(errno) => {
+            Line::new()
+                .str("loom: failed to protect guard page (")
+                .dec(u64::from(guard))
+                .str("): ")
+                .errno(errno)
+                .str("\r\n")
+                .emit();
+            false
+        }
+    }
+}
+
+/// Places the guard between `low` and `high` and protects it (`_ce_ward_post`).
+pub fn place_guard(low: u32, high: u32) -> bool {
+    // SAFETY: single-threaded pool access (see pool::get).
+    unsafe { pool::get().gar_w = guard_between(low, high) };
+    protect_guard()
+}
+
+/// Makes a just-dirtied page writable; false on failure, reported.
+pub fn unprotect(page: u32) -> bool {
+    match loom::protect(page, 1, Access::ReadWrite) {
+        Ok(()) => true,
+        Err(errno) => {
+            Line::new()
+                .str("loom: fault mprotect (")
+                .dec(u64::from(page))
+                .str("): ")
+                .errno(errno)
+                .str("\r\n")
+                .emit();
+            false
+        }
+    }
+}
+
+/// Swap mode: moves a just-dirtied page onto the ephemeral file, keeping its
+/// contents. The copy lives in a static buffer: the stack may itself be
+/// growing through this very fault.
+fn move_to_ephemeral(page: u32, fd: libc::c_int) -> bool {
+    static mut SAVED: [u8; PAGE_BYTES] = [0; PAGE_BYTES];
+    // SAFETY: the handler is not re-entered for a loom page while it runs
+    // (the page in question is readable), so the buffer has one user.
+    let saved = unsafe { &mut *(&raw mut SAVED) };
+    // SAFETY: a clean page is mapped readable.
+    saved.copy_from_slice(unsafe { loom::page_bytes(page) });
+    if let Err(errno) = loom::remap(page, 1, loom::Backing::FileShared(fd)) {
+        Line::new()
+            .str("loom: fault mmap failed (")
+            .dec(u64::from(page))
+            .str("): ")
+            .errno(errno)
+            .str("\r\n")
+            .emit();
+        return false;
+    }
+    // SAFETY: the page is now mapped read-write onto the ephemeral file.
+    unsafe { loom::pages_mut(page, 1) }.copy_from_slice(saved);
+    true
+}
+
+/// Handles a hit on the guard page.
+fn guard_hit(page: u32, low: u32, high: u32) -> u3e_flaw {
+    let old = pool::view().guard;
+    match clip(old, low, high) {
+        Clip::Bogus => {
+            Line::new()
+                .str("loom: ward bogus (>")
+                .dec(u64::from(low))
+                .str(" ")
+                .dec(u64::from(old))
+                .str(" ")
+                .dec(u64::from(high))
+                .str("<)\r\n")
+                .emit();
+            return u3e_flaw::u3e_flaw_sham;
+        }
+        Clip::Exhausted => return u3e_flaw::u3e_flaw_meme,
+        Clip::Move(_) => {
+            if !place_guard(low, high) {
+                return u3e_flaw::u3e_flaw_base;
+            }
+            ensure!(old != pool::view().guard);
+        }
+    }
+    if !dirty::is_dirty(pool::dirty_map(), page) {
+        Line::new()
+            .str("loom: strange guard (")
+            .int(i64::from(page as i32))
+            .str(")\r\n")
+            .emit();
+        return u3e_flaw::u3e_flaw_sham;
+    }
+    if !unprotect(page) {
+        return u3e_flaw::u3e_flaw_base;
+    }
+    u3e_flaw::u3e_flaw_good
+}
+
+/// `u3e_fault`: a store hit a protected loom word `post`, with the heap's top
+/// at word `low` and the stack's top at word `high`.
+pub fn fault(low: u32, high: u32, post: u32) -> u3e_flaw {
+    let page = loom::page_of(post);
+    if page == pool::view().guard {
+        return guard_hit(page, loom::page_of(low), loom::page_of(high));
+    }
+    let map = pool::dirty_map();
+    if dirty::is_dirty(map, page) {
+        Line::new()
+            .str("loom: strange page (")
+            .int(i64::from(page as i32))
+            .str("): ")
+            .hex(post)
+            .str("\r\n")
+            .emit();
+        return u3e_flaw::u3e_flaw_sham;
+    }
+    dirty::mark_dirty(map, page);
+    let ephemeral = pool::view().ephemeral_fd;
+    let handled = if ephemeral != 0 {
+        move_to_ephemeral(page, ephemeral)
+    } else {
+        unprotect(page)
+    };
+    if handled {
+        u3e_flaw::u3e_flaw_good
+    } else {
+        u3e_flaw::u3e_flaw_base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn guard_goes_to_the_middle() {
+        assert_eq!(guard_between(0, 65536), 32768);
+        assert_eq!(guard_between(10, 13), 11);
+        assert_eq!(guard_between(10, 12), 11);
+        assert_eq!(guard_between(10, 11), 10);
+    }
+
+    #[test]
+    fn clip_decisions() {
+        assert_eq!(clip(0, 1, 100), Clip::Bogus);
+        assert_eq!(clip(50, 10, 100), Clip::Bogus);
+        assert_eq!(clip(50, 50, 100), Clip::Move(75));
+        assert_eq!(clip(50, 10, 50), Clip::Move(30));
+        assert_eq!(clip(50, 50, 51), Clip::Exhausted);
+        assert_eq!(clip(50, 50, 50), Clip::Exhausted);
+        assert_eq!(clip(50, 49, 50), Clip::Exhausted);
+    }
+
+    proptest! {
+        #[test]
+        fn a_moved_guard_is_strictly_inside(low in 0u32..1_000_000, gap in 2u32..1_000_000) {
+            let high = low + gap;
+            for guard in [low, high] {
+                if guard == 0 { continue; }
+                match clip(guard, low, high) {
+                    Clip::Move(new) => prop_assert!(low < new && new < high && new != guard),
+                    other => prop_assert!(false, "unexpected {:?}", other),
+                }
+            }
+        }
+    }
+}

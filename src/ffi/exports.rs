@@ -1,0 +1,75 @@
+//! The `u3e_*` entry points, with events.c's exact C signatures. Each is a
+//! thin skin over `snapshot` or `fault`: argument conversion only.
+//!
+//! Panics cannot unwind out of these functions: the crate is built with
+//! `panic = "abort"` in every profile, and `lib.rs` refuses any other
+//! strategy at compile time.
+
+use crate::abi::{c3_c, c3_i, c3_o, c3_z, u3_post, u3e_flaw};
+use crate::{fault, snapshot};
+
+/// Copies the snapshot in `pux_c` to `pax_c`; see `snapshot::backup`.
+#[no_mangle]
+pub extern "C" fn u3e_backup(pux_c: *mut c3_c, pax_c: *mut c3_c, ovw_o: c3_o) -> c3_o {
+    snapshot::backup(pux_c, pax_c, ovw_o)
+}
+
+/// Handles a store fault at loom word `off_p`; async-signal-safe.
+#[no_mangle]
+pub extern "C" fn u3e_fault(low_p: u3_post, hig_p: u3_post, off_p: u3_post) -> u3e_flaw {
+    fault::fault(low_p, hig_p, off_p)
+}
+
+/// Saves the dirty heap pages below `low_p`.
+#[no_mangle]
+pub extern "C" fn u3e_save(low_p: u3_post, hig_p: u3_post) {
+    snapshot::save(low_p, hig_p)
+}
+
+/// Drops the contents of the free pages between the watermarks.
+#[no_mangle]
+pub extern "C" fn u3e_toss(low_p: u3_post, hig_p: u3_post) {
+    snapshot::toss(low_p, hig_p)
+}
+
+/// Boots the snapshot system on the pier `dir_c`; `c3y` when the pier is new.
+#[no_mangle]
+pub extern "C" fn u3e_live(nuu_o: c3_o, dir_c: *mut c3_c) -> c3_o {
+    snapshot::live(nuu_o, dir_c)
+}
+
+/// Stops the snapshot system.
+#[no_mangle]
+pub extern "C" fn u3e_stop() {
+    snapshot::stop()
+}
+
+/// Stops tracking stores: the whole loom becomes writable.
+#[no_mangle]
+pub extern "C" fn u3e_yolo() -> c3_o {
+    snapshot::yolo()
+}
+
+/// Marks every page dirty.
+#[no_mangle]
+pub extern "C" fn u3e_foul() {
+    snapshot::foul()
+}
+
+/// Starts tracking without persistence.
+#[no_mangle]
+pub extern "C" fn u3e_init() {
+    snapshot::init()
+}
+
+/// Moves the guard page between the watermarks if needed.
+#[no_mangle]
+pub extern "C" fn u3e_ward(low_p: u3_post, hig_p: u3_post) {
+    snapshot::ward(low_p, hig_p)
+}
+
+/// Opens (creating) the image `<dir_c><nam_c>.bin`.
+#[no_mangle]
+pub extern "C" fn u3e_image_open_any(nam_c: *mut c3_c, dir_c: *mut c3_c, len_z: *mut c3_z) -> c3_i {
+    snapshot::image_open_any(nam_c, dir_c, len_z)
+}

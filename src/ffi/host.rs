@@ -1,0 +1,178 @@
+//! What the runtime provides: its configuration, its current road, and the
+//! logging and failure functions. These stay undefined in `liblooms.so`, as
+//! they are in `events.o`, and resolve against the executable at load time.
+
+use core::ffi::{c_char, c_void};
+
+/// `u3o_config`: only the fields this module uses (offsets 0–44 of 88).
+#[repr(C)]
+pub struct u3o_config {
+    pub who_w: u32,
+    pub dir_c: *mut c_char,
+    pub eph_c: *mut c_char,
+    pub wag_w: u32,
+    pub wor_i: usize,
+    pub tos_w: u32,
+}
+
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(u3o_config, dir_c) == 8);
+    assert!(offset_of!(u3o_config, eph_c) == 16);
+    assert!(offset_of!(u3o_config, wag_w) == 24);
+    assert!(offset_of!(u3o_config, wor_i) == 32);
+    assert!(offset_of!(u3o_config, tos_w) == 40);
+};
+
+/// `u3o_verbose`: size messages on save.
+pub const VERBOSE: u32 = 1 << 4;
+/// `u3o_dryrun`: saves write nothing.
+pub const DRYRUN: u32 = 1 << 5;
+/// `u3o_no_demand`: read the image into memory instead of mapping it.
+pub const NO_DEMAND: u32 = 1 << 9;
+/// `u3o_swap`: back the non-image loom with the ephemeral file.
+pub const SWAP: u32 = 1 << 12;
+
+/// Byte offsets in the runtime's `u3a_road`.
+mod road {
+    pub const RUT_P: usize = 24;
+    pub const HEP_LEN_W: usize = 1220;
+    pub const HEP_PAG_P: usize = 1224;
+}
+
+/// `u3a_free_pg`: a page-directory entry for a free heap page.
+const FREE_PAGE: u32 = 0;
+
+/// The `c3__oops` mote.
+pub const OOPS: u32 = 0x7370_6f6f;
+
+#[allow(non_upper_case_globals)]
+extern "C" {
+    static mut u3o_Config: u3o_config;
+    static mut u3a_Road: *mut u8;
+    static mut stderr: *mut c_void;
+    fn u3a_loom_sane();
+    fn u3a_print_memory(fil_u: *mut c_void, cap_c: *const c_char, wor_w: u32);
+    fn u3l_log(format: *const c_char, ...);
+    fn u3m_bail(mote: u32) -> !;
+}
+
+/// The runtime's flags (`u3C.wag_w`).
+pub fn flags() -> u32 {
+    // SAFETY: a plain read of the runtime's configuration.
+    unsafe { (*(&raw const u3o_Config)).wag_w }
+}
+
+/// Whether flag `flag` is set.
+pub fn flag(flag: u32) -> bool {
+    flags() & flag != 0
+}
+
+/// The loom's length in words (`u3C.wor_i`).
+pub fn loom_words() -> usize {
+    // SAFETY: a plain read of the runtime's configuration.
+    unsafe { (*(&raw const u3o_Config)).wor_i }
+}
+
+/// The ephemeral file's path (`u3C.eph_c`), null when unset.
+pub fn ephemeral_path() -> *mut c_char {
+    // SAFETY: a plain read of the runtime's configuration.
+    unsafe { (*(&raw const u3o_Config)).eph_c }
+}
+
+/// Sets `u3C.eph_c` (the reference fills it in when it is null).
+pub fn set_ephemeral_path(path: *mut c_char) {
+    // SAFETY: a plain write of the runtime's configuration, as events.c does.
+    unsafe { (*(&raw mut u3o_Config)).eph_c = path };
+}
+
+fn road_word(offset: usize) -> u32 {
+    // SAFETY: u3R points at the runtime's current road, at least 1368 bytes;
+    // the offsets are the runtime's field offsets.
+    unsafe { core::ptr::read_unaligned((*(&raw const u3a_Road)).add(offset).cast::<u32>()) }
+}
+
+/// The road's page directory: which heap pages are free.
+#[derive(Clone, Copy, Debug)]
+pub struct PageDirectory {
+    /// The loom page of entry 0 (`rut_p >> u3a_page`).
+    pub first: u32,
+    /// Entries (`hep.len_w`).
+    pub len: u32,
+    /// Word offset of the entries in the loom (`hep.pag_p`).
+    pub at: u32,
+}
+
+impl PageDirectory {
+    /// The current road's directory.
+    pub fn current() -> PageDirectory {
+        PageDirectory {
+            first: crate::loom::page_of(road_word(road::RUT_P)),
+            len: road_word(road::HEP_LEN_W),
+            at: road_word(road::HEP_PAG_P),
+        }
+    }
+
+    /// Whether the directory marks loom page `page` free (so a save skips it).
+    pub fn is_free(&self, page: u32) -> bool {
+        if page < self.first || page - self.first >= self.len {
+            return false;
+        }
+        let word = self.at as usize + (page - self.first) as usize;
+        // SAFETY: the runtime keeps its page directory inside the loom, which
+        // is mapped readable.
+        let entry = unsafe { core::ptr::read((crate::loom::BASE as *const u32).add(word)) };
+        entry == FREE_PAGE
+    }
+}
+
+/// `u3a_loom_sane()`.
+pub fn loom_sane() {
+    // SAFETY: a host function with no arguments.
+    unsafe { u3a_loom_sane() }
+}
+
+/// `u3a_print_memory(stderr, cap, words)`.
+pub fn print_memory(cap: &core::ffi::CStr, words: u32) {
+    // SAFETY: stderr is the C library's stream; cap is a valid C string.
+    unsafe { u3a_print_memory(stderr, cap.as_ptr(), words) }
+}
+
+/// `u3l_log(line)`, with a constant line that holds no `%`.
+pub fn log(line: &'static core::ffi::CStr) {
+    debug_assert!(!line.to_bytes().contains(&b'%'));
+    // SAFETY: a constant format string with no conversions.
+    unsafe { u3l_log(line.as_ptr()) }
+}
+
+/// Where the reference asserts: print the assertion as `u3_assert` does and
+/// `u3m_bail(c3__oops)`. Never returns.
+/// Allocation-free: the fault path reaches it.
+pub fn oops(what: &str, file: &str, line: u32) -> ! {
+    crate::msg::Line::new()
+        .str("\rAssertion '")
+        .str(what)
+        .str("' failed in ")
+        .str(file)
+        .str(":")
+        .dec(u64::from(line))
+        .str("\r\n")
+        .emit();
+    bail(OOPS)
+}
+
+/// `u3m_bail(mote)`; aborts if the runtime's bail ever returns.
+pub fn bail(mote: u32) -> ! {
+    // SAFETY: the runtime's bail does not return (it longjmps or exits).
+    unsafe { u3m_bail(mote) }
+}
+
+/// `u3_assert(cond)` with the reference's behaviour on failure.
+macro_rules! ensure {
+    ($cond:expr) => {
+        if !$cond {
+            $crate::ffi::host::oops(stringify!($cond), file!(), line!())
+        }
+    };
+}
+pub(crate) use ensure;

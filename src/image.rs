@@ -1,0 +1,472 @@
+//! Files: `image.bin`, the patch files, backups. Every write, sync, truncate
+//! and unlink the library makes goes through this module, through the
+//! ordinary libc calls (so a test can interpose them), and each one retries
+//! what is transient: `EINTR`, `EAGAIN` and short transfers.
+
+use std::ffi::{CStr, CString};
+use std::fmt;
+
+use crate::loom::{self, PAGE_BYTES};
+use crate::msg::{last_errno, strerror};
+
+/// A failed file operation: what, on which file, and the errno.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoError {
+    pub op: &'static str,
+    pub path: String,
+    pub errno: i32,
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.op, self.path, strerror(self.errno))
+    }
+}
+
+pub type IoResult<T> = Result<T, IoError>;
+
+/// A path as the C side gives and wants it: bytes, no interior NUL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Path(CString);
+
+impl Path {
+    /// `dir/tail`, with no length limit (the reference cut at 8192 bytes).
+    pub fn join(dir: &[u8], tail: &str) -> Path {
+        let mut bytes = Vec::with_capacity(dir.len() + 1 + tail.len());
+        bytes.extend_from_slice(dir);
+        bytes.push(b'/');
+        bytes.extend_from_slice(tail.as_bytes());
+        Path::from_bytes(bytes)
+    }
+
+    pub fn from_bytes(mut bytes: Vec<u8>) -> Path {
+        bytes.retain(|&b| b != 0);
+        Path(CString::new(bytes).expect("NUL bytes were removed"))
+    }
+
+    /// A path from a C string the runtime passed in.
+    ///
+    /// # Safety
+    /// `ptr` must be a valid NUL-terminated string.
+    pub unsafe fn from_c(ptr: *const libc::c_char) -> Path {
+        // SAFETY: the caller guarantees a valid C string.
+        Path(unsafe { CStr::from_ptr(ptr) }.to_owned())
+    }
+
+    pub fn c(&self) -> &CStr {
+        &self.0
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    pub fn show(&self) -> String {
+        String::from_utf8_lossy(self.bytes()).into_owned()
+    }
+
+    fn err(&self, op: &'static str, errno: i32) -> IoError {
+        IoError {
+            op,
+            path: self.show(),
+            errno,
+        }
+    }
+}
+
+/// How often `EAGAIN` is retried (a millisecond apart) before it counts as hard.
+const EAGAIN_TRIES: u32 = 1000;
+
+/// Runs `call` until it does not fail with `EINTR` or `EAGAIN`.
+fn retry<T: Copy + PartialOrd + Default>(mut call: impl FnMut() -> T) -> Result<T, i32> {
+    let mut tries = 0;
+    loop {
+        let rc = call();
+        if rc >= T::default() {
+            return Ok(rc);
+        }
+        let errno = last_errno();
+        match errno {
+            libc::EINTR => continue,
+            libc::EAGAIN if tries < EAGAIN_TRIES => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            _ => return Err(errno),
+        }
+    }
+}
+
+/// An open file descriptor with the path it was opened from; closed on drop.
+#[derive(Debug)]
+pub struct File {
+    fd: libc::c_int,
+    path: Path,
+}
+
+impl File {
+    /// `open(path, flags, mode)`.
+    pub fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> IoResult<File> {
+        let fd = retry(|| {
+            // SAFETY: the path is a valid C string.
+            unsafe { libc::open(path.c().as_ptr(), flags, mode as libc::c_uint) }
+        })
+        .map_err(|errno| path.err("open", errno))?;
+        Ok(File {
+            fd,
+            path: path.clone(),
+        })
+    }
+
+    /// Adopts a descriptor the pool already holds, without owning its closing.
+    pub fn borrowed(fd: libc::c_int, path: &Path) -> std::mem::ManuallyDrop<File> {
+        std::mem::ManuallyDrop::new(File {
+            fd,
+            path: path.clone(),
+        })
+    }
+
+    /// Gives up ownership of the descriptor.
+    pub fn into_raw(self) -> libc::c_int {
+        let fd = self.fd;
+        std::mem::forget(self);
+        fd
+    }
+
+    pub fn fd(&self) -> libc::c_int {
+        self.fd
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> IoResult<u64> {
+        // SAFETY: an all-zero stat is a valid out-parameter.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is open; st is a valid out-parameter.
+        retry(|| unsafe { libc::fstat(self.fd, &mut st) })
+            .map_err(|errno| self.path.err("stat", errno))?;
+        Ok(st.st_size as u64)
+    }
+
+    /// Reads exactly `buf.len()` bytes at `offset`; a short file is `EIO`.
+    pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> IoResult<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let rest = &mut buf[done..];
+            // SAFETY: rest is a live, writable slice.
+            let got = retry(|| unsafe {
+                libc::pread(
+                    self.fd,
+                    rest.as_mut_ptr().cast(),
+                    rest.len(),
+                    (offset + done as u64) as libc::off_t,
+                )
+            })
+            .map_err(|errno| self.path.err("read", errno))?;
+            if got == 0 {
+                return Err(self.path.err("read (file ends early)", libc::EIO));
+            }
+            done += got as usize;
+        }
+        Ok(())
+    }
+
+    /// Writes all of `buf` at `offset`, finishing short writes.
+    pub fn write_all_at(&self, buf: &[u8], offset: u64) -> IoResult<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let rest = &buf[done..];
+            // SAFETY: rest is a live slice.
+            let put = retry(|| unsafe {
+                libc::pwrite(
+                    self.fd,
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    (offset + done as u64) as libc::off_t,
+                )
+            })
+            .map_err(|errno| self.path.err("write", errno))?;
+            if put == 0 {
+                return Err(self.path.err("write", libc::ENOSPC));
+            }
+            done += put as usize;
+        }
+        Ok(())
+    }
+
+    /// Writes `bufs` back to back from `offset` with vectored writes,
+    /// finishing short writes.
+    pub fn write_vectored_at(&self, bufs: &[&[u8]], mut offset: u64) -> IoResult<()> {
+        const BATCH: usize = 512;
+        let mut iov: Vec<libc::iovec> = Vec::with_capacity(BATCH.min(bufs.len()));
+        for chunk in bufs.chunks(BATCH) {
+            iov.clear();
+            iov.extend(chunk.iter().map(|b| libc::iovec {
+                iov_base: b.as_ptr() as *mut _,
+                iov_len: b.len(),
+            }));
+            let mut first = 0;
+            while first < iov.len() {
+                let pending = &iov[first..];
+                // SAFETY: each iovec describes a live slice from `bufs`.
+                let put = retry(|| unsafe {
+                    libc::pwritev(
+                        self.fd,
+                        pending.as_ptr(),
+                        pending.len() as libc::c_int,
+                        offset as libc::off_t,
+                    )
+                })
+                .map_err(|errno| self.path.err("write", errno))?;
+                if put == 0 {
+                    return Err(self.path.err("write", libc::ENOSPC));
+                }
+                offset += put as u64;
+                let mut left = put as usize;
+                while left > 0 {
+                    let head = &mut iov[first];
+                    if left >= head.iov_len {
+                        left -= head.iov_len;
+                        first += 1;
+                    } else {
+                        // SAFETY: advancing within the same slice.
+                        head.iov_base = unsafe { head.iov_base.cast::<u8>().add(left) }.cast();
+                        head.iov_len -= left;
+                        left = 0;
+                    }
+                }
+                while first < iov.len() && iov[first].iov_len == 0 {
+                    first += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `ftruncate` to `len` bytes.
+    pub fn set_len(&self, len: u64) -> IoResult<()> {
+        // SAFETY: fd is open.
+        retry(|| unsafe { libc::ftruncate(self.fd, len as libc::off_t) })
+            .map(drop)
+            .map_err(|errno| self.path.err("truncate", errno))
+    }
+
+    /// `fdatasync`: the data and the length are durable.
+    pub fn sync_data(&self) -> IoResult<()> {
+        // SAFETY: fd is open.
+        retry(|| unsafe { libc::fdatasync(self.fd) })
+            .map(drop)
+            .map_err(|errno| self.path.err("sync", errno))
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is owned and closed once.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+/// `mkdir(path, mode)`; `Err(errno)` on failure, `EEXIST` included.
+pub fn mkdir(path: &Path, mode: libc::mode_t) -> Result<(), i32> {
+    // SAFETY: the path is a valid C string.
+    if unsafe { libc::mkdir(path.c().as_ptr(), mode) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
+/// `unlink(path)`.
+pub fn unlink(path: &Path) -> IoResult<()> {
+    // SAFETY: the path is a valid C string.
+    retry(|| unsafe { libc::unlink(path.c().as_ptr()) })
+        .map(drop)
+        .map_err(|errno| path.err("unlink", errno))
+}
+
+/// `rename(from, to)`.
+pub fn rename(from: &Path, to: &Path) -> IoResult<()> {
+    // SAFETY: both paths are valid C strings.
+    retry(|| unsafe { libc::rename(from.c().as_ptr(), to.c().as_ptr()) })
+        .map(drop)
+        .map_err(|errno| from.err("rename", errno))
+}
+
+/// Whether `path` exists (`access(F_OK)`).
+pub fn exists(path: &Path) -> bool {
+    // SAFETY: the path is a valid C string.
+    unsafe { libc::access(path.c().as_ptr(), libc::F_OK) == 0 }
+}
+
+/// Makes the directory entries of `dir` durable: names created, renamed or
+/// removed in it survive a power loss once this returns.
+pub fn sync_dir(dir: &Path) -> IoResult<()> {
+    let file = File::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    // SAFETY: fd is open.
+    retry(|| unsafe { libc::fsync(file.fd) })
+        .map(drop)
+        .map_err(|errno| dir.err("sync directory", errno))
+}
+
+/// Bytes free to an unprivileged writer in the filesystem holding `dir`.
+pub fn free_bytes(dir: &Path) -> IoResult<u64> {
+    // SAFETY: an all-zero statvfs is a valid out-parameter.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and out-parameter.
+    retry(|| unsafe { libc::statvfs(dir.c().as_ptr(), &mut st) })
+        .map_err(|errno| dir.err("statvfs", errno))?;
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// What the length of an image file says about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Size {
+    /// A whole number of pages.
+    Pages(u32),
+    /// Not a multiple of the page size: corrupt.
+    Odd(u64),
+    /// More pages than a `u32` counts.
+    Overflow(u64),
+}
+
+/// Classifies an image length (`_ce_image_stat`).
+pub fn classify(len: u64) -> Size {
+    let page = PAGE_BYTES as u64;
+    if len % page != 0 {
+        Size::Odd(len)
+    } else if len / page > u64::from(u32::MAX) {
+        Size::Overflow(len)
+    } else {
+        Size::Pages((len / page) as u32)
+    }
+}
+
+/// Makes `file` exactly `pages` pages long, whatever its length was.
+pub fn resize(file: &File, pages: u32) -> IoResult<()> {
+    let want = loom::bytes_of(pages) as u64;
+    if file.len()? != want {
+        file.set_len(want)?;
+    }
+    Ok(())
+}
+
+/// Page runs `[first, first + count)` covering `pages` (ascending), so that
+/// adjacent pages are written with one call.
+pub fn runs(pages: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &page in pages {
+        match out.last_mut() {
+            Some((first, count)) if *first + *count == page => *count += 1,
+            _ => out.push((page, 1)),
+        }
+    }
+    out
+}
+
+/// Writes loom pages `pages` (ascending) into `image` at their own offsets,
+/// straight from memory, coalescing adjacent pages.
+pub fn write_loom_pages(image: &File, pages: &[u32]) -> IoResult<()> {
+    const MAX_RUN: u32 = 1024;
+    for (first, count) in runs(pages) {
+        let mut at = first;
+        while at < first + count {
+            let take = MAX_RUN.min(first + count - at);
+            // SAFETY: the pages are mapped and the runtime is quiescent
+            // during a save: nothing writes them while they are read.
+            let bytes =
+                unsafe { core::slice::from_raw_parts(loom::page_ptr(at), loom::bytes_of(take)) };
+            image.write_all_at(bytes, loom::bytes_of(at) as u64)?;
+            at += take;
+        }
+    }
+    Ok(())
+}
+
+/// Copies all of `from` (a whole number of pages) into `to`, from offset 0.
+pub fn copy(from: &File, to: &File, len: u64) -> IoResult<()> {
+    const CHUNK: usize = 64 * PAGE_BYTES;
+    let mut buf = vec![0u8; CHUNK.min(len as usize).max(1)];
+    let mut at = 0u64;
+    while at < len {
+        let take = (len - at).min(buf.len() as u64) as usize;
+        from.read_exact_at(&mut buf[..take], at)?;
+        to.write_all_at(&buf[..take], at)?;
+        at += take as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_sizes() {
+        assert_eq!(classify(0), Size::Pages(0));
+        assert_eq!(classify(16384 * 3), Size::Pages(3));
+        assert_eq!(classify(16385), Size::Odd(16385));
+        assert_eq!(
+            classify(16384 * (1u64 << 32)),
+            Size::Overflow(16384 * (1u64 << 32))
+        );
+    }
+
+    #[test]
+    fn runs_coalesce_adjacent_pages() {
+        assert_eq!(runs(&[]), vec![]);
+        assert_eq!(runs(&[1, 2, 3, 7, 9, 10]), vec![(1, 3), (7, 1), (9, 2)]);
+    }
+
+    #[test]
+    fn paths_have_no_length_limit() {
+        let dir = vec![b'a'; 10_000];
+        let path = Path::join(&dir, ".urb/chk/image.bin");
+        assert_eq!(path.bytes().len(), 10_000 + 1 + 18);
+        assert!(path.bytes().ends_with(b"/.urb/chk/image.bin"));
+    }
+
+    fn temp_dir() -> Path {
+        let mut template = std::env::temp_dir()
+            .join("looms-unit-XXXXXX")
+            .into_os_string()
+            .into_encoded_bytes();
+        template.push(0);
+        // SAFETY: template is a writable NUL-terminated buffer.
+        let got = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
+        assert!(!got.is_null());
+        template.pop();
+        Path::from_bytes(template)
+    }
+
+    #[test]
+    fn vectored_write_and_resize() {
+        let dir = temp_dir();
+        let path = Path::join(dir.bytes(), "f.bin");
+        let file = File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o600).unwrap();
+        let a = vec![1u8; 5000];
+        let b = vec![2u8; 3];
+        let c = vec![3u8; 70000];
+        file.write_vectored_at(&[&a, &b, &c], 10).unwrap();
+        assert_eq!(file.len().unwrap(), 10 + 5000 + 3 + 70000);
+        let mut back = vec![0u8; 5003];
+        file.read_exact_at(&mut back, 10).unwrap();
+        assert!(back[..5000].iter().all(|&x| x == 1) && back[5000..].iter().all(|&x| x == 2));
+        resize(&file, 2).unwrap();
+        assert_eq!(file.len().unwrap(), 32768);
+        let mut past = vec![0u8; 10];
+        let err = file.read_exact_at(&mut past, 32768).unwrap_err();
+        assert_eq!(err.errno, libc::EIO);
+        drop(file);
+        unlink(&path).unwrap();
+        assert!(!exists(&path));
+        assert_eq!(unlink(&path).unwrap_err().errno, libc::ENOENT);
+        sync_dir(&dir).unwrap();
+        assert!(free_bytes(&dir).unwrap() > 0);
+        // SAFETY: valid C string.
+        unsafe { libc::rmdir(dir.c().as_ptr()) };
+    }
+}

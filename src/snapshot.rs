@@ -1,0 +1,861 @@
+//! The protocols: boot (`live`), save, toss, backup, stop, and the small
+//! entry points around them. The order of durable writes is here, step by
+//! step, each with what a crash at that step leaves behind.
+//!
+//! The save protocol (the reference's order, plus directory syncs):
+//!
+//! 1. create `control.bin` and `memory.bin` (`O_EXCL`), write the dirty
+//!    pages and the control block;            crash: torn patch, discarded at boot
+//! 2. `fdatasync` both, `fsync` `.urb/chk`;   crash: complete patch, applied at boot
+//! 3. resize `image.bin` to `tot_w` pages, write the pages, `fdatasync`;
+//!                                            crash: half image, patch re-applied at boot
+//! 4. unlink `control.bin`, then `memory.bin`, `fsync` `.urb/chk`;
+//!                                            crash: orphan memory.bin, removed at boot
+//!
+//! The patch is durable (data and names) before the image is touched, and
+//! the image is durable before the patch is removed, so a boot after any
+//! crash or power loss sees exactly the old snapshot or exactly the new one.
+
+use std::ffi::CStr;
+
+use crate::abi::{c3_c, c3_i, c3_o, c3_z, c3n, c3y, u3_post, u3e_line};
+use crate::dirty;
+use crate::fault;
+use crate::ffi::host::{self, ensure, PageDirectory};
+use crate::image::{self, File, IoError, Path, Size};
+use crate::loom::{self, Access, Backing, PAGE_BYTES};
+use crate::msg::{say, strerror};
+use crate::patch::{self, Control, PatchError};
+use crate::pool;
+
+/// The image's name, as `u3P.img_u.nam_c` holds it.
+static IMAGE_NAME: &CStr = c"image";
+
+/// The pier's snapshot directory and files.
+struct Pier {
+    dir: Vec<u8>,
+}
+
+impl Pier {
+    fn current() -> Pier {
+        // SAFETY: u3P.dir_c is the NUL-terminated path the runtime gave `u3e_live`.
+        let dir = unsafe { pool::get().dir_c };
+        let bytes = if dir.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: a valid C string, as above.
+            unsafe { CStr::from_ptr(dir) }.to_bytes().to_vec()
+        };
+        Pier { dir: bytes }
+    }
+
+    fn path(&self, tail: &str) -> Path {
+        Path::join(&self.dir, tail)
+    }
+
+    fn chk(&self) -> Path {
+        self.path(".urb/chk")
+    }
+
+    fn image(&self) -> Path {
+        self.path(".urb/chk/image.bin")
+    }
+
+    fn control(&self) -> Path {
+        self.path(".urb/chk/control.bin")
+    }
+
+    fn memory(&self) -> Path {
+        self.path(".urb/chk/memory.bin")
+    }
+}
+
+fn exit_boot() -> ! {
+    // SAFETY: exit runs the runtime's atexit handlers, as the reference does.
+    unsafe { libc::exit(1) }
+}
+
+/// The image file the pool holds open.
+fn image_file(pier: &Pier) -> std::mem::ManuallyDrop<File> {
+    File::borrowed(pool::view().image_fd, &pier.image())
+}
+
+// ---------------------------------------------------------------------------
+// Mapping the loom
+
+/// `_ce_loom_track` on the pool's bitmap.
+fn track(clean: u32, dirty: u32) {
+    dirty::track(pool::dirty_map(), clean, dirty);
+}
+
+/// Re-protects the guard page when a remap or reprotect clobbered it.
+fn restore_guard(old: u32, message: &str) {
+    if pool::view().guard < old {
+        say!("loom: guard on {message}\r\n");
+        ensure!(fault::protect_guard());
+    }
+}
+
+/// `_ce_loom_protect`: image pages `[0, pages)` clean and read-only, pages
+/// `[pages, old)` that the image no longer holds dirty and writable.
+fn protect_loom(pages: u32, old: u32) {
+    if pages > 0 {
+        if let Err(errno) = loom::protect(0, pages, Access::Read) {
+            say!("loom: pure ({pages} pages): {}\r\n", strerror(errno));
+            host::oops("0", file!(), line!());
+        }
+    }
+    let mut released = 0;
+    if old > pages {
+        released = old - pages;
+        if let Err(errno) = loom::protect(pages, released, Access::ReadWrite) {
+            say!(
+                "loom: foul ({pages} pages, {old} old): {}\r\n",
+                strerror(errno)
+            );
+            host::oops("0", file!(), line!());
+        }
+        restore_guard(old, "reprotect");
+    }
+    track(pages, released);
+}
+
+/// `_ce_loom_mapf`: maps the image's `pages` read-only and private at the
+/// bottom of the loom; pages `[pages, old)` get fresh writable memory.
+fn map_image(fd: c3_i, pages: u32, old: u32) {
+    if pages > 0 {
+        if let Err(errno) = loom::remap(0, pages, Backing::FilePrivate(fd)) {
+            say!(
+                "loom: file-backed mmap failed ({pages} pages): {}\r\n",
+                strerror(errno)
+            );
+            host::oops("0", file!(), line!());
+        }
+    }
+    let mut released = 0;
+    if old > pages {
+        released = old - pages;
+        let view = pool::view();
+        if host::flag(host::SWAP) {
+            if let Err(errno) = loom::remap(pages, released, Backing::FileShared(view.ephemeral_fd))
+            {
+                say!(
+                    "loom: ephemeral mmap failed ({pages} pages, {old} old): {}\r\n",
+                    strerror(errno)
+                );
+                host::oops("0", file!(), line!());
+            }
+        } else if let Err(errno) = loom::remap(pages, released, Backing::Anonymous) {
+            say!(
+                "loom: anonymous mmap failed ({pages} pages, {old} old): {}\r\n",
+                strerror(errno)
+            );
+            host::oops("0", file!(), line!());
+        }
+        restore_guard(old, "remap");
+    }
+    track(pages, released);
+}
+
+/// Reinstates protection after a save: the image's pages clean, the rest dirty.
+fn settle(old: u32) {
+    let view = pool::view();
+    if host::flag(host::NO_DEMAND) {
+        protect_loom(view.image_pages, old);
+    } else {
+        map_image(view.image_fd, view.image_pages, old);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Boot
+
+/// `_ce_ephemeral_open`: opens (creating) the swap file, sized to the loom.
+fn open_ephemeral(pier: &Pier) -> bool {
+    if host::ephemeral_path().is_null() {
+        for tail in ["", "/.urb", "/.urb/chk"] {
+            let mut dir = pier.dir.clone();
+            dir.extend_from_slice(tail.as_bytes());
+            let _ = image::mkdir(&Path::from_bytes(dir), 0o700);
+        }
+        let limbo = pier.path(".urb/chk/limbo.bin");
+        // SAFETY: strdup copies a valid C string into malloc'd memory the
+        // runtime owns from here on, as events.c leaves it.
+        host::set_ephemeral_path(unsafe { libc::strdup(limbo.c().as_ptr()) });
+    }
+    // SAFETY: u3C.eph_c is a valid C string (the runtime's or ours).
+    let path = unsafe { Path::from_c(host::ephemeral_path()) };
+    let file = match File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
+        Ok(file) => file,
+        Err(err) => {
+            say!(
+                "loom: ephemeral c3_open {}: {}\r\n",
+                path.show(),
+                strerror(err.errno)
+            );
+            return false;
+        }
+    };
+    if let Err(err) = file.set_len(loom::bytes_of(pool::view().pages) as u64) {
+        say!(
+            "loom: ephemeral ftruncate {}: {}\r\n",
+            path.show(),
+            strerror(err.errno)
+        );
+        return false;
+    }
+    // SAFETY: single-threaded pool access.
+    unsafe { pool::get().eph_i = file.into_raw() };
+    true
+}
+
+/// Opens `<chk>/image.bin` into the pool; `Err` after printing why boot fails.
+fn open_image(pier: &Pier) -> Result<Size, ()> {
+    let path = pier.image();
+    let file = match File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
+        Ok(file) => file,
+        Err(err) => {
+            say!("loom: c3_open {}: {}\r\n", path.show(), strerror(err.errno));
+            return Err(());
+        }
+    };
+    let len = match file.len() {
+        Ok(len) => len,
+        Err(err) => {
+            say!("loom: image stat: {}\r\n", strerror(err.errno));
+            host::oops("0", file!(), line!());
+        }
+    };
+    let size = image::classify(len);
+    let image = pool::image();
+    image.fid_i = file.into_raw();
+    match size {
+        Size::Pages(pages) => image.pgs_w = pages,
+        Size::Odd(len) => say!("loom: image corrupt size {len}\r\n"),
+        Size::Overflow(len) => {
+            say!("loom: image overflow {len}\r\n");
+            return Err(());
+        }
+    }
+    Ok(size)
+}
+
+/// A patch found at boot, checked and ready to apply.
+struct FoundPatch {
+    control: Control,
+    memory: File,
+}
+
+/// Why a patch at boot is not applied.
+enum Refusal {
+    /// No control.bin: nothing to do.
+    Absent,
+    /// Corrupt or torn: discard it (delete both files), apply nothing.
+    Corrupt(Option<PatchError>),
+    /// Unreadable: keep it for a later boot and stop.
+    Unreadable(IoError),
+}
+
+/// `_ce_patch_open` + `_ce_patch_verify`: reads and fully checks the patch.
+fn find_patch(pier: &Pier) -> Result<FoundPatch, Refusal> {
+    let control_file = match File::open(&pier.control(), libc::O_RDWR, 0) {
+        Ok(file) => file,
+        Err(err) if err.errno == libc::ENOENT => return Err(Refusal::Absent),
+        Err(err) => return Err(Refusal::Unreadable(err)),
+    };
+    let memory = match File::open(&pier.memory(), libc::O_RDWR, 0) {
+        Ok(file) => file,
+        Err(err) if err.errno == libc::ENOENT => return Err(Refusal::Corrupt(None)),
+        Err(err) => return Err(Refusal::Unreadable(err)),
+    };
+    let len = control_file.len().map_err(Refusal::Unreadable)?;
+    // Refuse absurd lengths before allocating anything for them.
+    patch::check_control_len(len).map_err(|e| Refusal::Corrupt(Some(e)))?;
+    let mut bytes = vec![0u8; len as usize];
+    control_file
+        .read_exact_at(&mut bytes, 0)
+        .map_err(Refusal::Unreadable)?;
+    let control = patch::decode(&bytes).map_err(|e| Refusal::Corrupt(Some(e)))?;
+    let memory_len = memory.len().map_err(Refusal::Unreadable)?;
+    control
+        .check_memory_len(memory_len)
+        .map_err(|e| Refusal::Corrupt(Some(e)))?;
+    let mut page = vec![0u8; PAGE_BYTES];
+    for index in 0..control.lines.len() {
+        memory
+            .read_exact_at(&mut page, (index * PAGE_BYTES) as u64)
+            .map_err(Refusal::Unreadable)?;
+        control
+            .verify_page(index, &page)
+            .map_err(|e| Refusal::Corrupt(Some(e)))?;
+    }
+    Ok(FoundPatch { control, memory })
+}
+
+/// `_ce_patch_delete`: removes both patch files (control.bin first: without
+/// it memory.bin means nothing), then makes the removal durable.
+fn delete_patch(pier: &Pier) {
+    if let Err(err) = image::unlink(&pier.control()) {
+        say!(
+            "loom: failed to delete control.bin: {}\r\n",
+            strerror(err.errno)
+        );
+    }
+    if let Err(err) = image::unlink(&pier.memory()) {
+        say!(
+            "loom: failed to remove memory.bin: {}\r\n",
+            strerror(err.errno)
+        );
+    }
+    if let Err(err) = image::sync_dir(&pier.chk()) {
+        say!("loom: {err}\r\n");
+    }
+}
+
+/// Writes a checked patch into the image: exactly `tot_w` pages long, every
+/// patch page at its place, then durable.
+fn apply_found_patch(pier: &Pier, found: &FoundPatch) -> Result<(), IoError> {
+    let image = image_file(pier);
+    image::resize(&image, found.control.total)?;
+    pool::image().pgs_w = found.control.total;
+    const CHUNK: u32 = 256;
+    let pages: Vec<u32> = found.control.lines.iter().map(|line| line.pag_w).collect();
+    let mut buf = vec![0u8; loom::bytes_of(CHUNK.min(pages.len() as u32).max(1))];
+    let mut index = 0usize;
+    for (first, count) in image::runs(&pages) {
+        let mut done = 0;
+        while done < count {
+            let take = CHUNK.min(count - done);
+            let bytes = &mut buf[..loom::bytes_of(take)];
+            found
+                .memory
+                .read_exact_at(bytes, (index * PAGE_BYTES) as u64)?;
+            image.write_all_at(bytes, loom::bytes_of(first + done) as u64)?;
+            index += take as usize;
+            done += take;
+        }
+    }
+    image.sync_data()
+}
+
+/// Recovers from a crash during the last save: applies a complete patch,
+/// discards a torn one, removes an orphan `memory.bin`.
+fn recover(pier: &Pier, size: Size) {
+    match find_patch(pier) {
+        Ok(found) => {
+            if found.control.total.saturating_add(1) >= pool::view().pages {
+                // Keep the patch: it belongs to a larger loom.
+                say!("boot: snapshot too big for loom\r\n");
+                exit_boot();
+            }
+            if let Err(err) = apply_found_patch(pier, &found) {
+                say!("loom: patch apply: {err}\r\n");
+                host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!());
+            }
+            drop(found);
+            delete_patch(pier);
+        }
+        Err(Refusal::Absent) => {
+            let memory = pier.memory();
+            if image::exists(&memory) {
+                say!("loom: removing orphan memory.bin\r\n");
+                if let Err(err) = image::unlink(&memory).and_then(|()| image::sync_dir(&pier.chk()))
+                {
+                    say!("loom: {err}\r\n");
+                }
+            }
+            if let Size::Odd(_) = size {
+                say!("boot: image failed (size)\r\n");
+                exit_boot();
+            }
+        }
+        Err(Refusal::Corrupt(why)) => {
+            if let Some(why) = why {
+                say!("loom: {why}\r\n");
+            }
+            delete_patch(pier);
+            if let Size::Odd(_) = size {
+                say!("boot: image failed (size)\r\n");
+                exit_boot();
+            }
+        }
+        Err(Refusal::Unreadable(err)) => {
+            say!("loom: patch unreadable, kept for the next boot: {err}\r\n");
+            say!("boot: image failed\r\n");
+            exit_boot();
+        }
+    }
+}
+
+/// `u3e_live`.
+pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
+    let system = loom::system_page_size();
+    if PAGE_BYTES % system != 0 {
+        say!(
+            "loom: incompatible system page size ({}KB)\r\n",
+            system >> 10
+        );
+        exit_boot();
+    }
+    {
+        // SAFETY: single-threaded pool access.
+        let pool = unsafe { pool::get() };
+        pool.dir_c = dir_c;
+        pool.eph_i = 0;
+        pool.img_u.nam_c = IMAGE_NAME.as_ptr();
+        pool.pag_w = (host::loom_words() >> loom::PAGE_SHIFT) as u32;
+    }
+    let pier = Pier::current();
+    if host::flag(host::SWAP) && !open_ephemeral(&pier) {
+        say!("boot: failed to load ephemeral file\r\n");
+        exit_boot();
+    }
+    let Ok(size) = open_image(&pier) else {
+        say!("boot: image failed\r\n");
+        exit_boot();
+    };
+    recover(&pier, size);
+
+    let view = pool::view();
+    if view.image_pages.saturating_add(1) >= view.pages {
+        say!("boot: snapshot too big for loom\r\n");
+        exit_boot();
+    }
+    dirty::foul(pool::dirty_map());
+    if host::flag(host::SWAP) {
+        if let Err(errno) = loom::remap(0, view.pages, Backing::FileShared(view.ephemeral_fd)) {
+            say!(
+                "loom: initial ephemeral mmap failed ({} pages): {}\r\n",
+                view.pages,
+                strerror(errno)
+            );
+            host::oops("0", file!(), line!());
+        }
+    }
+    if host::flag(host::NO_DEMAND) {
+        load_image(&pier, view.image_pages);
+    } else {
+        map_image(view.image_fd, view.image_pages, 0);
+    }
+    host::log(c"boot: protected loom");
+
+    let mut new_pier = new_pier;
+    let words = loom::words_of(view.image_pages);
+    if view.image_pages == 0 {
+        host::log(c"live: logical boot");
+        new_pier = c3y;
+    } else if host::flag(host::NO_DEMAND) {
+        host::print_memory(c"live: loaded", words);
+    } else {
+        host::print_memory(c"live: mapped", words);
+    }
+    ensure!(fault::place_guard(view.image_pages, view.pages));
+    new_pier
+}
+
+/// `_ce_loom_blit`: reads the image into the bottom of the loom (no_demand).
+fn load_image(pier: &Pier, pages: u32) {
+    if pages > 0 {
+        let image = image_file(pier);
+        // SAFETY: the loom is mapped writable below the image's end and
+        // nothing else refers to it during boot.
+        let target = unsafe { loom::pages_mut(0, pages) };
+        if let Err(err) = image.read_exact_at(target, 0) {
+            say!("loom: blit read {}\r\n", strerror(err.errno));
+            host::oops("0", file!(), line!());
+        }
+    }
+    protect_loom(pages, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Save
+
+/// Why a save wrote nothing and left the previous snapshot in place.
+#[derive(Debug)]
+enum SaveError {
+    /// Not enough free space for the patch and the image's growth.
+    Space { need: u64, free: u64 },
+    /// Creating, writing or syncing the patch failed.
+    Patch(IoError),
+}
+
+/// The pages a save writes: dirty, below the heap's top, not free.
+struct Composed {
+    pages: Vec<u32>,
+    skipped: u32,
+}
+
+/// `_ce_patch_compose`'s selection of pages.
+fn compose(below: u32) -> Composed {
+    let map = pool::dirty_map();
+    let directory = PageDirectory::current();
+    let mut pages = Vec::new();
+    let mut skipped = 0;
+    for page in 0..below {
+        if dirty::is_dirty(map, page) {
+            if directory.is_free(page) {
+                skipped += 1;
+            } else {
+                pages.push(page);
+            }
+        }
+    }
+    Composed { pages, skipped }
+}
+
+/// Step 1–2: writes the patch and makes it durable. On error the patch files
+/// this call created are removed again; the image is untouched.
+fn write_patch(
+    pier: &Pier,
+    composed: &Composed,
+    total: u32,
+    verbose: bool,
+) -> Result<(), SaveError> {
+    let need = patch::control_len(composed.pages.len() as u32)
+        + loom::bytes_of(composed.pages.len() as u32) as u64
+        + loom::bytes_of(total.saturating_sub(pool::view().image_pages)) as u64;
+    let free = image::free_bytes(&pier.chk()).map_err(SaveError::Patch)?;
+    if free < need {
+        return Err(SaveError::Space { need, free });
+    }
+
+    let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+    let control_file = match File::open(&pier.control(), exclusive, 0o600) {
+        Ok(file) => file,
+        Err(err) if err.errno == libc::EEXIST => {
+            // A patch this process did not write: never overwrite it.
+            say!(
+                "loom: patch c3_open control.bin: {}\r\n",
+                strerror(err.errno)
+            );
+            host::oops("0", file!(), line!());
+        }
+        Err(err) => return Err(SaveError::Patch(err)),
+    };
+    let written = (|| {
+        let memory = File::open(&pier.memory(), exclusive, 0o600)?;
+        // SAFETY: dirty pages below the heap's top are mapped and readable,
+        // and the runtime does not write them during a save.
+        let slices: Vec<&[u8]> = composed
+            .pages
+            .iter()
+            .map(|&page| unsafe { loom::page_bytes(page) })
+            .collect();
+        let lines: Vec<u3e_line> = composed
+            .pages
+            .iter()
+            .zip(&slices)
+            .map(|(&page, bytes)| u3e_line {
+                pag_w: page,
+                has_w: crate::checksum::hash(bytes),
+            })
+            .collect();
+        memory.write_vectored_at(&slices, 0)?;
+        control_file.write_all_at(&patch::encode(total, &lines), 0)?;
+        Ok::<File, IoError>(memory)
+    })();
+    let memory = match written {
+        Ok(memory) => memory,
+        Err(err) => {
+            discard_own_patch(pier);
+            return Err(SaveError::Patch(err));
+        }
+    };
+
+    if verbose {
+        say!("sync: skipped {} free", composed.skipped);
+        host::print_memory(c" pages", loom::words_of(composed.skipped));
+    }
+    // Attempt to avoid propagating anything insane to disk.
+    host::loom_sane();
+    if verbose {
+        host::print_memory(c"sync: save", loom::words_of(composed.pages.len() as u32));
+    }
+
+    let synced = control_file
+        .sync_data()
+        .and_then(|()| memory.sync_data())
+        .and_then(|()| image::sync_dir(&pier.chk()));
+    if let Err(err) = synced {
+        discard_own_patch(pier);
+        return Err(SaveError::Patch(err));
+    }
+    Ok(())
+}
+
+/// Removes the patch files a failed save created, before the image was touched.
+fn discard_own_patch(pier: &Pier) {
+    for path in [pier.control(), pier.memory()] {
+        if let Err(err) = image::unlink(&path) {
+            if err.errno != libc::ENOENT {
+                say!("loom: {err}\r\n");
+            }
+        }
+    }
+    let _ = image::sync_dir(&pier.chk());
+}
+
+/// Step 3: writes the saved pages into the image straight from the loom.
+fn write_image(pier: &Pier, pages: &[u32], total: u32) -> Result<(), IoError> {
+    let image = image_file(pier);
+    image::resize(&image, total)?;
+    pool::image().pgs_w = total;
+    image::write_loom_pages(&image, pages)?;
+    image.sync_data()
+}
+
+/// `u3e_save`.
+pub fn save(low: u3_post, high: u3_post) {
+    if host::flag(host::DRYRUN) {
+        return;
+    }
+    let old = pool::view().image_pages;
+    let heap_top = loom::page_of(low);
+    let total = loom::page_above(low);
+    let stack_top = loom::page_of(high);
+    let guard = pool::view().guard;
+    ensure!((guard > heap_top) && (guard < stack_top));
+
+    let composed = compose(total);
+    if composed.pages.is_empty() {
+        return;
+    }
+    let pier = Pier::current();
+    let verbose = host::flag(host::VERBOSE);
+
+    // Steps 1-2. Failure here keeps the old snapshot and every dirty page dirty.
+    match write_patch(&pier, &composed, total, verbose) {
+        Ok(()) => {}
+        Err(SaveError::Space { need, free }) => {
+            say!(
+                "loom: save: need {} MiB in {}, {} MiB free; nothing written, will retry\r\n",
+                need.div_ceil(1 << 20),
+                pier.chk().show(),
+                free >> 20
+            );
+            return;
+        }
+        Err(SaveError::Patch(err)) => {
+            say!("loom: save: {err}; previous snapshot kept, will retry\r\n");
+            return;
+        }
+    }
+
+    // Step 3. The patch is durable: from here a failure is recovered at boot.
+    if let Err(err) = write_image(&pier, &composed.pages, total) {
+        say!("loom: save: {err}; the patch is kept and applied at the next boot\r\n");
+        host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!());
+    }
+
+    // Step 4.
+    delete_patch(&pier);
+
+    settle(old);
+    toss(low, high);
+}
+
+// ---------------------------------------------------------------------------
+// Toss, stop, tracking
+
+/// `_ce_toss_pages`: drops the contents of pages `[first, first + count)`.
+fn toss_pages(first: u32, count: u32) {
+    if let Err(errno) = loom::discard(first, count) {
+        say!(
+            "loom: madv_dontneed failed ({count} pages at {first}): {}\r\n",
+            strerror(errno)
+        );
+    }
+}
+
+/// `u3e_toss`: drops the free pages between the heap and the stack.
+pub fn toss(low: u3_post, high: u3_post) {
+    let pages = pool::view().pages;
+    let heap_end = loom::page_above(low);
+    let stack_pages = pages.wrapping_sub(loom::page_of(high));
+    toss_pages(
+        heap_end,
+        pages.wrapping_sub(heap_end.wrapping_add(stack_pages)),
+    );
+}
+
+/// `u3e_stop`.
+pub fn stop() {
+    let view = pool::view();
+    if view.ephemeral_fd != 0 {
+        // Everything above the image lives in the ephemeral file.
+        toss_pages(
+            view.image_pages,
+            view.pages.saturating_sub(view.image_pages),
+        );
+        // SAFETY: closing the descriptor the pool owns; unlinking the path
+        // the runtime configured.
+        unsafe {
+            libc::close(view.ephemeral_fd);
+            libc::unlink(host::ephemeral_path());
+        }
+    }
+    // SAFETY: closing the image descriptor the pool owns.
+    unsafe { libc::close(view.image_fd) };
+}
+
+/// `u3e_yolo`: stops tracking; the whole loom becomes writable.
+pub fn yolo() -> c3_o {
+    if let Err(errno) = loom::protect(0, pool::view().pages, Access::ReadWrite) {
+        say!("loom: yolo: {}\r\n", strerror(errno));
+        return c3n;
+    }
+    ensure!(fault::protect_guard());
+    c3y
+}
+
+/// `u3e_foul`: marks every page dirty.
+pub fn foul() {
+    dirty::foul(pool::dirty_map());
+}
+
+/// `u3e_init`: tracking without persistence.
+pub fn init() {
+    {
+        // SAFETY: single-threaded pool access.
+        let pool = unsafe { pool::get() };
+        pool.pag_w = (host::loom_words() >> loom::PAGE_SHIFT) as u32;
+        pool.img_u.fid_i = -1;
+    }
+    foul();
+    ensure!(fault::place_guard(0, pool::view().pages));
+}
+
+/// `u3e_ward`: moves the guard between the watermarks if it is not there.
+pub fn ward(low: u3_post, high: u3_post) {
+    let heap_top = loom::page_of(low);
+    let stack_top = loom::page_of(high);
+    let old = pool::view().guard;
+    if !(old > heap_top && old < stack_top) {
+        ensure!(fault::place_guard(heap_top, stack_top));
+        ensure!(fault::unprotect(old));
+        ensure!(dirty::is_dirty(pool::dirty_map(), old));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Backup and image_open_any
+
+/// `u3e_backup`: copies `<from>/image.bin` to `<to>/image.bin`. The copy is
+/// written to a temporary name, synced and renamed, so the destination is
+/// always either the old file or a complete, durable copy.
+pub fn backup(from: *const c3_c, to: *const c3_c, overwrite: c3_o) -> c3_o {
+    if from.is_null() || to.is_null() {
+        say!("loom: image backup: bad path\r\n");
+        return c3n;
+    }
+    // SAFETY: non-null C strings from the runtime.
+    let (from, to) = unsafe { (Path::from_c(from), Path::from_c(to)) };
+    let source_path = Path::join(from.bytes(), "image.bin");
+    let source = match File::open(&source_path, libc::O_RDONLY, 0) {
+        Ok(file) => file,
+        Err(_) => {
+            say!("loom: couldn't open image at {}\r\n", from.show());
+            return c3n;
+        }
+    };
+    let len = match source.len().map(image::classify) {
+        Ok(Size::Pages(pages)) => loom::bytes_of(pages) as u64,
+        Ok(Size::Odd(len)) => {
+            say!("loom: image corrupt size {len}\r\n");
+            say!("loom: couldn't open image at {}\r\n", from.show());
+            return c3n;
+        }
+        _ => {
+            say!("loom: couldn't open image at {}\r\n", from.show());
+            return c3n;
+        }
+    };
+    if overwrite == c3n {
+        if let Err(errno) = image::mkdir(&to, 0o700) {
+            if errno != libc::EEXIST {
+                say!("loom: image backup: {}\r\n", strerror(errno));
+            }
+            return c3n;
+        }
+    }
+    let target = Path::join(to.bytes(), "image.bin");
+    let temporary = Path::join(to.bytes(), "image.bin.tmp");
+    let copy = File::open(
+        &temporary,
+        libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+        0o666,
+    )
+    .map_err(|err| {
+        say!(
+            "loom: c3_open {}: {}\r\n",
+            temporary.show(),
+            strerror(err.errno)
+        );
+    })
+    .and_then(|dest| {
+        image::copy(&source, &dest, len)
+            .and_then(|()| dest.sync_data())
+            .and_then(|()| image::rename(&temporary, &target))
+            .and_then(|()| image::sync_dir(&to))
+            .map_err(|err| {
+                say!("loom: image backup: {err}\r\n");
+                let _ = image::unlink(&temporary);
+                say!("loom: image backup failed\r\n");
+            })
+    });
+    match copy {
+        Ok(()) => {
+            say!("loom: image backup complete\r\n");
+            c3y
+        }
+        Err(()) => c3n,
+    }
+}
+
+/// `u3e_image_open_any`: opens (creating) `<dir><name>.bin`; its length in
+/// bytes goes to `len`, or 0 and -1 when the file is corrupt or unopenable.
+pub fn image_open_any(name: *const c3_c, dir: *const c3_c, len: *mut c3_z) -> c3_i {
+    // SAFETY: C strings from the runtime.
+    let (name, dir) = unsafe { (Path::from_c(name), Path::from_c(dir)) };
+    let mut bytes = dir.bytes().to_vec();
+    bytes.push(b'/');
+    bytes.extend_from_slice(name.bytes());
+    bytes.extend_from_slice(b".bin");
+    let path = Path::from_bytes(bytes);
+    let set_len = |value: c3_z| {
+        if !len.is_null() {
+            // SAFETY: the runtime passes a valid out-parameter.
+            unsafe { *len = value };
+        }
+    };
+    let file = match File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
+        Ok(file) => file,
+        Err(err) => {
+            say!("loom: c3_open {}: {}\r\n", path.show(), strerror(err.errno));
+            set_len(0);
+            return -1;
+        }
+    };
+    match file.len().map(image::classify) {
+        Ok(Size::Pages(pages)) => {
+            set_len(loom::bytes_of(pages));
+            file.into_raw()
+        }
+        Ok(Size::Odd(bytes)) => {
+            say!("loom: image corrupt size {bytes}\r\n");
+            set_len(0);
+            -1
+        }
+        Ok(Size::Overflow(bytes)) => {
+            say!("loom: image overflow {bytes}\r\n");
+            set_len(0);
+            -1
+        }
+        Err(err) => {
+            say!("loom: image stat: {}\r\n", strerror(err.errno));
+            set_len(0);
+            -1
+        }
+    }
+}
