@@ -94,7 +94,7 @@ fn move_to_ephemeral(page: u32, fd: libc::c_int) -> bool {
     static mut SAVED: [u8; PAGE_BYTES] = [0; PAGE_BYTES];
     // SAFETY: the handler is not re-entered for a loom page while it runs
     // (the page in question is readable), so the buffer has one user.
-    let saved = unsafe { &mut *(&raw mut SAVED) };
+    let saved = unsafe { (&raw mut SAVED).as_mut().unwrap_unchecked() };
     // SAFETY: a clean page is mapped readable.
     saved.copy_from_slice(unsafe { loom::page_bytes(page) });
     if let Err(errno) = loom::remap(page, 1, loom::Backing::FileShared(fd)) {

@@ -142,6 +142,7 @@ impl File {
     }
 
     /// The file's length in bytes.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> IoResult<u64> {
         // SAFETY: an all-zero stat is a valid out-parameter.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -386,8 +387,14 @@ pub fn write_loom_pages(image: &File, pages: &[u32]) -> IoResult<()> {
     Ok(())
 }
 
-/// Copies all of `from` (a whole number of pages) into `to`, from offset 0.
-pub fn copy(from: &File, to: &File, len: u64) -> IoResult<()> {
+/// Copies all of `from` (`len` bytes) into `to`, from offset 0, calling
+/// `progress` with (bytes copied, bytes in all).
+pub fn copy_with_progress(
+    from: &File,
+    to: &File,
+    len: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> IoResult<()> {
     const CHUNK: usize = 64 * PAGE_BYTES;
     let mut buf = vec![0u8; CHUNK.min(len as usize).max(1)];
     let mut at = 0u64;
@@ -396,6 +403,7 @@ pub fn copy(from: &File, to: &File, len: u64) -> IoResult<()> {
         from.read_exact_at(&mut buf[..take], at)?;
         to.write_all_at(&buf[..take], at)?;
         at += take as u64;
+        progress(at, len);
     }
     Ok(())
 }

@@ -20,7 +20,9 @@ pub mod image;
 pub mod loom;
 pub mod msg;
 pub mod patch;
+pub mod pier;
 pub mod pool;
+pub mod recovery;
 pub mod snapshot;
 
 pub use pool::u3e_Pool;

@@ -22,7 +22,7 @@ pub static mut u3e_Pool: u3e_pool = u3e_pool::ZERO;
 #[allow(clippy::mut_from_ref)]
 pub unsafe fn get() -> &'static mut u3e_pool {
     // SAFETY: see the function's contract.
-    unsafe { &mut *(&raw mut u3e_Pool) }
+    unsafe { (&raw mut u3e_Pool).as_mut().unwrap_unchecked() }
 }
 
 /// A read-only copy of the fields the protocols consult.
@@ -38,7 +38,7 @@ pub struct View {
 /// Reads the scalar fields of the pool.
 pub fn view() -> View {
     // SAFETY: plain reads of the pool's scalars through the exported symbol.
-    let pool = unsafe { &*(&raw const u3e_Pool) };
+    let pool = unsafe { (&raw const u3e_Pool).as_ref().unwrap_unchecked() };
     View {
         pages: pool.pag_w,
         guard: pool.gar_w,

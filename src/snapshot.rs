@@ -8,9 +8,9 @@
 //!    pages and the control block;            crash: torn patch, discarded at boot
 //! 2. `fdatasync` both, `fsync` `.urb/chk`;   crash: complete patch, applied at boot
 //! 3. resize `image.bin` to `tot_w` pages, write the pages, `fdatasync`;
-//!                                            crash: half image, patch re-applied at boot
+//!    crash: half image, patch re-applied at boot
 //! 4. unlink `control.bin`, then `memory.bin`, `fsync` `.urb/chk`;
-//!                                            crash: orphan memory.bin, removed at boot
+//!    crash: orphan memory.bin, removed at boot
 //!
 //! The patch is durable (data and names) before the image is touched, and
 //! the image is durable before the patch is removed, so a boot after any
@@ -25,48 +25,23 @@ use crate::ffi::host::{self, ensure, PageDirectory};
 use crate::image::{self, File, IoError, Path, Size};
 use crate::loom::{self, Access, Backing, PAGE_BYTES};
 use crate::msg::{say, strerror};
-use crate::patch::{self, Control, PatchError};
+use crate::patch;
+use crate::pier::{self, LockError, Pier};
 use crate::pool;
+use crate::recovery::{self, BackupError, Pending};
 
 /// The image's name, as `u3P.img_u.nam_c` holds it.
 static IMAGE_NAME: &CStr = c"image";
 
-/// The pier's snapshot directory and files.
-struct Pier {
-    dir: Vec<u8>,
-}
-
-impl Pier {
-    fn current() -> Pier {
-        // SAFETY: u3P.dir_c is the NUL-terminated path the runtime gave `u3e_live`.
-        let dir = unsafe { pool::get().dir_c };
-        let bytes = if dir.is_null() {
-            Vec::new()
-        } else {
-            // SAFETY: a valid C string, as above.
-            unsafe { CStr::from_ptr(dir) }.to_bytes().to_vec()
-        };
-        Pier { dir: bytes }
-    }
-
-    fn path(&self, tail: &str) -> Path {
-        Path::join(&self.dir, tail)
-    }
-
-    fn chk(&self) -> Path {
-        self.path(".urb/chk")
-    }
-
-    fn image(&self) -> Path {
-        self.path(".urb/chk/image.bin")
-    }
-
-    fn control(&self) -> Path {
-        self.path(".urb/chk/control.bin")
-    }
-
-    fn memory(&self) -> Path {
-        self.path(".urb/chk/memory.bin")
+/// The pier `u3e_live` was given.
+fn current_pier() -> Pier {
+    // SAFETY: u3P.dir_c is the NUL-terminated path the runtime gave `u3e_live`.
+    let dir = unsafe { pool::get().dir_c };
+    if dir.is_null() {
+        Pier::new(b"")
+    } else {
+        // SAFETY: a valid C string, as above.
+        Pier::new(unsafe { CStr::from_ptr(dir) }.to_bytes())
     }
 }
 
@@ -170,15 +145,19 @@ fn settle(old: u32) {
 // ---------------------------------------------------------------------------
 // Boot
 
+/// Makes `<pier>`, `<pier>/.urb` and `<pier>/.urb/chk`, as swap mode's boot does.
+fn make_dirs(pier: &Pier) {
+    for tail in ["", "/.urb", "/.urb/chk"] {
+        let mut dir = pier.dir.clone();
+        dir.extend_from_slice(tail.as_bytes());
+        let _ = image::mkdir(&Path::from_bytes(dir), 0o700);
+    }
+}
+
 /// `_ce_ephemeral_open`: opens (creating) the swap file, sized to the loom.
 fn open_ephemeral(pier: &Pier) -> bool {
     if host::ephemeral_path().is_null() {
-        for tail in ["", "/.urb", "/.urb/chk"] {
-            let mut dir = pier.dir.clone();
-            dir.extend_from_slice(tail.as_bytes());
-            let _ = image::mkdir(&Path::from_bytes(dir), 0o700);
-        }
-        let limbo = pier.path(".urb/chk/limbo.bin");
+        let limbo = pier.limbo();
         // SAFETY: strdup copies a valid C string into malloc'd memory the
         // runtime owns from here on, as events.c leaves it.
         host::set_ephemeral_path(unsafe { libc::strdup(limbo.c().as_ptr()) });
@@ -240,150 +219,87 @@ fn open_image(pier: &Pier) -> Result<Size, ()> {
     Ok(size)
 }
 
-/// A patch found at boot, checked and ready to apply.
-struct FoundPatch {
-    control: Control,
-    memory: File,
-}
-
-/// Why a patch at boot is not applied.
-enum Refusal {
-    /// No control.bin: nothing to do.
-    Absent,
-    /// Corrupt or torn: discard it (delete both files), apply nothing.
-    Corrupt(Option<PatchError>),
-    /// Unreadable: keep it for a later boot and stop.
-    Unreadable(IoError),
-}
-
-/// `_ce_patch_open` + `_ce_patch_verify`: reads and fully checks the patch.
-fn find_patch(pier: &Pier) -> Result<FoundPatch, Refusal> {
-    let control_file = match File::open(&pier.control(), libc::O_RDWR, 0) {
-        Ok(file) => file,
-        Err(err) if err.errno == libc::ENOENT => return Err(Refusal::Absent),
-        Err(err) => return Err(Refusal::Unreadable(err)),
-    };
-    let memory = match File::open(&pier.memory(), libc::O_RDWR, 0) {
-        Ok(file) => file,
-        Err(err) if err.errno == libc::ENOENT => return Err(Refusal::Corrupt(None)),
-        Err(err) => return Err(Refusal::Unreadable(err)),
-    };
-    let len = control_file.len().map_err(Refusal::Unreadable)?;
-    // Refuse absurd lengths before allocating anything for them.
-    patch::check_control_len(len).map_err(|e| Refusal::Corrupt(Some(e)))?;
-    let mut bytes = vec![0u8; len as usize];
-    control_file
-        .read_exact_at(&mut bytes, 0)
-        .map_err(Refusal::Unreadable)?;
-    let control = patch::decode(&bytes).map_err(|e| Refusal::Corrupt(Some(e)))?;
-    let memory_len = memory.len().map_err(Refusal::Unreadable)?;
-    control
-        .check_memory_len(memory_len)
-        .map_err(|e| Refusal::Corrupt(Some(e)))?;
-    let mut page = vec![0u8; PAGE_BYTES];
-    for index in 0..control.lines.len() {
-        memory
-            .read_exact_at(&mut page, (index * PAGE_BYTES) as u64)
-            .map_err(Refusal::Unreadable)?;
-        control
-            .verify_page(index, &page)
-            .map_err(|e| Refusal::Corrupt(Some(e)))?;
-    }
-    Ok(FoundPatch { control, memory })
-}
-
-/// `_ce_patch_delete`: removes both patch files (control.bin first: without
-/// it memory.bin means nothing), then makes the removal durable.
-fn delete_patch(pier: &Pier) {
-    if let Err(err) = image::unlink(&pier.control()) {
+/// Prints what removing a patch met, in the reference's words.
+fn report_removal(removal: recovery::Removal) {
+    if let Some(err) = removal.control {
         say!(
             "loom: failed to delete control.bin: {}\r\n",
             strerror(err.errno)
         );
     }
-    if let Err(err) = image::unlink(&pier.memory()) {
+    if let Some(err) = removal.memory {
         say!(
             "loom: failed to remove memory.bin: {}\r\n",
             strerror(err.errno)
         );
     }
-    if let Err(err) = image::sync_dir(&pier.chk()) {
+    if let Some(err) = removal.directory {
         say!("loom: {err}\r\n");
     }
 }
 
-/// Writes a checked patch into the image: exactly `tot_w` pages long, every
-/// patch page at its place, then durable.
-fn apply_found_patch(pier: &Pier, found: &FoundPatch) -> Result<(), IoError> {
-    let image = image_file(pier);
-    image::resize(&image, found.control.total)?;
-    pool::image().pgs_w = found.control.total;
-    const CHUNK: u32 = 256;
-    let pages: Vec<u32> = found.control.lines.iter().map(|line| line.pag_w).collect();
-    let mut buf = vec![0u8; loom::bytes_of(CHUNK.min(pages.len() as u32).max(1))];
-    let mut index = 0usize;
-    for (first, count) in image::runs(&pages) {
-        let mut done = 0;
-        while done < count {
-            let take = CHUNK.min(count - done);
-            let bytes = &mut buf[..loom::bytes_of(take)];
-            found
-                .memory
-                .read_exact_at(bytes, (index * PAGE_BYTES) as u64)?;
-            image.write_all_at(bytes, loom::bytes_of(first + done) as u64)?;
-            index += take as usize;
-            done += take;
-        }
-    }
-    image.sync_data()
-}
-
 /// Recovers from a crash during the last save: applies a complete patch,
-/// discards a torn one, removes an orphan `memory.bin`.
+/// discards a torn one, removes an orphan `memory.bin`. Exits where the
+/// reference exits; a patch that cannot be read is kept, never discarded.
 fn recover(pier: &Pier, size: Size) {
-    match find_patch(pier) {
-        Ok(found) => {
-            if found.control.total.saturating_add(1) >= pool::view().pages {
+    let odd = matches!(size, Size::Odd(_));
+    match recovery::inspect(pier, &mut |_, _| {}) {
+        Pending::Valid(valid) => {
+            if valid.control.total.saturating_add(1) >= pool::view().pages {
                 // Keep the patch: it belongs to a larger loom.
                 say!("boot: snapshot too big for loom\r\n");
                 exit_boot();
             }
-            if let Err(err) = apply_found_patch(pier, &found) {
+            pool::image().pgs_w = valid.control.total;
+            if let Err(err) = recovery::apply(&valid, &image_file(pier)) {
                 say!("loom: patch apply: {err}\r\n");
                 host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!());
             }
-            drop(found);
-            delete_patch(pier);
+            drop(valid);
+            report_removal(recovery::remove_patch(pier));
+            return;
         }
-        Err(Refusal::Absent) => {
-            let memory = pier.memory();
-            if image::exists(&memory) {
-                say!("loom: removing orphan memory.bin\r\n");
-                if let Err(err) = image::unlink(&memory).and_then(|()| image::sync_dir(&pier.chk()))
-                {
-                    say!("loom: {err}\r\n");
-                }
-            }
-            if let Size::Odd(_) = size {
-                say!("boot: image failed (size)\r\n");
-                exit_boot();
+        Pending::Nothing => {}
+        Pending::OrphanMemory => {
+            say!("loom: removing orphan memory.bin\r\n");
+            if let Err(err) = recovery::remove_orphan(pier) {
+                say!("loom: {err}\r\n");
             }
         }
-        Err(Refusal::Corrupt(why)) => {
+        Pending::Corrupt(why) => {
             if let Some(why) = why {
                 say!("loom: {why}\r\n");
             }
-            delete_patch(pier);
-            if let Size::Odd(_) = size {
-                say!("boot: image failed (size)\r\n");
-                exit_boot();
-            }
+            report_removal(recovery::remove_patch(pier));
         }
-        Err(Refusal::Unreadable(err)) => {
+        Pending::Unreadable(err) => {
             say!("loom: patch unreadable, kept for the next boot: {err}\r\n");
             say!("boot: image failed\r\n");
             exit_boot();
         }
+    }
+    if odd {
+        say!("boot: image failed (size)\r\n");
+        exit_boot();
+    }
+}
+
+/// Takes the pier's lock, or stops the boot when another process holds it.
+/// When the image cannot even be opened, boot goes on to fail exactly as the
+/// reference fails.
+fn lock_pier(pier: &Pier) {
+    pier::release();
+    match pier::lock(pier) {
+        Ok(file) => pier::hold(file),
+        Err(LockError::Busy) => {
+            say!(
+                "loom: pier {} is in use by another process\r\n",
+                String::from_utf8_lossy(&pier.dir)
+            );
+            say!("boot: image failed\r\n");
+            exit_boot();
+        }
+        Err(LockError::Io(_)) => {}
     }
 }
 
@@ -405,7 +321,11 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         pool.img_u.nam_c = IMAGE_NAME.as_ptr();
         pool.pag_w = (host::loom_words() >> loom::PAGE_SHIFT) as u32;
     }
-    let pier = Pier::current();
+    let pier = current_pier();
+    if host::flag(host::SWAP) {
+        make_dirs(&pier);
+    }
+    lock_pier(&pier);
     if host::flag(host::SWAP) && !open_ephemeral(&pier) {
         say!("boot: failed to load ephemeral file\r\n");
         exit_boot();
@@ -621,7 +541,7 @@ pub fn save(low: u3_post, high: u3_post) {
     if composed.pages.is_empty() {
         return;
     }
-    let pier = Pier::current();
+    let pier = current_pier();
     let verbose = host::flag(host::VERBOSE);
 
     // Steps 1-2. Failure here keeps the old snapshot and every dirty page dirty.
@@ -649,7 +569,7 @@ pub fn save(low: u3_post, high: u3_post) {
     }
 
     // Step 4.
-    delete_patch(&pier);
+    report_removal(recovery::remove_patch(&pier));
 
     settle(old);
     toss(low, high);
@@ -697,6 +617,7 @@ pub fn stop() {
     }
     // SAFETY: closing the image descriptor the pool owns.
     unsafe { libc::close(view.image_fd) };
+    pier::release();
 }
 
 /// `u3e_yolo`: stops tracking; the whole loom becomes writable.
@@ -741,121 +662,71 @@ pub fn ward(low: u3_post, high: u3_post) {
 // ---------------------------------------------------------------------------
 // Backup and image_open_any
 
-/// `u3e_backup`: copies `<from>/image.bin` to `<to>/image.bin`. The copy is
-/// written to a temporary name, synced and renamed, so the destination is
-/// always either the old file or a complete, durable copy.
-pub fn backup(from: *const c3_c, to: *const c3_c, overwrite: c3_o) -> c3_o {
-    if from.is_null() || to.is_null() {
+/// `u3e_backup`: copies `<from>/image.bin` to `<to>/image.bin`, durably
+/// and never torn (see `recovery::backup`).
+pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
+    let (Some(from), Some(to)) = (from, to) else {
         say!("loom: image backup: bad path\r\n");
         return c3n;
-    }
-    // SAFETY: non-null C strings from the runtime.
-    let (from, to) = unsafe { (Path::from_c(from), Path::from_c(to)) };
-    let source_path = Path::join(from.bytes(), "image.bin");
-    let source = match File::open(&source_path, libc::O_RDONLY, 0) {
-        Ok(file) => file,
-        Err(_) => {
-            say!("loom: couldn't open image at {}\r\n", from.show());
-            return c3n;
-        }
     };
-    let len = match source.len().map(image::classify) {
-        Ok(Size::Pages(pages)) => loom::bytes_of(pages) as u64,
-        Ok(Size::Odd(len)) => {
-            say!("loom: image corrupt size {len}\r\n");
-            say!("loom: couldn't open image at {}\r\n", from.show());
-            return c3n;
-        }
-        _ => {
-            say!("loom: couldn't open image at {}\r\n", from.show());
-            return c3n;
-        }
-    };
-    if overwrite == c3n {
-        if let Err(errno) = image::mkdir(&to, 0o700) {
-            if errno != libc::EEXIST {
-                say!("loom: image backup: {}\r\n", strerror(errno));
-            }
-            return c3n;
-        }
-    }
-    let target = Path::join(to.bytes(), "image.bin");
-    let temporary = Path::join(to.bytes(), "image.bin.tmp");
-    let copy = File::open(
-        &temporary,
-        libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
-        0o666,
-    )
-    .map_err(|err| {
-        say!(
-            "loom: c3_open {}: {}\r\n",
-            temporary.show(),
-            strerror(err.errno)
-        );
-    })
-    .and_then(|dest| {
-        image::copy(&source, &dest, len)
-            .and_then(|()| dest.sync_data())
-            .and_then(|()| image::rename(&temporary, &target))
-            .and_then(|()| image::sync_dir(&to))
-            .map_err(|err| {
-                say!("loom: image backup: {err}\r\n");
-                let _ = image::unlink(&temporary);
-                say!("loom: image backup failed\r\n");
-            })
-    });
-    match copy {
-        Ok(()) => {
+    match recovery::backup(&from, &to, overwrite == c3y, &mut |_, _| {}) {
+        Ok(_) => {
             say!("loom: image backup complete\r\n");
             c3y
         }
-        Err(()) => c3n,
+        Err(BackupError::Source { size }) => {
+            if let Some(len) = size {
+                say!("loom: image corrupt size {len}\r\n");
+            }
+            say!("loom: couldn't open image at {}\r\n", from.show());
+            c3n
+        }
+        Err(BackupError::Destination { errno }) => {
+            if errno != libc::EEXIST {
+                say!("loom: image backup: {}\r\n", strerror(errno));
+            }
+            c3n
+        }
+        Err(BackupError::Create(err)) => {
+            say!("loom: c3_open {}: {}\r\n", err.path, strerror(err.errno));
+            c3n
+        }
+        Err(BackupError::Copy(err)) => {
+            say!("loom: image backup: {err}\r\n");
+            say!("loom: image backup failed\r\n");
+            c3n
+        }
     }
 }
 
 /// `u3e_image_open_any`: opens (creating) `<dir><name>.bin`; its length in
 /// bytes goes to `len`, or 0 and -1 when the file is corrupt or unopenable.
-pub fn image_open_any(name: *const c3_c, dir: *const c3_c, len: *mut c3_z) -> c3_i {
-    // SAFETY: C strings from the runtime.
-    let (name, dir) = unsafe { (Path::from_c(name), Path::from_c(dir)) };
+pub fn image_open_any(name: &Path, dir: &Path) -> (c3_i, c3_z) {
     let mut bytes = dir.bytes().to_vec();
     bytes.push(b'/');
     bytes.extend_from_slice(name.bytes());
     bytes.extend_from_slice(b".bin");
     let path = Path::from_bytes(bytes);
-    let set_len = |value: c3_z| {
-        if !len.is_null() {
-            // SAFETY: the runtime passes a valid out-parameter.
-            unsafe { *len = value };
-        }
-    };
     let file = match File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
         Ok(file) => file,
         Err(err) => {
             say!("loom: c3_open {}: {}\r\n", path.show(), strerror(err.errno));
-            set_len(0);
-            return -1;
+            return (-1, 0);
         }
     };
     match file.len().map(image::classify) {
-        Ok(Size::Pages(pages)) => {
-            set_len(loom::bytes_of(pages));
-            file.into_raw()
-        }
+        Ok(Size::Pages(pages)) => (file.into_raw(), loom::bytes_of(pages)),
         Ok(Size::Odd(bytes)) => {
             say!("loom: image corrupt size {bytes}\r\n");
-            set_len(0);
-            -1
+            (-1, 0)
         }
         Ok(Size::Overflow(bytes)) => {
             say!("loom: image overflow {bytes}\r\n");
-            set_len(0);
-            -1
+            (-1, 0)
         }
         Err(err) => {
             say!("loom: image stat: {}\r\n", strerror(err.errno));
-            set_len(0);
-            -1
+            (-1, 0)
         }
     }
 }

@@ -6,12 +6,18 @@
 //! strategy at compile time.
 
 use crate::abi::{c3_c, c3_i, c3_o, c3_z, u3_post, u3e_flaw};
+use crate::image::Path;
 use crate::{fault, snapshot};
 
 /// Copies the snapshot in `pux_c` to `pax_c`; see `snapshot::backup`.
+///
+/// # Safety
+/// Each path is null or a valid C string.
 #[no_mangle]
-pub extern "C" fn u3e_backup(pux_c: *mut c3_c, pax_c: *mut c3_c, ovw_o: c3_o) -> c3_o {
-    snapshot::backup(pux_c, pax_c, ovw_o)
+pub unsafe extern "C" fn u3e_backup(pux_c: *mut c3_c, pax_c: *mut c3_c, ovw_o: c3_o) -> c3_o {
+    // SAFETY: the caller passes null or valid C strings.
+    let (from, to) = unsafe { (c_path(pux_c), c_path(pax_c)) };
+    snapshot::backup(from, to, ovw_o)
 }
 
 /// Handles a store fault at loom word `off_p`; async-signal-safe.
@@ -69,7 +75,34 @@ pub extern "C" fn u3e_ward(low_p: u3_post, hig_p: u3_post) {
 }
 
 /// Opens (creating) the image `<dir_c><nam_c>.bin`.
+///
+/// # Safety
+/// `nam_c` and `dir_c` are valid C strings; `len_z` is null or writable.
 #[no_mangle]
-pub extern "C" fn u3e_image_open_any(nam_c: *mut c3_c, dir_c: *mut c3_c, len_z: *mut c3_z) -> c3_i {
-    snapshot::image_open_any(nam_c, dir_c, len_z)
+pub unsafe extern "C" fn u3e_image_open_any(
+    nam_c: *mut c3_c,
+    dir_c: *mut c3_c,
+    len_z: *mut c3_z,
+) -> c3_i {
+    // SAFETY: the caller passes valid C strings (null is refused as events.c
+    // would crash on it).
+    let (name, dir) = unsafe { (c_path(nam_c), c_path(dir_c)) };
+    let (fd, len) = match (name, dir) {
+        (Some(name), Some(dir)) => snapshot::image_open_any(&name, &dir),
+        _ => (-1, 0),
+    };
+    if !len_z.is_null() {
+        // SAFETY: the caller passes a writable out-parameter.
+        unsafe { *len_z = len };
+    }
+    fd
+}
+
+/// A path from a C string; `None` for null.
+///
+/// # Safety
+/// `ptr` is null or a valid C string.
+unsafe fn c_path(ptr: *const c3_c) -> Option<Path> {
+    // SAFETY: non-null pointers are valid C strings (the caller's contract).
+    (!ptr.is_null()).then(|| unsafe { Path::from_c(ptr) })
 }

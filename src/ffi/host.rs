@@ -60,7 +60,7 @@ extern "C" {
 /// The runtime's flags (`u3C.wag_w`).
 pub fn flags() -> u32 {
     // SAFETY: a plain read of the runtime's configuration.
-    unsafe { (*(&raw const u3o_Config)).wag_w }
+    unsafe { u3o_Config.wag_w }
 }
 
 /// Whether flag `flag` is set.
@@ -71,25 +71,25 @@ pub fn flag(flag: u32) -> bool {
 /// The loom's length in words (`u3C.wor_i`).
 pub fn loom_words() -> usize {
     // SAFETY: a plain read of the runtime's configuration.
-    unsafe { (*(&raw const u3o_Config)).wor_i }
+    unsafe { u3o_Config.wor_i }
 }
 
 /// The ephemeral file's path (`u3C.eph_c`), null when unset.
 pub fn ephemeral_path() -> *mut c_char {
     // SAFETY: a plain read of the runtime's configuration.
-    unsafe { (*(&raw const u3o_Config)).eph_c }
+    unsafe { u3o_Config.eph_c }
 }
 
 /// Sets `u3C.eph_c` (the reference fills it in when it is null).
 pub fn set_ephemeral_path(path: *mut c_char) {
     // SAFETY: a plain write of the runtime's configuration, as events.c does.
-    unsafe { (*(&raw mut u3o_Config)).eph_c = path };
+    unsafe { u3o_Config.eph_c = path };
 }
 
 fn road_word(offset: usize) -> u32 {
     // SAFETY: u3R points at the runtime's current road, at least 1368 bytes;
     // the offsets are the runtime's field offsets.
-    unsafe { core::ptr::read_unaligned((*(&raw const u3a_Road)).add(offset).cast::<u32>()) }
+    unsafe { core::ptr::read_unaligned(u3a_Road.add(offset).cast::<u32>()) }
 }
 
 /// The road's page directory: which heap pages are free.

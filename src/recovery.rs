@@ -1,0 +1,197 @@
+//! Crash recovery and copies, shared by boot (`snapshot`) and the `looms`
+//! command: reading a pending patch and checking all of it, applying it,
+//! removing it, and copying an image durably. Results are typed; callers
+//! decide what to print and whether to stop.
+
+use crate::image::{self, File, IoError, Path, Size};
+use crate::loom::{self, PAGE_BYTES};
+use crate::patch::{self, Control, PatchError};
+use crate::pier::Pier;
+
+/// A complete patch whose every page matched its checksum.
+#[derive(Debug)]
+pub struct ValidPatch {
+    pub control: Control,
+    pub memory: File,
+}
+
+/// What `.urb/chk` holds besides the image.
+#[derive(Debug)]
+pub enum Pending {
+    /// No patch files.
+    Nothing,
+    /// `memory.bin` without `control.bin`: left by a crash between the two
+    /// unlinks that end a save; it means nothing and is removed.
+    OrphanMemory,
+    /// A complete patch: apply it.
+    Valid(ValidPatch),
+    /// A torn or corrupt patch: discard it, apply nothing. `None`: the
+    /// memory file is missing.
+    Corrupt(Option<PatchError>),
+    /// A patch that could not be read: keep it, stop.
+    Unreadable(IoError),
+}
+
+/// Reads and checks whatever patch is pending, without changing anything.
+/// `progress` is called with (pages checked, pages in all).
+pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
+    let control_file = match File::open(&pier.control(), libc::O_RDWR, 0) {
+        Ok(file) => file,
+        Err(err) if err.errno == libc::ENOENT => {
+            return if image::exists(&pier.memory()) {
+                Pending::OrphanMemory
+            } else {
+                Pending::Nothing
+            };
+        }
+        Err(err) => return Pending::Unreadable(err),
+    };
+    let memory = match File::open(&pier.memory(), libc::O_RDWR, 0) {
+        Ok(file) => file,
+        Err(err) if err.errno == libc::ENOENT => return Pending::Corrupt(None),
+        Err(err) => return Pending::Unreadable(err),
+    };
+    match check(&control_file, memory, progress) {
+        Ok(valid) => Pending::Valid(valid),
+        Err(Ok(why)) => Pending::Corrupt(Some(why)),
+        Err(Err(err)) => Pending::Unreadable(err),
+    }
+}
+
+/// Every check of a patch: the control block's length (before allocating
+/// for it), version, checksum and page order, memory.bin's exact length,
+/// and every page's checksum.
+fn check(
+    control_file: &File,
+    memory: File,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ValidPatch, Result<PatchError, IoError>> {
+    let len = control_file.len().map_err(Err)?;
+    patch::check_control_len(len).map_err(Ok)?;
+    let mut bytes = vec![0u8; len as usize];
+    control_file.read_exact_at(&mut bytes, 0).map_err(Err)?;
+    let control = patch::decode(&bytes).map_err(Ok)?;
+    control
+        .check_memory_len(memory.len().map_err(Err)?)
+        .map_err(Ok)?;
+    let total = control.lines.len() as u64;
+    const CHUNK: usize = 64;
+    let mut buf = vec![0u8; PAGE_BYTES * CHUNK.min(control.lines.len()).max(1)];
+    let mut index = 0;
+    while index < control.lines.len() {
+        let take = CHUNK.min(control.lines.len() - index);
+        let chunk = &mut buf[..take * PAGE_BYTES];
+        memory
+            .read_exact_at(chunk, (index * PAGE_BYTES) as u64)
+            .map_err(Err)?;
+        for (offset, page) in chunk.chunks_exact(PAGE_BYTES).enumerate() {
+            control.verify_page(index + offset, page).map_err(Ok)?;
+        }
+        index += take;
+        progress(index as u64, total);
+    }
+    Ok(ValidPatch { control, memory })
+}
+
+/// Writes a checked patch into `image`: exactly `tot_w` pages long, every
+/// patch page in place, then durable (`fdatasync`).
+pub fn apply(valid: &ValidPatch, image: &File) -> Result<(), IoError> {
+    image::resize(image, valid.control.total)?;
+    const CHUNK: u32 = 256;
+    let pages: Vec<u32> = valid.control.lines.iter().map(|line| line.pag_w).collect();
+    let mut buf = vec![0u8; loom::bytes_of(CHUNK.min(pages.len() as u32).max(1))];
+    let mut index = 0usize;
+    for (first, count) in image::runs(&pages) {
+        let mut done = 0;
+        while done < count {
+            let take = CHUNK.min(count - done);
+            let bytes = &mut buf[..loom::bytes_of(take)];
+            valid
+                .memory
+                .read_exact_at(bytes, (index * PAGE_BYTES) as u64)?;
+            image.write_all_at(bytes, loom::bytes_of(first + done) as u64)?;
+            index += take as usize;
+            done += take;
+        }
+    }
+    image.sync_data()
+}
+
+/// What removing a patch met: the errors of each step, in order.
+#[derive(Debug, Default)]
+pub struct Removal {
+    pub control: Option<IoError>,
+    pub memory: Option<IoError>,
+    pub directory: Option<IoError>,
+}
+
+/// Removes both patch files, control.bin first (without it memory.bin means
+/// nothing), then makes the removal durable with an `fsync` of `.urb/chk`.
+pub fn remove_patch(pier: &Pier) -> Removal {
+    Removal {
+        control: image::unlink(&pier.control()).err(),
+        memory: image::unlink(&pier.memory()).err(),
+        directory: image::sync_dir(&pier.chk()).err(),
+    }
+}
+
+/// Removes an orphan memory.bin, durably.
+pub fn remove_orphan(pier: &Pier) -> Result<(), IoError> {
+    image::unlink(&pier.memory())?;
+    image::sync_dir(&pier.chk())
+}
+
+/// Why a backup failed.
+#[derive(Debug)]
+pub enum BackupError {
+    /// The source image is missing, unreadable or of a corrupt size.
+    Source { size: Option<u64> },
+    /// Without overwrite: the destination directory exists (`Some(EEXIST)`)
+    /// or could not be made.
+    Destination { errno: i32 },
+    /// Creating the temporary copy failed.
+    Create(IoError),
+    /// Copying, syncing or renaming failed; the temporary copy was removed.
+    Copy(IoError),
+}
+
+/// Copies `<from>/image.bin` to `<to>/image.bin`: the source is checked
+/// before anything is created; the copy goes to `image.bin.tmp`, is synced,
+/// renamed over `image.bin` and the directory synced, so the destination is
+/// always the old file or a complete, durable copy.
+pub fn backup(
+    from: &Path,
+    to: &Path,
+    overwrite: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64, BackupError> {
+    let source = File::open(&Path::join(from.bytes(), "image.bin"), libc::O_RDONLY, 0)
+        .map_err(|_| BackupError::Source { size: None })?;
+    let len = match source.len().map(image::classify) {
+        Ok(Size::Pages(pages)) => loom::bytes_of(pages) as u64,
+        Ok(Size::Odd(len)) | Ok(Size::Overflow(len)) => {
+            return Err(BackupError::Source { size: Some(len) })
+        }
+        Err(_) => return Err(BackupError::Source { size: None }),
+    };
+    if !overwrite {
+        image::mkdir(to, 0o700).map_err(|errno| BackupError::Destination { errno })?;
+    }
+    let target = Path::join(to.bytes(), "image.bin");
+    let temporary = Path::join(to.bytes(), "image.bin.tmp");
+    let copy = File::open(
+        &temporary,
+        libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+        0o666,
+    )
+    .map_err(BackupError::Create)?;
+    let written = image::copy_with_progress(&source, &copy, len, progress)
+        .and_then(|()| copy.sync_data())
+        .and_then(|()| image::rename(&temporary, &target))
+        .and_then(|()| image::sync_dir(to));
+    if let Err(err) = written {
+        let _ = image::unlink(&temporary);
+        return Err(BackupError::Copy(err));
+    }
+    Ok(len)
+}
