@@ -74,17 +74,72 @@ pub fn place_guard(low: u32, high: u32) -> bool {
 pub fn unprotect(page: u32) -> bool {
     match loom::protect(page, 1, Access::ReadWrite) {
         Ok(()) => true,
-        Err(errno) => {
-            Line::new()
-                .str("loom: fault mprotect (")
-                .dec(u64::from(page))
-                .str("): ")
-                .errno(errno)
-                .str("\r\n")
-                .emit();
-            false
+        Err(errno) => report_mprotect(page, errno),
+    }
+}
+
+/// The widths, in pages, tried in turn when the kernel runs out of mappings.
+const WIDENINGS: [u32; 4] = [64, 1024, 16384, 1 << 20];
+
+/// Makes a just-dirtied page writable. Every first store splits the loom's
+/// mapping; when the kernel refuses another split (`ENOMEM`, near
+/// `vm.max_map_count`), the whole aligned run around the page is marked
+/// dirty and made writable instead, so that neighbouring mappings merge.
+/// Marking extra pages dirty only makes the next save write them.
+fn unprotect_or_widen(map: &mut [u32], page: u32) -> bool {
+    match loom::protect(page, 1, Access::ReadWrite) {
+        Ok(()) => return true,
+        Err(libc::ENOMEM) => {}
+        Err(errno) => return report_mprotect(page, errno),
+    }
+    let view = pool::view();
+    for width in WIDENINGS {
+        let (first, end) = widened(page, width, view.pages);
+        match unprotect_run(map, first, end, view.guard) {
+            Ok(()) => return true,
+            Err(libc::ENOMEM) => continue,
+            Err(errno) => return report_mprotect(page, errno),
         }
     }
+    report_mprotect(page, libc::ENOMEM)
+}
+
+/// The run of `width` pages (a power of two), aligned, that holds `page`,
+/// clipped to the loom's `pages`.
+pub const fn widened(page: u32, width: u32, pages: u32) -> (u32, u32) {
+    let first = page & !(width - 1);
+    let end = if pages.saturating_sub(first) < width {
+        pages
+    } else {
+        first + width
+    };
+    (first, end)
+}
+
+/// Marks pages `[first, end)` dirty and writable, leaving the guard alone.
+fn unprotect_run(map: &mut [u32], first: u32, end: u32, guard: u32) -> Result<(), i32> {
+    let mut spans = [(first, end), (end, end)];
+    if first <= guard && guard < end {
+        spans = [(first, guard), (guard + 1, end)];
+    }
+    for (from, to) in spans {
+        if from < to {
+            loom::protect(from, to - from, Access::ReadWrite)?;
+            dirty::set_range(map, from, to, true);
+        }
+    }
+    Ok(())
+}
+
+fn report_mprotect(page: u32, errno: i32) -> bool {
+    Line::new()
+        .str("loom: fault mprotect (")
+        .dec(u64::from(page))
+        .str("): ")
+        .errno(errno)
+        .str("\r\n")
+        .emit();
+    false
 }
 
 /// Swap mode: moves a just-dirtied page onto the ephemeral file, keeping its
@@ -173,7 +228,7 @@ pub fn fault(low: u32, high: u32, post: u32) -> u3e_flaw {
     let handled = if ephemeral != 0 {
         move_to_ephemeral(page, ephemeral)
     } else {
-        unprotect(page)
+        unprotect_or_widen(map, page)
     };
     if handled {
         u3e_flaw::u3e_flaw_good
@@ -206,7 +261,23 @@ mod tests {
         assert_eq!(clip(50, 49, 50), Clip::Exhausted);
     }
 
+    #[test]
+    fn widened_runs_are_aligned_and_clipped() {
+        assert_eq!(widened(100, 64, 1000), (64, 128));
+        assert_eq!(widened(64, 64, 1000), (64, 128));
+        assert_eq!(widened(990, 64, 1000), (960, 1000));
+        assert_eq!(widened(5, 1 << 20, 1000), (0, 1000));
+    }
+
     proptest! {
+        #[test]
+        fn a_widened_run_holds_the_page(page in 0u32..(1 << 20), shift in 0u32..21, extra in 1u32..1000) {
+            let pages = (page + extra).min(1 << 20);
+            let (first, end) = widened(page, 1 << shift, pages);
+            prop_assert!(first <= page && page < end && end <= pages);
+            prop_assert!(end - first <= 1 << shift);
+        }
+
         #[test]
         fn a_moved_guard_is_strictly_inside(low in 0u32..1_000_000, gap in 2u32..1_000_000) {
             let high = low + gap;

@@ -1,1 +1,4 @@
-fn main() { let p = looms::pier::Pier::new(b"/tmp"); println!("{:?}", looms::recovery::inspect(&p, &mut |_, _| {})); }
+fn main() {
+    let p = looms::pier::Pier::new(b"/tmp");
+    println!("{:?}", looms::recovery::inspect(&p, &mut |_, _| {}));
+}
