@@ -24,5 +24,6 @@ pub mod pier;
 pub mod pool;
 pub mod recovery;
 pub mod snapshot;
+pub mod track;
 
 pub use pool::u3e_Pool;

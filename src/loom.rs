@@ -113,9 +113,10 @@ pub fn protect(first: u32, count: u32, access: Access) -> Result<(), i32> {
 /// What backs a remapped range of pages.
 #[derive(Clone, Copy, Debug)]
 pub enum Backing {
-    /// A private, read-only view of a file from offset `first * PAGE_BYTES`
-    /// (the image, demand-paged).
-    FilePrivate(libc::c_int),
+    /// A private view of a file from offset `first * PAGE_BYTES` (the image,
+    /// demand-paged): read-only, or writable when clean pages are tracked
+    /// without protection.
+    FilePrivate { fd: libc::c_int, writable: bool },
     /// A shared, writable view of a file at the pages' own offset (swap mode's
     /// ephemeral file).
     FileShared(libc::c_int),
@@ -127,7 +128,15 @@ pub enum Backing {
 pub fn remap(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
     let fixed = libc::MAP_FIXED;
     let (prot, flags, fd) = match backing {
-        Backing::FilePrivate(fd) => (libc::PROT_READ, fixed | libc::MAP_PRIVATE, fd),
+        Backing::FilePrivate {
+            fd,
+            writable: false,
+        } => (libc::PROT_READ, fixed | libc::MAP_PRIVATE, fd),
+        Backing::FilePrivate { fd, writable: true } => (
+            libc::PROT_READ | libc::PROT_WRITE,
+            fixed | libc::MAP_PRIVATE,
+            fd,
+        ),
         Backing::FileShared(fd) => (
             libc::PROT_READ | libc::PROT_WRITE,
             fixed | libc::MAP_SHARED,

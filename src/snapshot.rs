@@ -29,6 +29,7 @@ use crate::patch;
 use crate::pier::{self, LockError, Pier};
 use crate::pool;
 use crate::recovery::{self, BackupError, Pending};
+use crate::track;
 
 /// The image's name, as `u3P.img_u.nam_c` holds it.
 static IMAGE_NAME: &CStr = c"image";
@@ -59,7 +60,7 @@ fn image_file(pier: &Pier) -> std::mem::ManuallyDrop<File> {
 // Mapping the loom
 
 /// `_ce_loom_track` on the pool's bitmap.
-fn track(clean: u32, dirty: u32) {
+fn track_bits(clean: u32, dirty: u32) {
     dirty::track(pool::dirty_map(), clean, dirty);
 }
 
@@ -71,11 +72,21 @@ fn restore_guard(old: u32, message: &str) {
     }
 }
 
+/// The protection of a clean page: read-only, unless the uffd backend tracks
+/// stores without it.
+fn clean_access() -> Access {
+    if track::clean_pages_writable() {
+        Access::ReadWrite
+    } else {
+        Access::Read
+    }
+}
+
 /// `_ce_loom_protect`: image pages `[0, pages)` clean and read-only, pages
 /// `[pages, old)` that the image no longer holds dirty and writable.
 fn protect_loom(pages: u32, old: u32) {
     if pages > 0 {
-        if let Err(errno) = loom::protect(0, pages, Access::Read) {
+        if let Err(errno) = loom::protect(0, pages, clean_access()) {
             say!("loom: pure ({pages} pages): {}\r\n", strerror(errno));
             host::oops("0", file!(), line!());
         }
@@ -92,14 +103,16 @@ fn protect_loom(pages: u32, old: u32) {
         }
         restore_guard(old, "reprotect");
     }
-    track(pages, released);
+    track_bits(pages, released);
+    track::arm(pages);
 }
 
 /// `_ce_loom_mapf`: maps the image's `pages` read-only and private at the
 /// bottom of the loom; pages `[pages, old)` get fresh writable memory.
 fn map_image(fd: c3_i, pages: u32, old: u32) {
     if pages > 0 {
-        if let Err(errno) = loom::remap(0, pages, Backing::FilePrivate(fd)) {
+        let writable = track::clean_pages_writable();
+        if let Err(errno) = loom::remap(0, pages, Backing::FilePrivate { fd, writable }) {
             say!(
                 "loom: file-backed mmap failed ({pages} pages): {}\r\n",
                 strerror(errno)
@@ -129,7 +142,8 @@ fn map_image(fd: c3_i, pages: u32, old: u32) {
         }
         restore_guard(old, "remap");
     }
-    track(pages, released);
+    track_bits(pages, released);
+    track::arm(pages);
 }
 
 /// Reinstates protection after a save: the image's pages clean, the rest dirty.
@@ -322,6 +336,7 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         pool.pag_w = (host::loom_words() >> loom::PAGE_SHIFT) as u32;
     }
     let pier = current_pier();
+    track::start(host::flag(host::SWAP), host::flag(host::VERBOSE));
     if host::flag(host::SWAP) {
         make_dirs(&pier);
     }
@@ -537,6 +552,7 @@ pub fn save(low: u3_post, high: u3_post) {
     let guard = pool::view().guard;
     ensure!((guard > heap_top) && (guard < stack_top));
 
+    track::harvest();
     let composed = compose(total);
     if composed.pages.is_empty() {
         return;
@@ -590,6 +606,7 @@ fn toss_pages(first: u32, count: u32) {
 
 /// `u3e_toss`: drops the free pages between the heap and the stack.
 pub fn toss(low: u3_post, high: u3_post) {
+    track::harvest();
     let pages = pool::view().pages;
     let heap_end = loom::page_above(low);
     let stack_pages = pages.wrapping_sub(loom::page_of(high));
@@ -618,10 +635,13 @@ pub fn stop() {
     // SAFETY: closing the image descriptor the pool owns.
     unsafe { libc::close(view.image_fd) };
     pier::release();
+    track::stop();
 }
 
 /// `u3e_yolo`: stops tracking; the whole loom becomes writable.
 pub fn yolo() -> c3_o {
+    track::harvest();
+    track::disarm();
     if let Err(errno) = loom::protect(0, pool::view().pages, Access::ReadWrite) {
         say!("loom: yolo: {}\r\n", strerror(errno));
         return c3n;
@@ -632,11 +652,13 @@ pub fn yolo() -> c3_o {
 
 /// `u3e_foul`: marks every page dirty.
 pub fn foul() {
+    track::harvest();
     dirty::foul(pool::dirty_map());
 }
 
 /// `u3e_init`: tracking without persistence.
 pub fn init() {
+    track::stop();
     {
         // SAFETY: single-threaded pool access.
         let pool = unsafe { pool::get() };

@@ -1,0 +1,405 @@
+//! How the library learns which clean pages were written: two backends.
+//!
+//! - `mprotect` (the reference's way): clean pages are read-only; the first
+//!   store faults, and the runtime's SIGSEGV handler calls `u3e_fault`.
+//! - `uffd`: clean pages stay writable and are write-protected with
+//!   userfaultfd in asynchronous mode (`UFFD_FEATURE_WP_ASYNC`, Linux 6.7+):
+//!   the kernel resolves the first store itself, with no signal, and
+//!   `PAGEMAP_SCAN` later reports the written pages and re-protects them in
+//!   one call. The guard page stays `PROT_NONE`, so a store into it still
+//!   reaches `u3e_fault`, exactly as before.
+//!
+//! `LOOMS_TRACKING=mprotect|uffd|auto` chooses (default `auto`: uffd where
+//! the kernel has it). Swap mode always uses `mprotect`: its dirty pages must
+//! move onto the ephemeral file, which only the fault path does.
+//!
+//! With uffd the dirty bitmap is brought up to date by `harvest`, which save,
+//! toss, yolo and foul call first; between those calls it may lag.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+
+use crate::dirty;
+use crate::loom::{self, PAGE_BYTES};
+use crate::msg::{last_errno, say, strerror};
+use crate::pool;
+
+/// Which backend the snapshot system uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Mprotect,
+    Uffd,
+}
+
+/// What `LOOMS_TRACKING` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    Mprotect,
+    Uffd,
+    Auto,
+}
+
+impl Choice {
+    /// Parses `LOOMS_TRACKING`; anything unknown is `None`.
+    pub fn parse(value: Option<&str>) -> Option<Choice> {
+        match value {
+            None | Some("") | Some("auto") => Some(Choice::Auto),
+            Some("mprotect") => Some(Choice::Mprotect),
+            Some("uffd") => Some(Choice::Uffd),
+            Some(_) => None,
+        }
+    }
+}
+
+static UFFD: AtomicBool = AtomicBool::new(false);
+static UFFD_FD: AtomicI32 = AtomicI32::new(-1);
+static PAGEMAP_FD: AtomicI32 = AtomicI32::new(-1);
+/// Pages `[0, ARMED)` are registered with userfaultfd.
+static ARMED: AtomicU32 = AtomicU32::new(0);
+
+/// The backend in use.
+pub fn backend() -> Backend {
+    if UFFD.load(Ordering::Relaxed) {
+        Backend::Uffd
+    } else {
+        Backend::Mprotect
+    }
+}
+
+/// Whether clean pages are left writable (uffd) rather than read-only.
+pub fn clean_pages_writable() -> bool {
+    backend() == Backend::Uffd
+}
+
+// Linux's userfaultfd and pagemap interfaces (linux/userfaultfd.h, linux/fs.h).
+const UFFD_USER_MODE_ONLY: libc::c_int = 1;
+const UFFD_API: u64 = 0xaa;
+const UFFD_FEATURE_WP_UNPOPULATED: u64 = 1 << 13;
+const UFFD_FEATURE_WP_ASYNC: u64 = 1 << 15;
+const UFFDIO_REGISTER_MODE_WP: u64 = 1 << 1;
+const UFFDIO_WRITEPROTECT_MODE_WP: u64 = 1 << 0;
+const PM_SCAN_WP_MATCHING: u64 = 1 << 0;
+const PM_SCAN_CHECK_WPASYNC: u64 = 1 << 1;
+const PAGE_IS_WRITTEN: u64 = 1 << 1;
+
+const fn iowr(kind: u8, nr: u8, size: usize) -> libc::c_ulong {
+    ((3 << 30) | ((size as u32) << 16) | ((kind as u32) << 8) | nr as u32) as libc::c_ulong
+}
+const fn ior(kind: u8, nr: u8, size: usize) -> libc::c_ulong {
+    ((2 << 30) | ((size as u32) << 16) | ((kind as u32) << 8) | nr as u32) as libc::c_ulong
+}
+
+#[repr(C)]
+struct UffdioApi {
+    api: u64,
+    features: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct UffdioRange {
+    start: u64,
+    len: u64,
+}
+
+#[repr(C)]
+struct UffdioRegister {
+    range: UffdioRange,
+    mode: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+struct UffdioWriteprotect {
+    range: UffdioRange,
+    mode: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct PageRegion {
+    start: u64,
+    end: u64,
+    categories: u64,
+}
+
+#[repr(C)]
+struct PmScanArg {
+    size: u64,
+    flags: u64,
+    start: u64,
+    end: u64,
+    walk_end: u64,
+    vec: u64,
+    vec_len: u64,
+    max_pages: u64,
+    category_inverted: u64,
+    category_mask: u64,
+    category_anyof_mask: u64,
+    return_mask: u64,
+}
+
+const UFFDIO_API: libc::c_ulong = iowr(0xaa, 0x3f, size_of::<UffdioApi>());
+const UFFDIO_REGISTER: libc::c_ulong = iowr(0xaa, 0x00, size_of::<UffdioRegister>());
+const UFFDIO_UNREGISTER: libc::c_ulong = ior(0xaa, 0x01, size_of::<UffdioRange>());
+const UFFDIO_WRITEPROTECT: libc::c_ulong = iowr(0xaa, 0x06, size_of::<UffdioWriteprotect>());
+const PAGEMAP_SCAN: libc::c_ulong = iowr(b'f', 16, size_of::<PmScanArg>());
+
+fn range(pages: u32) -> UffdioRange {
+    UffdioRange {
+        start: loom::page_ptr(0) as u64,
+        len: loom::bytes_of(pages) as u64,
+    }
+}
+
+/// Opens userfaultfd with asynchronous write protection and the pagemap;
+/// `Err` says why not.
+fn open_uffd() -> Result<(libc::c_int, libc::c_int), String> {
+    let flags = libc::O_CLOEXEC | libc::O_NONBLOCK | UFFD_USER_MODE_ONLY;
+    // SAFETY: the userfaultfd system call takes one flags argument.
+    let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) } as libc::c_int;
+    if fd < 0 {
+        return Err(format!("userfaultfd: {}", strerror(last_errno())));
+    }
+    let close = |message: String| {
+        // SAFETY: closing the descriptor just opened.
+        unsafe { libc::close(fd) };
+        Err(message)
+    };
+    let wanted = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
+    let mut api = UffdioApi {
+        api: UFFD_API,
+        features: wanted,
+        ioctls: 0,
+    };
+    // SAFETY: UFFDIO_API with a valid uffdio_api.
+    if unsafe { libc::ioctl(fd, UFFDIO_API, &mut api) } != 0 {
+        return close(format!(
+            "UFFDIO_API (asynchronous write-protect): {}",
+            strerror(last_errno())
+        ));
+    }
+    if api.features & wanted != wanted {
+        return close("kernel lacks asynchronous write-protect".to_string());
+    }
+    // SAFETY: a constant path.
+    let pagemap = unsafe {
+        libc::open(
+            c"/proc/self/pagemap".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if pagemap < 0 {
+        return close(format!("/proc/self/pagemap: {}", strerror(last_errno())));
+    }
+    Ok((fd, pagemap))
+}
+
+/// Chooses the backend at boot; in verbose mode says which.
+pub fn start(swap: bool, verbose: bool) {
+    stop();
+    let value = std::env::var("LOOMS_TRACKING").ok();
+    let choice = Choice::parse(value.as_deref()).unwrap_or_else(|| {
+        say!(
+            "loom: LOOMS_TRACKING={} is not mprotect, uffd or auto; using auto\r\n",
+            value.as_deref().unwrap_or("")
+        );
+        Choice::Auto
+    });
+    let use_uffd = match choice {
+        Choice::Mprotect => false,
+        _ if swap => {
+            if choice == Choice::Uffd {
+                say!("loom: tracking: swap mode needs mprotect tracking\r\n");
+            }
+            false
+        }
+        _ => match open_uffd() {
+            Ok((fd, pagemap)) => {
+                UFFD_FD.store(fd, Ordering::Relaxed);
+                PAGEMAP_FD.store(pagemap, Ordering::Relaxed);
+                true
+            }
+            Err(why) => {
+                if choice == Choice::Uffd || verbose {
+                    say!("loom: tracking: uffd unavailable ({why}); using mprotect\r\n");
+                }
+                false
+            }
+        },
+    };
+    UFFD.store(use_uffd, Ordering::Relaxed);
+    if verbose {
+        let name = if use_uffd { "uffd" } else { "mprotect" };
+        say!("loom: tracking: {name}\r\n");
+    }
+}
+
+/// Releases the uffd backend (`u3e_stop`).
+pub fn stop() {
+    for fd in [&UFFD_FD, &PAGEMAP_FD] {
+        let old = fd.swap(-1, Ordering::Relaxed);
+        if old >= 0 {
+            // SAFETY: closing a descriptor this module owned.
+            unsafe { libc::close(old) };
+        }
+    }
+    UFFD.store(false, Ordering::Relaxed);
+    ARMED.store(0, Ordering::Relaxed);
+}
+
+/// Starts tracking stores to the clean pages `[0, pages)`: registers them
+/// and write-protects them. Called whenever the image is (re)mapped or
+/// (re)protected: `mmap(MAP_FIXED)` drops a registration.
+pub fn arm(pages: u32) {
+    if backend() != Backend::Uffd {
+        return;
+    }
+    let fd = UFFD_FD.load(Ordering::Relaxed);
+    ARMED.store(0, Ordering::Relaxed);
+    if pages == 0 {
+        return;
+    }
+    let mut register = UffdioRegister {
+        range: range(pages),
+        mode: UFFDIO_REGISTER_MODE_WP,
+        ioctls: 0,
+    };
+    // SAFETY: UFFDIO_REGISTER over the loom's image pages, which are mapped.
+    if unsafe { libc::ioctl(fd, UFFDIO_REGISTER, &mut register) } != 0 {
+        fall_back(pages, "UFFDIO_REGISTER", last_errno());
+        return;
+    }
+    let mut protect = UffdioWriteprotect {
+        range: range(pages),
+        mode: UFFDIO_WRITEPROTECT_MODE_WP,
+    };
+    // SAFETY: UFFDIO_WRITEPROTECT over the registered range.
+    if unsafe { libc::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) } != 0 {
+        fall_back(pages, "UFFDIO_WRITEPROTECT", last_errno());
+        return;
+    }
+    ARMED.store(pages, Ordering::Relaxed);
+}
+
+/// Stops tracking (`u3e_yolo`): stores are no longer recorded.
+pub fn disarm() {
+    let pages = ARMED.swap(0, Ordering::Relaxed);
+    if backend() != Backend::Uffd || pages == 0 {
+        return;
+    }
+    let mut unregister = range(pages);
+    // SAFETY: UFFDIO_UNREGISTER over a range this module registered.
+    unsafe {
+        libc::ioctl(
+            UFFD_FD.load(Ordering::Relaxed),
+            UFFDIO_UNREGISTER,
+            &mut unregister,
+        )
+    };
+}
+
+/// uffd failed mid-run: switch to mprotect for good, keeping every
+/// invariant: the clean pages `[0, pages)` become read-only.
+fn fall_back(pages: u32, what: &str, errno: i32) {
+    say!(
+        "loom: tracking: {what} failed: {}; using mprotect\r\n",
+        strerror(errno)
+    );
+    stop();
+    if pages > 0 {
+        if let Err(errno) = loom::protect(0, pages, loom::Access::Read) {
+            say!("loom: pure ({pages} pages): {}\r\n", strerror(errno));
+            crate::ffi::host::oops("0", file!(), line!());
+        }
+    }
+}
+
+/// The loom pages touched by a 4 KiB-granular region `[start, end)`.
+pub fn region_pages(start: u64, end: u64) -> (u32, u32) {
+    let base = loom::BASE as u64;
+    let first = ((start - base) / PAGE_BYTES as u64) as u32;
+    let last = ((end - base).div_ceil(PAGE_BYTES as u64)) as u32;
+    (first, last)
+}
+
+/// Marks every page written since the last harvest dirty, and write-protects
+/// it again. With the mprotect backend the bitmap is always current.
+pub fn harvest() {
+    let pages = ARMED.load(Ordering::Relaxed);
+    if backend() != Backend::Uffd || pages == 0 {
+        return;
+    }
+    let map = pool::dirty_map();
+    let mut regions = [PageRegion::default(); 512];
+    let start = loom::page_ptr(0) as u64;
+    let end = start + loom::bytes_of(pages) as u64;
+    let mut at = start;
+    while at < end {
+        let mut arg = PmScanArg {
+            size: size_of::<PmScanArg>() as u64,
+            flags: PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+            start: at,
+            end,
+            walk_end: 0,
+            vec: regions.as_mut_ptr() as u64,
+            vec_len: regions.len() as u64,
+            max_pages: 0,
+            category_inverted: 0,
+            category_mask: PAGE_IS_WRITTEN,
+            category_anyof_mask: 0,
+            return_mask: PAGE_IS_WRITTEN,
+        };
+        // SAFETY: PAGEMAP_SCAN with a valid argument and output vector.
+        let found =
+            unsafe { libc::ioctl(PAGEMAP_FD.load(Ordering::Relaxed), PAGEMAP_SCAN, &mut arg) };
+        if found < 0 {
+            // Cannot tell what was written: count everything as written.
+            say!(
+                "loom: tracking: PAGEMAP_SCAN failed: {}\r\n",
+                strerror(last_errno())
+            );
+            dirty::set_range(map, 0, pages, true);
+            fall_back(pages, "PAGEMAP_SCAN", last_errno());
+            return;
+        }
+        for region in &regions[..found as usize] {
+            let (first, last) = region_pages(region.start, region.end);
+            dirty::set_range(map, first, last.min(pages), true);
+        }
+        if (found as usize) < regions.len() || arg.walk_end <= at {
+            break;
+        }
+        at = arg.walk_end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_numbers_are_linux_s() {
+        assert_eq!(UFFDIO_API, 0xc018_aa3f);
+        assert_eq!(UFFDIO_REGISTER, 0xc020_aa00);
+        assert_eq!(UFFDIO_UNREGISTER, 0x8010_aa01);
+        assert_eq!(UFFDIO_WRITEPROTECT, 0xc018_aa06);
+        assert_eq!(PAGEMAP_SCAN, 0xc060_6610);
+    }
+
+    #[test]
+    fn choices() {
+        assert_eq!(Choice::parse(None), Some(Choice::Auto));
+        assert_eq!(Choice::parse(Some("uffd")), Some(Choice::Uffd));
+        assert_eq!(Choice::parse(Some("mprotect")), Some(Choice::Mprotect));
+        assert_eq!(Choice::parse(Some("fast")), None);
+    }
+
+    #[test]
+    fn regions_round_out_to_loom_pages() {
+        let base = loom::BASE as u64;
+        assert_eq!(region_pages(base, base + 4096), (0, 1));
+        assert_eq!(region_pages(base + 3 * 4096, base + 5 * 4096), (0, 2));
+        assert_eq!(region_pages(base + 16384, base + 32768), (1, 2));
+    }
+}
