@@ -477,16 +477,15 @@ fn write_patch(
             .iter()
             .map(|&page| unsafe { loom::page_bytes(page) })
             .collect();
-        let lines: Vec<u3e_line> = composed
-            .pages
-            .iter()
-            .zip(&slices)
-            .map(|(&page, bytes)| u3e_line {
-                pag_w: page,
-                has_w: crate::checksum::hash(bytes),
-            })
-            .collect();
-        memory.write_vectored_at(&slices, 0)?;
+        // Hash on a second thread while this one writes: each page is read
+        // from memory twice but hashed once, and the disk never waits.
+        let (lines, wrote) = std::thread::scope(|scope| {
+            let hasher = scope.spawn(|| hash_pages(&composed.pages, &slices));
+            let wrote = memory.write_vectored_at(&slices, 0);
+            (hasher.join(), wrote)
+        });
+        wrote?;
+        let lines = lines.unwrap_or_else(|_| hash_pages(&composed.pages, &slices));
         control_file.write_all_at(&patch::encode(total, &lines), 0)?;
         Ok::<File, IoError>(memory)
     })();
@@ -517,6 +516,18 @@ fn write_patch(
         return Err(SaveError::Patch(err));
     }
     Ok(())
+}
+
+/// The control lines of `pages`, whose bytes are `slices`.
+fn hash_pages(pages: &[u32], slices: &[&[u8]]) -> Vec<u3e_line> {
+    pages
+        .iter()
+        .zip(slices)
+        .map(|(&page, bytes)| u3e_line {
+            pag_w: page,
+            has_w: crate::checksum::hash(bytes),
+        })
+        .collect()
 }
 
 /// Removes the patch files a failed save created, before the image was touched.
