@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# A bounded fuzzing run of the control-block, patch and image-size checks.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${LOOMS_FUZZ_SECONDS:-60}
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "SKIP: fuzz patch parsing (cargo-fuzz not installed; .ci/run installs it)"
+    exit 0
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run patch -- -max_total_time="$seconds") >"$log" 2>&1; then
+    runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
+    echo "PASS: fuzz patch parsing (${runs:-?} runs in ${seconds}s, no crash)"
+else
+    echo "FAIL: fuzz patch parsing"
+    grep -E "panicked|ERROR|SUMMARY|Test unit" "$log" | head -20
+    exit 1
+fi
