@@ -35,7 +35,7 @@ pub enum Pending {
 /// Reads and checks whatever patch is pending, without changing anything.
 /// `progress` is called with (pages checked, pages in all).
 pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
-    let control_file = match File::open(&pier.control(), libc::O_RDWR, 0) {
+    let control_file = match File::open(&pier.control(), libc::O_RDONLY, 0) {
         Ok(file) => file,
         Err(err) if err.errno == libc::ENOENT => {
             return if image::exists(&pier.memory()) {
@@ -46,7 +46,7 @@ pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
         }
         Err(err) => return Pending::Unreadable(err),
     };
-    let memory = match File::open(&pier.memory(), libc::O_RDWR, 0) {
+    let memory = match File::open(&pier.memory(), libc::O_RDONLY, 0) {
         Ok(file) => file,
         Err(err) if err.errno == libc::ENOENT => return Pending::Corrupt(None),
         Err(err) => return Pending::Unreadable(err),
