@@ -94,8 +94,13 @@ fn check(
 }
 
 /// Writes a checked patch into `image`: exactly `tot_w` pages long, every
-/// patch page in place, then durable (`fdatasync`).
-pub fn apply(valid: &ValidPatch, image: &File) -> Result<(), IoError> {
+/// patch page in place, then durable (`fdatasync`). `progress` is called
+/// with (pages written, pages in all).
+pub fn apply(
+    valid: &ValidPatch,
+    image: &File,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), IoError> {
     image::resize(image, valid.control.total)?;
     const CHUNK: u32 = 256;
     let pages: Vec<u32> = valid.control.lines.iter().map(|line| line.pag_w).collect();
@@ -112,6 +117,7 @@ pub fn apply(valid: &ValidPatch, image: &File) -> Result<(), IoError> {
             image.write_all_at(bytes, loom::bytes_of(first + done) as u64)?;
             index += take as usize;
             done += take;
+            progress(index as u64, pages.len() as u64);
         }
     }
     image.sync_data()

@@ -265,7 +265,7 @@ fn recover(pier: &Pier, size: Size) {
                 exit_boot();
             }
             pool::image().pgs_w = valid.control.total;
-            if let Err(err) = recovery::apply(&valid, &image_file(pier)) {
+            if let Err(err) = recovery::apply(&valid, &image_file(pier), &mut |_, _| {}) {
                 say!("loom: patch apply: {err}\r\n");
                 host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!());
             }

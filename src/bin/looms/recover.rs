@@ -141,8 +141,10 @@ fn apply(pier: &Pier, valid: recovery::ValidPatch) -> Result<(), Status> {
         return Err(Status::No);
     }
     let pages = valid.control.lines.len() as u64;
+    let mut bar = Progress::new("applying patch", Unit::Pages);
     let written = File::open(&pier.image(), libc::O_RDWR, 0)
-        .and_then(|image| recovery::apply(&valid, &image));
+        .and_then(|image| recovery::apply(&valid, &image, &mut |done, all| bar.update(done, all)));
+    drop(bar);
     if let Err(err) = written {
         eprintln!("looms: {err}: the patch is kept; run `looms recover` again");
         return Err(Status::Error);
