@@ -1,0 +1,65 @@
+# Packaging: the C header, pkg-config file, install and uninstall.
+#
+#   make header      regenerate include/looms.h with cbindgen (0.29.2)
+#   make pc          render target/looms.pc for the current PREFIX/LIBDIR/INCLUDEDIR
+#   make install     install the shared and static libraries, looms.h and looms.pc
+#   make uninstall   remove exactly what install put there
+#   make abi-check   run the ABI suite; make package-check: the packaging suite
+#
+# install honours PREFIX (default /usr/local), LIBDIR (default $(PREFIX)/lib),
+# INCLUDEDIR (default $(PREFIX)/include) and DESTDIR (a staging root that is
+# not written into looms.pc). It installs what `make lib` built: run
+# `make lib` first, as your user, then `make install` as root if needed.
+
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+CBINDGEN   ?= cbindgen
+INSTALL    ?= install
+
+LOOMS_VERSION := $(shell sed -n 's/^version = "\([^"]*\)"/\1/p' $(LOOMS_ROOT)/Cargo.toml | head -n 1)
+LOOMS_MAJOR   := $(firstword $(subst ., ,$(LOOMS_VERSION)))
+LOOMS_REAL    := liblooms.so.$(LOOMS_VERSION)
+LOOMS_SONAME  := liblooms.so.$(LOOMS_MAJOR)
+
+# The pkg-config file for the given directories, on stdout.
+define looms_render_pc
+sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(LOOMS_VERSION)|g' \
+    $(LOOMS_ROOT)/pkgconfig/looms.pc.in
+endef
+
+.PHONY: header pc install uninstall abi-check package-check
+
+header:
+	$(CBINDGEN) --quiet --config $(LOOMS_ROOT)/cbindgen.toml \
+	    --output $(LOOMS_ROOT)/include/looms.h $(LOOMS_ROOT)/include/looms.rs
+
+pc:
+	@mkdir -p $(LOOMS_ROOT)/target
+	$(looms_render_pc) > $(LOOMS_ROOT)/target/looms.pc
+
+$(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a:
+	$(CARGO) build --release --lib
+
+install: $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/liblooms.so $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL)
+	ln -sf $(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME)
+	ln -sf $(LOOMS_SONAME) $(DESTDIR)$(LIBDIR)/liblooms.so
+	$(INSTALL) -m 644 $(LOOMS_LIB_DIR)/liblooms.a $(DESTDIR)$(LIBDIR)/liblooms.a
+	$(INSTALL) -m 644 $(LOOMS_ROOT)/include/looms.h $(DESTDIR)$(INCLUDEDIR)/looms.h
+	$(looms_render_pc) > $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/liblooms.so $(DESTDIR)$(LIBDIR)/liblooms.a \
+	    $(DESTDIR)$(INCLUDEDIR)/looms.h $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
+
+abi-check: lib
+	bash $(LOOMS_ROOT)/scripts/suites/30-abi.sh
+
+package-check: lib
+	bash $(LOOMS_ROOT)/scripts/suites/40-package.sh

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# liblooms as a runtime gets it: linked statically into a fully static
+# host; installed (make install, with PREFIX and with DESTDIR), found with
+# pkg-config alone and uninstalled without a trace; and dropped in with
+# LD_PRELOAD under a host linked against another events.c shared object,
+# PIE and non-PIE, with the host's own copy of u3e_Pool showing looms' state.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+LIB_DIR=$ROOT/target/release
+STATIC_OUT=$ROOT/target/static-tests
+PKG_OUT=$ROOT/target/pkg-tests
+PRELOAD_OUT=$ROOT/target/preload-tests
+PAGE=16384
+# minihost's loom: 2^24 words, 4096 pages.
+LOOM_PAGES=4096
+
+W=$(mktemp -d /tmp/looms-package.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+failed=0
+pass() { echo "PASS: package/$1"; }
+fail() {
+    echo "FAIL: package/$1"
+    shift
+    printf '    %s\n' "$@"
+    failed=1
+}
+fail_with() {
+    echo "FAIL: package/$1"
+    head -n 40 "$2" | sed 's/^/    /'
+    failed=1
+}
+quiet_make() { make --no-print-directory -s "$@"; }
+
+version=$(sed -n 's/^version = "\([^"]*\)"/\1/p' Cargo.toml | head -n 1)
+major=${version%%.*}
+
+for f in "$LIB_DIR/liblooms.so" "$LIB_DIR/liblooms.a"; do
+    if [ ! -f "$f" ]; then
+        fail build "$f is missing (make lib)"
+        exit 1
+    fi
+done
+
+# ---------------------------------------------------------------------------
+# Static linking: no shared object at all
+
+if ! quiet_make -C c-tests/static OUT="$STATIC_OUT" >"$W/static-build.log" 2>&1; then
+    fail_with static_roundtrip "$W/static-build.log"
+else
+    exe=$STATIC_OUT/roundtrip-static
+    rc=0
+    {
+        "$exe" write "$W/static-pier" 5 9 && "$exe" read "$W/static-pier" 5 9
+    } >"$W/static.log" 2>&1 || rc=$?
+    if readelf -d "$exe" 2>&1 | grep 'no dynamic section' >/dev/null &&
+        nm "$exe" | grep ' T u3e_live$' >/dev/null && [ "$rc" -eq 0 ] &&
+        grep -q '^read: 9 pages verified$' "$W/static.log"; then
+        pass "static_roundtrip (gcc -static with liblooms.a, written and read back)"
+    else
+        echo "    exit $rc; $(readelf -d "$exe" 2>&1 | head -n 2)" >>"$W/static.log"
+        fail_with static_roundtrip "$W/static.log"
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+# The pkg-config file
+
+# check_pc FILE PREFIX LIBDIR INCLUDEDIR: the fields of an installed .pc.
+check_pc() {
+    local pc=$1
+    # pkg-config drops system directories from --libs/--cflags unless told.
+    pcq() {
+        PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 \
+            PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 pkg-config "$@" looms | sed 's/ *$//'
+    }
+    local got want
+    got="$(pcq --variable=prefix)|$(pcq --variable=libdir)|$(pcq --variable=includedir)"
+    got="$got|$(pcq --modversion)|$(pcq --libs)|$(pcq --cflags)"
+    want="$2|$3|$4|$version|-L$3 -llooms|-I$4"
+    if [ "$got" != "$want" ]; then
+        echo "fields: $got"
+        echo "want:   $want"
+        return 1
+    fi
+    pcq --validate
+}
+
+if quiet_make pc PREFIX=/opt/looms LIBDIR=/opt/looms/lib64 INCLUDEDIR=/opt/looms/inc \
+    >"$W/pc.log" 2>&1 && check_pc target/looms.pc /opt/looms /opt/looms/lib64 /opt/looms/inc \
+    >>"$W/pc.log" 2>&1 && ! grep -q '@[A-Z]*@' target/looms.pc; then
+    pass "pc_fields (version $version from Cargo.toml, directories filled in)"
+else
+    cat target/looms.pc >>"$W/pc.log" 2>/dev/null || true
+    fail_with pc_fields "$W/pc.log"
+fi
+
+# ---------------------------------------------------------------------------
+# make install / uninstall under a prefix, and a host built with pkg-config
+
+# check_installed ROOT PREFIX LIBDIR INCLUDEDIR: what install must leave
+# under ROOT (DESTDIR, or empty) for those directories.
+check_installed() {
+    local lib=$1$3 inc=$1$4
+    [ -f "$lib/liblooms.so.$version" ] && [ ! -L "$lib/liblooms.so.$version" ] ||
+        { echo "no $lib/liblooms.so.$version"; return 1; }
+    [ "$(readlink "$lib/liblooms.so.$major")" = "liblooms.so.$version" ] ||
+        { echo "liblooms.so.$major: $(ls -l "$lib/liblooms.so.$major" 2>&1)"; return 1; }
+    [ "$(readlink "$lib/liblooms.so")" = "liblooms.so.$major" ] ||
+        { echo "liblooms.so: $(ls -l "$lib/liblooms.so" 2>&1)"; return 1; }
+    cmp "$lib/liblooms.so.$version" "$LIB_DIR/liblooms.so" || return 1
+    cmp "$lib/liblooms.a" "$LIB_DIR/liblooms.a" || return 1
+    cmp "$inc/looms.h" include/looms.h || return 1
+    check_pc "$lib/pkgconfig/looms.pc" "$2" "$3" "$4"
+}
+
+# left_under DIR: files and links still under DIR.
+left_under() { find "$1" \( -type f -o -type l \) 2>/dev/null | sed "s|^$1||"; }
+
+prefix=$W/prefix
+if quiet_make install PREFIX="$prefix" >"$W/install.log" 2>&1 &&
+    check_installed "" "$prefix" "$prefix/lib" "$prefix/include" >>"$W/install.log" 2>&1; then
+    pass "install_prefix ($(left_under "$prefix" | wc -l) files under PREFIX)"
+else
+    left_under "$prefix" >>"$W/install.log"
+    fail_with install_prefix "$W/install.log"
+fi
+
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+rm -f "$PKG_OUT/roundtrip-pkg"
+if ! quiet_make -C c-tests/pkg OUT="$PKG_OUT" >"$W/pkg-build.log" 2>&1; then
+    fail_with pkg_config_host "$W/pkg-build.log"
+else
+    exe=$PKG_OUT/roundtrip-pkg
+    loaded=$(ldd "$exe" | awk '$1 == "liblooms.so.'"$major"'" {print $3}')
+    rc=0
+    {
+        "$exe" write "$W/pkg-pier" 3 4 && "$exe" read "$W/pkg-pier" 3 4
+    } >"$W/pkg.log" 2>&1 || rc=$?
+    if [ "$loaded" = "$prefix/lib/liblooms.so.$major" ] && [ "$rc" -eq 0 ] &&
+        grep -q '^read: 4 pages verified$' "$W/pkg.log"; then
+        pass "pkg_config_host (built with pkg-config --cflags --libs looms, loads $loaded)"
+    else
+        echo "    exit $rc; liblooms.so.$major loaded from '${loaded}'" >>"$W/pkg.log"
+        fail_with pkg_config_host "$W/pkg.log"
+    fi
+fi
+unset PKG_CONFIG_PATH
+
+quiet_make uninstall PREFIX="$prefix" >"$W/uninstall.log" 2>&1 || true
+left=$(left_under "$prefix")
+if [ -z "$left" ] && [ -d "$prefix/lib" ]; then
+    pass uninstall_prefix
+else
+    fail uninstall_prefix "left behind:" $left
+fi
+
+# ---------------------------------------------------------------------------
+# make install / uninstall with DESTDIR and distribution directories
+
+stage=$W/stage
+if quiet_make install DESTDIR="$stage" PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu \
+    >"$W/destdir.log" 2>&1 &&
+    check_installed "$stage" /usr /usr/lib/x86_64-linux-gnu /usr/include >>"$W/destdir.log" 2>&1 &&
+    ! grep -q "$stage" "$stage/usr/lib/x86_64-linux-gnu/pkgconfig/looms.pc"; then
+    pass "install_destdir (staged under DESTDIR, looms.pc names /usr)"
+else
+    left_under "$stage" >>"$W/destdir.log"
+    fail_with install_destdir "$W/destdir.log"
+fi
+quiet_make uninstall DESTDIR="$stage" PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu \
+    >"$W/destdir-un.log" 2>&1 || true
+left=$(left_under "$stage")
+if [ -z "$left" ] && [ -d "$stage/usr/include" ]; then
+    pass uninstall_destdir
+else
+    fail uninstall_destdir "left behind:" $left
+fi
+
+# ---------------------------------------------------------------------------
+# LD_PRELOAD A/B under a host linked against a stand-in events.c
+
+if ! quiet_make -C c-tests/preload OUT="$PRELOAD_OUT" >"$W/preload-build.log" 2>&1; then
+    fail_with preload_build "$W/preload-build.log"
+    exit 1
+fi
+
+# value KEY FILE: KEY's value in an abhost report.
+value() { sed -n "s/^$1=//p" "$2"; }
+
+# run_ab HOST KIND: the host as built, then with liblooms preloaded.
+run_ab() {
+    local host=$PRELOAD_OUT/abhost-$1 kind=$2 name=$1 out
+    local type needed
+    type=$(readelf -h "$host" | sed -n 's/^ *Type: *\([A-Z]*\).*/\1/p')
+    needed=$(readelf -d "$host" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+    if [ "$type" = "$kind" ] && [[ " $needed " == *" libstandin.so "* ]] &&
+        [[ " $needed " != *liblooms* ]] &&
+        readelf -rW "$host" | grep 'R_X86_64_COPY .* u3e_Pool' >/dev/null; then
+        pass "preload_${name}_host_shape (ELF $type, needs libstandin.so, copy-relocates u3e_Pool)"
+    else
+        fail "preload_${name}_host_shape" "type $type, NEEDED: $needed" \
+            "$(readelf -rW "$host" | grep u3e_Pool || echo 'no relocation for u3e_Pool')"
+    fi
+
+    # A: the stand-in runs.
+    out=$W/$name-a
+    mkdir -p "$out"
+    "$host" "$out/pier" 6 >"$out/report" 2>"$out/err" || true
+    if [ "$(value live "$out/report")" = 1 ] && [ "$(value boot_pgs_w "$out/report")" = 777 ] &&
+        [ "$(value save_gar_w "$out/report")" = 1 ] &&
+        [ "$(value image_bytes "$out/report")" = -1 ]; then
+        pass "preload_${name}_without_looms_runs_the_stand_in"
+    else
+        cat "$out/err" >>"$out/report"
+        fail_with "preload_${name}_without_looms_runs_the_stand_in" "$out/report"
+    fi
+
+    # B: liblooms interposes every u3e_* symbol and u3e_Pool.
+    out=$W/$name-b
+    mkdir -p "$out"
+    LD_PRELOAD=$LIB_DIR/liblooms.so "$host" "$out/pier" 6 >"$out/report" 2>"$out/err" || true
+    local report="live=0 boot_pgs_w=0 boot_gar_w=$((LOOM_PAGES / 2)) save_pgs_w=6"
+    report="$report save_gar_w=$((LOOM_PAGES / 2)) image_bytes=$((6 * PAGE)) image_matches=1"
+    report="$report guard_inaccessible=1 pool_in_executable=1"
+    if [ "$(tr '\n' ' ' <"$out/report" | sed 's/ $//')" = "$report" ]; then
+        pass "preload_${name}_with_looms_runs_looms (image written, host's u3e_Pool holds looms' state)"
+    else
+        { echo "want: $report"; echo "got:"; cat "$out/report" "$out/err"; } >"$out/why"
+        fail_with "preload_${name}_with_looms_runs_looms" "$out/why"
+    fi
+}
+
+run_ab pie DYN
+run_ab nopie EXEC
+
+exit $failed
