@@ -1,0 +1,247 @@
+/* looms_bench: one measurement of liblooms per run, in a fresh process.
+ *
+ *   looms_bench store DIR default|no_demand word|page PAGES STRIDE
+ *       makes a new pier, writes PAGES * STRIDE pages, saves them (they are
+ *       now clean), then times the first store to every STRIDE-th page:
+ *       microseconds per page stored
+ *   looms_bench make DIR PAGES
+ *       makes a new pier holding PAGES pages (contents under seed 1)
+ *   looms_bench save DIR PAGES
+ *       new pier: times the first save of PAGES dirty pages (fresh), then
+ *       rewrites the same pages and times the second save (rewrite)
+ *   looms_bench save DIR PAGES IMAGE
+ *       new pier with IMAGE pages saved, then PAGES of them rewritten at an
+ *       even stride: times that save
+ *   looms_bench live DIR default|no_demand
+ *       times u3e_live on an existing pier (made by `make`)
+ *   looms_bench toss DIR LOOM IMAGE STRIDE existing|sparse
+ *       boots a pier of IMAGE pages in a loom of LOOM pages (sparse: the
+ *       image is made here as a sparse file), stores one word to every
+ *       STRIDE-th image page, times u3e_toss
+ *
+ * Prints one line of key=value pairs on stdout; `value` is the measurement,
+ * the other keys are checks the smoke suite reads. LOOMS_TRACKING chooses
+ * the library's tracking backend. */
+#define _GNU_SOURCE
+#include "host.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A 1 GiB loom: room for the largest image (50k pages), a stack and a gap. */
+#define DEFAULT_LOOM 65536u
+
+static uint32_t flags_of(const char *mode) {
+  if (strcmp(mode, "default") == 0) {
+    return 0;
+  }
+  if (strcmp(mode, "no_demand") == 0) {
+    return BENCH_NO_DEMAND;
+  }
+  bench_fail("mode is default or no_demand");
+}
+
+static uint32_t loom_for(uint32_t pages) {
+  return pages + 2 * BENCH_STACK_PAGES + 1024 <= DEFAULT_LOOM ? DEFAULT_LOOM
+                                                               : 2 * pages + 4096;
+}
+
+static void boot(char *dir, uint32_t loom, uint32_t flags, c3_o expect_new) {
+  host_start(dir, loom, flags);
+  if (u3e_live(c3n, dir) != expect_new) {
+    bench_fail(expect_new == c3y ? "u3e_live: pier is not new" : "u3e_live: pier is new");
+  }
+}
+
+static void fill(uint32_t from, uint32_t to, uint32_t stride, uint32_t seed) {
+  for (uint32_t page = from; page < to; page += stride) {
+    bench_fill(bench_page(page), page, seed);
+  }
+}
+
+static void save(void) { u3e_save(host_low(), host_high()); }
+
+static long max_rss_kib(void) {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+static char *image_path(const char *dir) {
+  static char path[4096];
+  snprintf(path, sizeof path, "%s/.urb/chk/image.bin", dir);
+  return path;
+}
+
+/* Whether image.bin holds PAGES pages and page PAGE's bytes are the loom's. */
+static int image_holds(const char *dir, uint32_t pages, uint32_t page) {
+  int fd = open(image_path(dir), O_RDONLY);
+  if (fd < 0) {
+    return 0;
+  }
+  struct stat st;
+  static uint32_t buf[BENCH_PAGE_WORDS];
+  int ok = fstat(fd, &st) == 0 && (uint64_t)st.st_size == (uint64_t)pages * BENCH_PAGE_BYTES &&
+           pread(fd, buf, BENCH_PAGE_BYTES, (off_t)page * BENCH_PAGE_BYTES) ==
+               (ssize_t)BENCH_PAGE_BYTES &&
+           memcmp(buf, bench_page(page), BENCH_PAGE_BYTES) == 0;
+  close(fd);
+  return ok;
+}
+
+static int run_store(char *dir, const char *mode, const char *kind, uint32_t pages,
+                     uint32_t stride) {
+  int whole = strcmp(kind, "page") == 0;
+  if (!whole && strcmp(kind, "word") != 0) {
+    bench_fail("kind is word or page");
+  }
+  if (stride == 0) {
+    bench_fail("stride is at least 1");
+  }
+  uint32_t image = pages * stride;
+  boot(dir, loom_for(image), flags_of(mode), c3y);
+  host_heap(image);
+  fill(0, image, 1, 1);
+  save();
+  if (host_dirty(0, image) != 0) {
+    bench_fail("pages still dirty after a save");
+  }
+  uint64_t faults = host_faults();
+  uint64_t from = bench_now();
+  for (uint32_t page = 0; page < image; page += stride) {
+    if (whole) {
+      bench_store_page(bench_page(page), page);
+    } else {
+      bench_store_word(bench_page(page), page);
+    }
+  }
+  uint64_t to = bench_now();
+  faults = host_faults() - faults;
+  /* Brings the bitmap up to date (uffd harvests here). */
+  u3e_toss(host_low(), host_high());
+  printf("value=%.3f faults=%llu dirty=%u pages=%u\n", bench_us(from, to) / pages,
+         (unsigned long long)faults, host_dirty(0, image), pages);
+  return 0;
+}
+
+static int run_make(char *dir, uint32_t pages) {
+  boot(dir, loom_for(pages), 0, c3y);
+  host_heap(pages);
+  fill(0, pages, 1, 1);
+  save();
+  printf("value=%u verified=%d\n", pages, image_holds(dir, pages, pages - 1));
+  return 0;
+}
+
+static int run_save(char *dir, uint32_t pages, uint32_t image) {
+  if (image <= pages) {
+    boot(dir, loom_for(pages), 0, c3y);
+    host_heap(pages);
+    fill(0, pages, 1, 1);
+    long rss_before = max_rss_kib();
+    uint64_t t0 = bench_now();
+    save();
+    uint64_t t1 = bench_now();
+    long rss_after = max_rss_kib();
+    int fresh_ok = image_holds(dir, pages, pages / 2) && host_dirty(0, pages) == 0;
+    fill(0, pages, 1, 2);
+    uint64_t t2 = bench_now();
+    save();
+    uint64_t t3 = bench_now();
+    int rewrite_ok = image_holds(dir, pages, pages - 1) && host_dirty(0, pages) == 0;
+    printf("fresh=%.3f rewrite=%.3f rss_before=%.1f rss_after=%.1f verified=%d\n",
+           bench_ms(t0, t1), bench_ms(t2, t3), rss_before / 1024.0, rss_after / 1024.0,
+           fresh_ok && rewrite_ok);
+    return 0;
+  }
+  boot(dir, loom_for(image), 0, c3y);
+  host_heap(image);
+  fill(0, image, 1, 1);
+  save();
+  uint32_t stride = image / pages;
+  fill(0, stride * pages, stride, 2);
+  uint64_t t0 = bench_now();
+  save();
+  uint64_t t1 = bench_now();
+  int ok = image_holds(dir, image, stride * (pages - 1)) && host_dirty(0, image) == 0;
+  printf("value=%.3f verified=%d\n", bench_ms(t0, t1), ok);
+  return 0;
+}
+
+static int run_live(char *dir, const char *mode) {
+  host_start(dir, DEFAULT_LOOM, flags_of(mode));
+  uint64_t t0 = bench_now();
+  c3_o nuu = u3e_live(c3n, dir);
+  uint64_t t1 = bench_now();
+  if (nuu != c3n) {
+    bench_fail("u3e_live: expected an existing pier");
+  }
+  uint32_t pages = u3e_Pool.img_u.pgs_w;
+  /* The loom holds what `make` wrote (seed 1), first and last page. */
+  static uint32_t want[BENCH_PAGE_WORDS];
+  int ok = pages > 0;
+  uint32_t probe[2] = {0, pages - 1};
+  for (int i = 0; ok && i < 2; i++) {
+    bench_fill(want, probe[i], 1);
+    ok = memcmp(want, bench_page(probe[i]), BENCH_PAGE_BYTES) == 0;
+  }
+  printf("value=%.3f pages=%u verified=%d\n", bench_ms(t0, t1), pages, ok);
+  return 0;
+}
+
+static int run_toss(char *dir, uint32_t loom, uint32_t image, uint32_t stride,
+                    const char *kind) {
+  if (strcmp(kind, "sparse") == 0) {
+    bench_make_pier(dir);
+    int fd = open(image_path(dir), O_RDWR | O_CREAT, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)image * BENCH_PAGE_BYTES) != 0) {
+      bench_die("sparse image");
+    }
+    close(fd);
+  } else if (strcmp(kind, "existing") != 0) {
+    bench_fail("kind is existing or sparse");
+  }
+  boot(dir, loom, 0, c3n);
+  if (u3e_Pool.img_u.pgs_w != image) {
+    bench_fail("the pier's image has another size");
+  }
+  host_heap(image);
+  uint32_t stores = 0;
+  for (uint32_t page = 0; page < image; page += stride) {
+    bench_store_word(bench_page(page), page);
+    stores++;
+  }
+  uint64_t t0 = bench_now();
+  u3e_toss(host_low(), host_high());
+  uint64_t t1 = bench_now();
+  printf("value=%.3f dirty=%u stores=%u\n", bench_ms(t0, t1), host_dirty(0, image), stores);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (strcmp(cmd, "store") == 0 && argc == 7) {
+    return run_store(argv[2], argv[3], argv[4], bench_arg(argv[5]), bench_arg(argv[6]));
+  }
+  if (strcmp(cmd, "make") == 0 && argc == 4) {
+    return run_make(argv[2], bench_arg(argv[3]));
+  }
+  if (strcmp(cmd, "save") == 0 && (argc == 4 || argc == 5)) {
+    return run_save(argv[2], bench_arg(argv[3]), argc == 5 ? bench_arg(argv[4]) : 0);
+  }
+  if (strcmp(cmd, "live") == 0 && argc == 4) {
+    return run_live(argv[2], argv[3]);
+  }
+  if (strcmp(cmd, "toss") == 0 && argc == 7) {
+    return run_toss(argv[2], bench_arg(argv[3]), bench_arg(argv[4]), bench_arg(argv[5]),
+                    argv[6]);
+  }
+  fprintf(stderr, "usage: see the head of looms_bench.c\n");
+  return 2;
+}

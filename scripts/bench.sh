@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# The looms benchmark: runs every measurement several times, each in a fresh
+# process, next to a raw baseline measured in the same run on the same
+# files, and prints one table of medians, spreads, ratios and targets.
+#
+#   scripts/bench.sh            full run (5 repetitions, up to 50k pages)
+#   BENCH_QUICK=1 scripts/bench.sh   one repetition of small sizes (smoke)
+#   BENCH_REPS=N                repetitions per row (default 5, quick 1)
+#   BENCH_DIR=DIR               scratch directory (default target/bench-tmp,
+#                               on the repository's own filesystem)
+#
+# Exits non-zero when a run fails or one of the programs' own checks fails
+# (the loom held the wrong bytes, a page was not tracked, ...). Targets that
+# are missed are reported in the table, never as a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-5}; fi
+SCRATCH=${BENCH_DIR:-$ROOT/target/bench-tmp}
+BIN=$ROOT/target/bench
+LOOMS=$BIN/looms_bench
+RAW=$BIN/raw_bench
+
+make --quiet -C c-tests/bench ROOT="$ROOT" >/dev/null
+
+rm -rf "$SCRATCH"
+mkdir -p "$SCRATCH"
+SAMPLES=$SCRATCH/samples
+mkdir -p "$SAMPLES"
+trap 'rm -rf "$SCRATCH"' EXIT
+
+# Sizes. The store rows write every other page, so that no two stored pages
+# are neighbours and each first store splits the loom's mapping, as
+# scattered stores in a running ship do.
+if [ "$QUICK" = 1 ]; then
+    STORE_PAGES=2000
+    SAVE_SIZES="1000"
+    LIVE_SIZES="1000 2000"
+    BIG=2000
+    HARVEST_LOOM=16384
+else
+    STORE_PAGES=20000
+    SAVE_SIZES="1000 10000 50000"
+    LIVE_SIZES="1000 10000 50000"
+    BIG=50000
+    HARVEST_LOOM=262144
+fi
+STORE_STRIDE=2
+SAVE_MAX=${SAVE_SIZES##* }
+LOOM_PAGES=65536    # looms_bench's loom for every row but the harvest row
+STACK_PAGES=64      # pages above the heap left to the stack (bench.h)
+HARVEST_IMAGE=$((HARVEST_LOOM - 256))
+HARVEST_STRIDE=10   # one page in ten stored to
+TOSS_STRIDE=$((BIG / 1000))
+
+CHECKS=0
+check_fail() {
+    echo "check failed: $*" >&2
+    CHECKS=$((CHECKS + 1))
+}
+
+# kv LINE KEY: the value of KEY in a line of key=value pairs.
+kv() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"; }
+
+# sample KEY VALUE: records one measurement.
+sample() { echo "$2" >>"$SAMPLES/$1"; }
+
+# run NAME CMD...: runs a program; its stdout is left in $OUT.
+run() {
+    local name=$1
+    shift
+    if ! OUT=$("$@" 2>"$SCRATCH/err"); then
+        echo "bench: $name failed: $*" >&2
+        sed 's/^/    /' "$SCRATCH/err" >&2
+        exit 1
+    fi
+}
+
+k() { echo $(($1 / 1000))k; }
+
+# ---------------------------------------------------------------------------
+# Measurements. Within each repetition the library and its baseline run
+# back to back, so that drift on the machine hits both.
+
+UFFD_ACTIVE=yes
+measure_stores() {
+    local tracking mode kind
+    for kind in word page; do
+        run "raw fault" "$RAW" fault "$kind" "$STORE_PAGES" "$STORE_STRIDE"
+        sample "raw-fault-$kind" "$(kv "$OUT" value)"
+        for tracking in mprotect uffd; do
+            for mode in default no_demand; do
+                rm -rf "$SCRATCH/store"
+                run "store $tracking $mode $kind" env LOOMS_TRACKING=$tracking \
+                    "$LOOMS" store "$SCRATCH/store" "$mode" "$kind" "$STORE_PAGES" "$STORE_STRIDE"
+                sample "store-$tracking-$mode-$kind" "$(kv "$OUT" value)"
+                local faults dirty
+                faults=$(kv "$OUT" faults)
+                dirty=$(kv "$OUT" dirty)
+                [ "$dirty" = "$STORE_PAGES" ] ||
+                    check_fail "store $tracking $mode $kind: $dirty of $STORE_PAGES stored pages dirty"
+                if [ "$tracking" = mprotect ] && [ "$faults" != "$STORE_PAGES" ]; then
+                    check_fail "store mprotect $mode $kind: $faults faults for $STORE_PAGES pages"
+                fi
+                if [ "$tracking" = uffd ] && [ "$faults" != 0 ]; then
+                    UFFD_ACTIVE=no
+                fi
+            done
+        done
+    done
+    rm -rf "$SCRATCH/store"
+}
+
+measure_saves() {
+    local pages
+    for pages in $SAVE_SIZES; do
+        rm -rf "$SCRATCH/save"
+        run "save $pages" env LOOMS_TRACKING=uffd "$LOOMS" save "$SCRATCH/save" "$pages"
+        sample "save-fresh-$pages" "$(kv "$OUT" fresh)"
+        sample "save-rewrite-$pages" "$(kv "$OUT" rewrite)"
+        [ "$(kv "$OUT" verified)" = 1 ] || check_fail "save $pages: image differs from the loom"
+        if [ "$pages" = "$SAVE_MAX" ]; then
+            sample rss-after "$(kv "$OUT" rss_after)"
+            sample rss-before "$(kv "$OUT" rss_before)"
+        fi
+        rm -rf "$SCRATCH/save"
+        run "raw write $pages" "$RAW" write "$SCRATCH/raw.bin" "$pages"
+        sample "raw-fresh-$pages" "$(kv "$OUT" value)"
+        run "raw rewrite $pages" "$RAW" write "$SCRATCH/raw.bin" "$pages" "$pages"
+        sample "raw-rewrite-$pages" "$(kv "$OUT" value)"
+        rm -f "$SCRATCH/raw.bin"
+    done
+    rm -rf "$SCRATCH/save"
+    run "save 1k in $BIG" env LOOMS_TRACKING=uffd "$LOOMS" save "$SCRATCH/save" 1000 "$BIG"
+    sample save-sparse "$(kv "$OUT" value)"
+    [ "$(kv "$OUT" verified)" = 1 ] || check_fail "save 1000 of $BIG: image differs from the loom"
+    rm -rf "$SCRATCH/save"
+    run "raw rewrite 1k in $BIG" "$RAW" write "$SCRATCH/raw.bin" 1000 "$BIG"
+    sample raw-sparse "$(kv "$OUT" value)"
+    rm -f "$SCRATCH/raw.bin"
+}
+
+make_live_piers() {
+    local pages
+    for pages in $LIVE_SIZES; do
+        run "make $pages" env LOOMS_TRACKING=uffd "$LOOMS" make "$SCRATCH/live-$pages" "$pages"
+        [ "$(kv "$OUT" verified)" = 1 ] || check_fail "make $pages: image differs from the loom"
+    done
+}
+
+measure_live() {
+    local pages mode
+    for pages in $LIVE_SIZES; do
+        for mode in default no_demand; do
+            run "live $pages $mode" env LOOMS_TRACKING=uffd \
+                "$LOOMS" live "$SCRATCH/live-$pages" "$mode"
+            sample "live-$mode-$pages" "$(kv "$OUT" value)"
+            [ "$(kv "$OUT" verified)" = 1 ] && [ "$(kv "$OUT" pages)" = "$pages" ] ||
+                check_fail "live $pages $mode: loom differs from the image"
+        done
+        run "raw read $pages" "$RAW" read "$SCRATCH/live-$pages/.urb/chk/image.bin"
+        sample "raw-read-$pages" "$(kv "$OUT" value)"
+    done
+}
+
+measure_toss() {
+    local tracking
+    local stores=$(((BIG + TOSS_STRIDE - 1) / TOSS_STRIDE))
+    for tracking in uffd mprotect; do
+        run "toss $tracking" env LOOMS_TRACKING=$tracking \
+            "$LOOMS" toss "$SCRATCH/live-$BIG" "$LOOM_PAGES" "$BIG" "$TOSS_STRIDE" existing
+        sample "toss-$tracking" "$(kv "$OUT" value)"
+        [ "$(kv "$OUT" dirty)" = "$stores" ] ||
+            check_fail "toss $tracking: $(kv "$OUT" dirty) of $stores stored pages dirty"
+    done
+    run "raw madvise" "$RAW" madvise $((LOOM_PAGES - STACK_PAGES - BIG))
+    sample raw-madvise "$(kv "$OUT" value)"
+}
+
+measure_harvest() {
+    local stores=$(((HARVEST_IMAGE + HARVEST_STRIDE - 1) / HARVEST_STRIDE))
+    rm -rf "$SCRATCH/harvest"
+    run "harvest" env LOOMS_TRACKING=uffd "$LOOMS" toss "$SCRATCH/harvest" \
+        "$HARVEST_LOOM" "$HARVEST_IMAGE" "$HARVEST_STRIDE" sparse
+    sample harvest "$(kv "$OUT" value)"
+    [ "$(kv "$OUT" dirty)" = "$stores" ] ||
+        check_fail "harvest: $(kv "$OUT" dirty) of $stores stored pages dirty"
+    rm -rf "$SCRATCH/harvest"
+    run "raw reprotect" "$RAW" reprotect "$HARVEST_IMAGE" "$HARVEST_STRIDE"
+    sample raw-reprotect "$(kv "$OUT" value)"
+}
+
+started=$(date +%s)
+make_live_piers
+for rep in $(seq "$REPS"); do
+    measure_stores
+    measure_saves
+    measure_live
+    measure_toss
+    measure_harvest
+done
+elapsed=$(($(date +%s) - started))
+
+# ---------------------------------------------------------------------------
+# The table.
+
+# stats KEY: "median min max" of the samples of KEY.
+stats() {
+    sort -g "$SAMPLES/$1" | awk '{ v[NR] = $1 }
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              printf "%s %s %s\n", m, v[1], v[NR] }'
+}
+
+# fmt VALUE: about three significant figures.
+fmt() {
+    awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f", v; else if (v >= 10) printf "%.1f", v;
+        else if (v >= 1) printf "%.2f", v; else printf "%.3f", v }'
+}
+
+ROW_FMT='%-3s %-44s %-9s %9s %17s %9s %-2s %7s %9s %-14s %s\n'
+MET=0
+MISSED=0
+N=0
+# row LABEL TRACKING UNIT KEY BASEKEY BASENOTE REF TARGET
+#   TARGET: "" (none), "base:X" (ratio <= X), "ref:X" (median <= X * REF)
+row() {
+    local label=$1 tracking=$2 unit=$3 key=$4 base=$5 note=$6 ref=$7 target=$8
+    local med lo hi bmed ratio met="" tcol="-"
+    read -r med lo hi < <(stats "$key")
+    read -r bmed _ _ < <(stats "$base")
+    ratio=$(awk -v a="$med" -v b="$bmed" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+    case $target in
+        base:*)
+            tcol="<=${target#base:}x"
+            met=$(awk -v a="$med" -v b="$bmed" -v t="${target#base:}" \
+                'BEGIN { print (b > 0 && a / b <= t) ? "met" : "MISSED" }')
+            ;;
+        ref:*)
+            local limit
+            limit=$(awk -v r="$ref" -v t="${target#ref:}" 'BEGIN { print r * t }')
+            tcol="<=$(fmt "$limit") (${target#ref:}xref)"
+            met=$(awk -v a="$med" -v l="$limit" 'BEGIN { print (a <= l) ? "met" : "MISSED" }')
+            ;;
+    esac
+    case $met in met) MET=$((MET + 1)) ;; MISSED) MISSED=$((MISSED + 1)) ;; esac
+    N=$((N + 1))
+    local refcol="-"
+    [ -n "$ref" ] && refcol=$(fmt "$ref")
+    # shellcheck disable=SC2059
+    printf "$ROW_FMT" "$N" "$label" "$tracking" "$(fmt "$med") $unit" \
+        "$(fmt "$lo")-$(fmt "$hi")" "$(fmt "$bmed")" "$note" "$ratio" "$refcol" "$tcol" "$met"
+}
+
+section() { echo "-- $*"; }
+
+fs=$(df -T "$SCRATCH" | awk 'NR == 2 { print $2 " on " $1 }')
+echo "looms benchmark: $REPS run(s) per row, each in a fresh process; median, min-max"
+echo "scratch: $SCRATCH ($fs); liblooms: $ROOT/target/release/liblooms.so"
+echo "ratio = median / median of the raw baseline (column 'base', notes below), same run, same files"
+echo "ref = the reference events.c on a 2-vCPU VM (fixed numbers, not measured here)"
+[ "$UFFD_ACTIVE" = yes ] || echo "NOTE: userfaultfd tracking unavailable; rows marked uffd ran with mprotect"
+echo
+# shellcheck disable=SC2059
+printf "$ROW_FMT" "#" "what (unit)" "tracking" "median" "min-max" "base" "" "ratio" "ref" "target" ""
+
+SP=$STORE_PAGES
+section "first store to a clean page after a save, per page (us), $(k "$SP") pages, every other page"
+for tracking in mprotect uffd; do
+    for kind in word page; do
+        what="one word"; ref=8.7
+        [ $kind = page ] && what="whole page" && ref=16.7
+        base=a; [ $kind = page ] && base=b
+        target=""; [ $tracking = uffd ] && target="ref:0.4"
+        row "$what, default (demand-paged)" "$tracking" us "store-$tracking-default-$kind" \
+            "raw-fault-$kind" "$base" "$ref" "$target"
+        row "$what, no_demand" "$tracking" us "store-$tracking-no_demand-$kind" \
+            "raw-fault-$kind" "$base" "" "base:1.1"
+    done
+done
+
+section "u3e_save (ms): fresh = first save on a new pier, rewrite = the same pages saved again"
+declare -A SAVE_REF=([1000]=50 [10000]=416 [50000]=1688)
+for pages in $SAVE_SIZES; do
+    target=""; [ "$pages" -ge 10000 ] && target="base:2.5"
+    row "$(k "$pages") dirty pages, fresh" uffd ms "save-fresh-$pages" "raw-fresh-$pages" c \
+        "${SAVE_REF[$pages]:-}" "$target"
+    row "$(k "$pages") dirty pages, rewrite" uffd ms "save-rewrite-$pages" "raw-rewrite-$pages" d \
+        "${SAVE_REF[$pages]:-}" "$target"
+done
+row "1k dirty pages in a $(k "$BIG")-page image" uffd ms save-sparse raw-sparse d "" ""
+row "peak RSS (ru_maxrss, MiB), save of $(k "$SAVE_MAX") pages" uffd MiB rss-after rss-before e "" ""
+
+section "u3e_live (ms), existing pier, image warm in the page cache"
+for pages in $LIVE_SIZES; do
+    for mode in default no_demand; do
+        ref=""; target=""
+        if [ "$mode" = no_demand ] && [ "$pages" = 50000 ]; then ref=575; target="base:1.3"; fi
+        label="$(k "$pages")-page image, $mode"
+        [ $mode = default ] && label="$(k "$pages")-page image, default (mapped)"
+        row "$label" uffd ms "live-$mode-$pages" "raw-read-$pages" f "$ref" "$target"
+    done
+done
+
+section "u3e_toss (ms): $(k "$BIG")-page image in a 1 GiB loom, 1 page in $TOSS_STRIDE stored to since boot"
+row "u3e_toss (harvest + madvise of the gap)" uffd ms toss-uffd raw-madvise g "" ""
+row "u3e_toss (madvise of the gap)" mprotect ms toss-mprotect raw-madvise g "" ""
+section "harvest (ms): $((HARVEST_LOOM * 16 / 1024)) MiB loom, sparse image up to its stack, 1 page in $HARVEST_STRIDE stored to"
+row "u3e_toss = harvest + re-protect; gap ~0" uffd ms harvest raw-reprotect h "" ""
+
+echo
+echo "base: a = bare SIGSEGV handler that only mprotects the 16 KiB page read-write, populated"
+echo "          anonymous PROT_READ pages, same store loop (one word)"
+echo "      b = the same, storing the whole page"
+echo "      c = open a new file, the same bytes in 16 KiB pwrites, one fdatasync"
+echo "      d = the same bytes in 16 KiB pwrites into an existing synced file of the image's"
+echo "          size, at the same pages, one fdatasync"
+echo "      e = ru_maxrss of the same process just before the save (the loom already written)"
+echo "      f = one sequential read of the same image.bin into fresh anonymous memory (warm)"
+echo "      g = bare madvise(MADV_DONTNEED) of the same gap between heap and stack"
+echo "      h = bare mprotect(PROT_READ) of the same range with the same pages written,"
+echo "          what mprotect tracking pays to re-arm them"
+echo "u3e_save under DRYRUN returns before harvesting, so it cannot time harvest; u3e_toss does."
+echo "targets: $MET met, $MISSED missed; checks: $([ $CHECKS = 0 ] && echo "all passed" || echo "$CHECKS FAILED")"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs, $(uname -sr); took ${elapsed}s"
+[ "$CHECKS" = 0 ]
