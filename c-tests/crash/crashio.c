@@ -1,0 +1,471 @@
+/* crashio: an LD_PRELOAD interposer over the file calls liblooms makes.
+ *
+ * It counts the mutating calls (open with O_CREAT, write, pwrite, pwritev,
+ * fdatasync, fsync, ftruncate, unlink, rename, mkdir) on paths under a root
+ * directory, and on descriptors opened from such paths, while it is armed.
+ * Armed, it can
+ *   - append one trace line per counted call to a file (record mode),
+ *   - raise SIGKILL right before the k-th counted call (kill mode),
+ *   - make counted calls k .. k+n-1 fail with an errno, or write only half
+ *     of what they were asked to (error mode),
+ *   - make statvfs under the root report little free space.
+ *
+ * Configuration is read from the environment when the interposer is armed:
+ *   CRASHIO_ROOT        directory whose paths are watched (required)
+ *   CRASHIO_TRACE       file to append trace lines to
+ *   CRASHIO_KILL_AT     k: SIGKILL before the k-th counted call
+ *   CRASHIO_FAIL_AT     k: first counted call to fail
+ *   CRASHIO_FAIL        EINTR | EAGAIN | ENOSPC | EIO | SHORT
+ *   CRASHIO_FAIL_TIMES  how many consecutive calls fail (default 1)
+ *   CRASHIO_FREE        bytes statvfs reports free under the root
+ * It is armed at load when CRASHIO_ARM=1, or by a call to crashio_arm()
+ * (a host finds it with dlsym), and disarmed by crashio_disarm().
+ *
+ * A trace line is "K OP NAME OFFSET LENGTH TO [!ERR]": NAME and TO are
+ * relative to the root, a directory's NAME ends in '/', TO is "-" except
+ * for rename, and !ERR marks a call this interposer failed or shortened. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define MAX_FDS 4096
+
+static int (*real_open)(const char *, int, ...);
+static int (*real_open64)(const char *, int, ...);
+static int (*real_close)(int);
+static ssize_t (*real_write)(int, const void *, size_t);
+static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+static ssize_t (*real_pwrite64)(int, const void *, size_t, off_t);
+static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
+static ssize_t (*real_pwritev64)(int, const struct iovec *, int, off_t);
+static int (*real_fdatasync)(int);
+static int (*real_fsync)(int);
+static int (*real_ftruncate)(int, off_t);
+static int (*real_ftruncate64)(int, off_t);
+static int (*real_unlink)(const char *);
+static int (*real_rename)(const char *, const char *);
+static int (*real_mkdir)(const char *, mode_t);
+static int (*real_statvfs)(const char *, struct statvfs *);
+static int (*real_statvfs64)(const char *, struct statvfs64 *);
+
+#define RESOLVE(name)                                                                              \
+  do {                                                                                             \
+    if (real_##name == NULL) {                                                                     \
+      *(void **)&real_##name = dlsym(RTLD_NEXT, #name);                                            \
+    }                                                                                              \
+  } while (0)
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char *fd_path[MAX_FDS];
+static unsigned char fd_dir[MAX_FDS];
+
+static int armed;
+static char root[4096];
+static size_t root_len;
+static long calls;
+static long kill_at;
+static long fail_at;
+static long fail_times = 1;
+static int fail_errno;
+static int fail_short;
+static long long free_bytes = -1;
+static int trace_fd = -1;
+
+static long env_long(const char *name, long otherwise) {
+  const char *value = getenv(name);
+  return value != NULL && *value != '\0' ? strtol(value, NULL, 10) : otherwise;
+}
+
+void crashio_disarm(void) {
+  pthread_mutex_lock(&lock);
+  armed = 0;
+  if (trace_fd >= 0) {
+    RESOLVE(close);
+    real_close(trace_fd);
+    trace_fd = -1;
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+/* Arms with the configuration in the environment; the count starts at 0.
+ * Returns 0, or -1 when CRASHIO_ROOT is unset. */
+int crashio_arm(void) {
+  crashio_disarm();
+  const char *dir = getenv("CRASHIO_ROOT");
+  if (dir == NULL || *dir == '\0' || strlen(dir) >= sizeof root) {
+    return -1;
+  }
+  pthread_mutex_lock(&lock);
+  snprintf(root, sizeof root, "%s", dir);
+  root_len = strlen(root);
+  while (root_len > 1 && root[root_len - 1] == '/') {
+    root[--root_len] = '\0';
+  }
+  calls = 0;
+  kill_at = env_long("CRASHIO_KILL_AT", 0);
+  fail_at = env_long("CRASHIO_FAIL_AT", 0);
+  fail_times = env_long("CRASHIO_FAIL_TIMES", 1);
+  free_bytes = env_long("CRASHIO_FREE", -1);
+  fail_errno = 0;
+  fail_short = 0;
+  const char *kind = getenv("CRASHIO_FAIL");
+  if (kind != NULL) {
+    if (strcmp(kind, "EINTR") == 0) {
+      fail_errno = EINTR;
+    } else if (strcmp(kind, "EAGAIN") == 0) {
+      fail_errno = EAGAIN;
+    } else if (strcmp(kind, "ENOSPC") == 0) {
+      fail_errno = ENOSPC;
+    } else if (strcmp(kind, "EIO") == 0) {
+      fail_errno = EIO;
+    } else if (strcmp(kind, "SHORT") == 0) {
+      fail_short = 1;
+    }
+  }
+  const char *trace = getenv("CRASHIO_TRACE");
+  if (trace != NULL && *trace != '\0') {
+    RESOLVE(open);
+    trace_fd = real_open(trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+  armed = 1;
+  pthread_mutex_unlock(&lock);
+  return 0;
+}
+
+/* Counted calls since the last arm. */
+long crashio_calls(void) {
+  pthread_mutex_lock(&lock);
+  long n = calls;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+__attribute__((constructor)) static void crashio_load(void) {
+  const char *arm = getenv("CRASHIO_ARM");
+  if (arm != NULL && strcmp(arm, "1") == 0) {
+    crashio_arm();
+  }
+}
+
+/* The part of PATH below the root, or NULL when PATH is not under it.
+ * Called with the lock held. */
+static const char *below_root(const char *path) {
+  if (!armed || path == NULL || strncmp(path, root, root_len) != 0) {
+    return NULL;
+  }
+  if (path[root_len] == '/') {
+    return path + root_len + 1;
+  }
+  return path[root_len] == '\0' ? "" : NULL;
+}
+
+static void remember(int fd, const char *path) {
+  if (fd < 0 || fd >= MAX_FDS) {
+    return;
+  }
+  struct stat st;
+  int is_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  char *copy = strdup(path);
+  pthread_mutex_lock(&lock);
+  free(fd_path[fd]);
+  fd_path[fd] = copy;
+  fd_dir[fd] = (unsigned char)is_dir;
+  pthread_mutex_unlock(&lock);
+}
+
+static void forget(int fd) {
+  if (fd < 0 || fd >= MAX_FDS) {
+    return;
+  }
+  pthread_mutex_lock(&lock);
+  free(fd_path[fd]);
+  fd_path[fd] = NULL;
+  fd_dir[fd] = 0;
+  pthread_mutex_unlock(&lock);
+}
+
+/* What a counted call should do. */
+enum verdict { GO, FAIL, SHORTEN };
+
+/* Counts a mutating call OP on PATH (or TO, for rename) if it is under the
+ * root; writes its trace line, kills or picks a failure. IS_DIR marks a
+ * directory descriptor. */
+static enum verdict gate(const char *op, const char *path, int is_dir, const char *to,
+                         long long offset, long long length) {
+  pthread_mutex_lock(&lock);
+  const char *name = below_root(path);
+  const char *to_name = to != NULL ? below_root(to) : NULL;
+  if (name == NULL && to_name == NULL) {
+    pthread_mutex_unlock(&lock);
+    return GO;
+  }
+  long k = ++calls;
+  if (kill_at == k) {
+    raise(SIGKILL);
+  }
+  enum verdict verdict = GO;
+  if (fail_at > 0 && k >= fail_at && k < fail_at + fail_times) {
+    verdict = fail_short ? SHORTEN : FAIL;
+    if (verdict == FAIL && fail_errno == 0) {
+      verdict = GO;
+    }
+  }
+  if (trace_fd >= 0) {
+    char line[16384];
+    int n = snprintf(line, sizeof line, "%ld %s %s%s %lld %lld %s%s%s\n", k, op,
+                     name != NULL ? (*name != '\0' ? name : ".") : "?", is_dir ? "/" : "", offset,
+                     length, to_name != NULL ? to_name : "-", verdict == GO ? "" : " !",
+                     verdict == GO           ? ""
+                     : verdict == SHORTEN    ? "SHORT"
+                     : fail_errno == EINTR   ? "EINTR"
+                     : fail_errno == EAGAIN  ? "EAGAIN"
+                     : fail_errno == ENOSPC  ? "ENOSPC"
+                                             : "EIO");
+    if (n > 0) {
+      RESOLVE(write);
+      if (real_write(trace_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0) {
+        /* The trace is best effort; the call itself goes on. */
+      }
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  if (verdict == FAIL) {
+    errno = fail_errno;
+  }
+  return verdict;
+}
+
+/* gate() for a call on descriptor FD. */
+static enum verdict gate_fd(const char *op, int fd, long long offset, long long length) {
+  if (fd < 0 || fd >= MAX_FDS) {
+    return GO;
+  }
+  pthread_mutex_lock(&lock);
+  char *path = fd_path[fd] != NULL && armed ? strdup(fd_path[fd]) : NULL;
+  int is_dir = fd_dir[fd];
+  pthread_mutex_unlock(&lock);
+  if (path == NULL) {
+    return GO;
+  }
+  enum verdict verdict = gate(op, path, is_dir, NULL, offset, length);
+  free(path);
+  return verdict;
+}
+
+/* ---- opening and closing ------------------------------------------------ */
+
+static int open_common(int (*real)(const char *, int, ...), const char *path, int flags,
+                       mode_t mode) {
+  if (flags & O_CREAT) {
+    if (gate("open", path, 0, NULL, 0, 0) == FAIL) {
+      return -1;
+    }
+  }
+  int fd = real(path, flags, mode);
+  if (fd >= 0) {
+    remember(fd, path);
+  }
+  return fd;
+}
+
+int open(const char *path, int flags, ...) {
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list args;
+    va_start(args, flags);
+    mode = (mode_t)va_arg(args, int);
+    va_end(args);
+  }
+  RESOLVE(open);
+  return open_common(real_open, path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) {
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list args;
+    va_start(args, flags);
+    mode = (mode_t)va_arg(args, int);
+    va_end(args);
+  }
+  RESOLVE(open64);
+  return open_common(real_open64, path, flags, mode);
+}
+
+int close(int fd) {
+  RESOLVE(close);
+  forget(fd);
+  return real_close(fd);
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* Half of LENGTH, at least 1: what a shortened write transfers. */
+static size_t half(size_t length) {
+  return length > 1 ? length / 2 : length;
+}
+
+ssize_t write(int fd, const void *buf, size_t count) {
+  RESOLVE(write);
+  enum verdict verdict = gate_fd("write", fd, -1, (long long)count);
+  if (verdict == FAIL) {
+    return -1;
+  }
+  return real_write(fd, buf, verdict == SHORTEN ? half(count) : count);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
+  RESOLVE(pwrite);
+  enum verdict verdict = gate_fd("pwrite", fd, (long long)offset, (long long)count);
+  if (verdict == FAIL) {
+    return -1;
+  }
+  return real_pwrite(fd, buf, verdict == SHORTEN ? half(count) : count, offset);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
+  RESOLVE(pwrite64);
+  enum verdict verdict = gate_fd("pwrite", fd, (long long)offset, (long long)count);
+  if (verdict == FAIL) {
+    return -1;
+  }
+  return real_pwrite64(fd, buf, verdict == SHORTEN ? half(count) : count, offset);
+}
+
+static ssize_t pwritev_common(ssize_t (*real)(int, const struct iovec *, int, off_t), int fd,
+                              const struct iovec *iov, int iovcnt, off_t offset) {
+  size_t total = 0;
+  for (int i = 0; i < iovcnt; i++) {
+    total += iov[i].iov_len;
+  }
+  enum verdict verdict = gate_fd("pwritev", fd, (long long)offset, (long long)total);
+  if (verdict == FAIL) {
+    return -1;
+  }
+  if (verdict == GO || iovcnt <= 0) {
+    return real(fd, iov, iovcnt, offset);
+  }
+  /* Shorten: the vector cut at half of its bytes. */
+  size_t want = half(total);
+  struct iovec cut[64];
+  int n = 0;
+  for (int i = 0; i < iovcnt && want > 0 && n < 64; i++) {
+    cut[n] = iov[i];
+    if (cut[n].iov_len > want) {
+      cut[n].iov_len = want;
+    }
+    want -= cut[n].iov_len;
+    n++;
+  }
+  return real(fd, cut, n, offset);
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
+  RESOLVE(pwritev);
+  return pwritev_common(real_pwritev, fd, iov, iovcnt, offset);
+}
+
+ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
+  RESOLVE(pwritev64);
+  return pwritev_common(real_pwritev64, fd, iov, iovcnt, offset);
+}
+
+/* ---- syncing, resizing, naming -------------------------------------------- */
+
+int fdatasync(int fd) {
+  RESOLVE(fdatasync);
+  if (gate_fd("fdatasync", fd, 0, 0) != GO) {
+    return -1;
+  }
+  return real_fdatasync(fd);
+}
+
+int fsync(int fd) {
+  RESOLVE(fsync);
+  if (gate_fd("fsync", fd, 0, 0) != GO) {
+    return -1;
+  }
+  return real_fsync(fd);
+}
+
+int ftruncate(int fd, off_t length) {
+  RESOLVE(ftruncate);
+  if (gate_fd("ftruncate", fd, 0, (long long)length) != GO) {
+    return -1;
+  }
+  return real_ftruncate(fd, length);
+}
+
+int ftruncate64(int fd, off_t length) {
+  RESOLVE(ftruncate64);
+  if (gate_fd("ftruncate", fd, 0, (long long)length) != GO) {
+    return -1;
+  }
+  return real_ftruncate64(fd, length);
+}
+
+int unlink(const char *path) {
+  RESOLVE(unlink);
+  if (gate("unlink", path, 0, NULL, 0, 0) != GO) {
+    return -1;
+  }
+  return real_unlink(path);
+}
+
+int rename(const char *from, const char *to) {
+  RESOLVE(rename);
+  if (gate("rename", from, 0, to, 0, 0) != GO) {
+    return -1;
+  }
+  return real_rename(from, to);
+}
+
+int mkdir(const char *path, mode_t mode) {
+  RESOLVE(mkdir);
+  if (gate("mkdir", path, 1, NULL, 0, 0) != GO) {
+    return -1;
+  }
+  return real_mkdir(path, mode);
+}
+
+/* ---- free space ------------------------------------------------------------ */
+
+/* Whether statvfs of PATH should report CRASHIO_FREE bytes. */
+static int low_space(const char *path) {
+  pthread_mutex_lock(&lock);
+  int low = free_bytes >= 0 && below_root(path) != NULL;
+  pthread_mutex_unlock(&lock);
+  return low;
+}
+
+int statvfs(const char *path, struct statvfs *buf) {
+  RESOLVE(statvfs);
+  int rc = real_statvfs(path, buf);
+  if (rc == 0 && low_space(path) && buf->f_frsize > 0) {
+    buf->f_bavail = (fsblkcnt_t)((unsigned long long)free_bytes / buf->f_frsize);
+    buf->f_bfree = buf->f_bavail;
+  }
+  return rc;
+}
+
+int statvfs64(const char *path, struct statvfs64 *buf) {
+  RESOLVE(statvfs64);
+  int rc = real_statvfs64(path, buf);
+  if (rc == 0 && low_space(path) && buf->f_frsize > 0) {
+    buf->f_bavail = (fsblkcnt64_t)((unsigned long long)free_bytes / buf->f_frsize);
+    buf->f_bfree = buf->f_bavail;
+  }
+  return rc;
+}

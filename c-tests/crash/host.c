@@ -1,0 +1,645 @@
+/* The host the library runs in, and the helpers every test group shares;
+ * see crash.h. */
+#define _GNU_SOURCE
+#include "crash.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- what the runtime defines ------------------------------------------------ */
+
+/* u3o_config: the fields the library reads, padded to the runtime's 88 bytes. */
+typedef struct {
+  uint32_t who_w;
+  char *dir_c;
+  char *eph_c;
+  uint32_t wag_w;
+  size_t wor_i;
+  uint32_t tos_w;
+  uint8_t rest_y[44];
+} host_config;
+
+_Static_assert(sizeof(host_config) == 88, "u3o_config is 88 bytes");
+
+host_config u3o_Config;
+static uint8_t road_y[1368] __attribute__((aligned(8)));
+void *u3a_Road = road_y;
+
+void u3a_loom_sane(void) {}
+
+void u3a_print_memory(FILE *fil_u, char *cap_c, uint32_t wor_w) {
+  (void)fil_u;
+  (void)cap_c;
+  (void)wor_w;
+}
+
+void u3l_log(const char *format, ...) {
+  (void)format;
+}
+
+_Noreturn void u3m_bail(uint32_t mote) {
+  dprintf(STDERR_FILENO, "host: bail %x\n", mote);
+  _exit(EXIT_BAIL);
+}
+
+/* ---- the loom ------------------------------------------------------------------------ */
+
+static u3_post low_p;
+
+_Noreturn void host_die(const char *what) {
+  dprintf(STDERR_FILENO, "host: %s: %s\n", what, strerror(errno));
+  _exit(EXIT_HOSTFAIL);
+}
+
+static void on_fault(int sig, siginfo_t *info, void *context) {
+  (void)sig;
+  (void)context;
+  uintptr_t addr = (uintptr_t)info->si_addr;
+  if (addr >= LOOM_BASE && addr < LOOM_BASE + LOOM_WORDS * 4) {
+    u3_post off_p = (u3_post)((addr - LOOM_BASE) / 4);
+    if (u3e_fault(low_p, STACK_POST, off_p) == u3e_flaw_good) {
+      return;
+    }
+  }
+  signal(SIGSEGV, SIG_DFL);
+  raise(SIGSEGV);
+}
+
+void host_start(void) {
+  void *got = mmap((void *)LOOM_BASE, LOOM_WORDS * 4, PROT_READ | PROT_WRITE,
+                   MAP_ANON | MAP_FIXED | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
+  if (got == MAP_FAILED) {
+    host_die("mmap loom");
+  }
+  static uint8_t alt_stack[1 << 16];
+  stack_t stack = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
+  if (sigaltstack(&stack, NULL) != 0) {
+    host_die("sigaltstack");
+  }
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_sigaction = on_fault;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  if (sigaction(SIGSEGV, &action, NULL) != 0) {
+    host_die("sigaction");
+  }
+  u3o_Config.wor_i = LOOM_WORDS;
+}
+
+void host_pier(char *dir, int make_dirs) {
+  if (make_dirs) {
+    const char *tails[] = {"", "/.urb", "/.urb/chk"};
+    for (int i = 0; i < 3; i++) {
+      char path[4200];
+      fmt(path, sizeof path, "%s%s", dir, tails[i]);
+      if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        host_die(path);
+      }
+    }
+  }
+  u3o_Config.dir_c = dir;
+}
+
+void host_flags(uint32_t wag_w) {
+  u3o_Config.wag_w = wag_w;
+}
+
+c3_o host_boot(void) {
+  low_p = 0;
+  return u3e_live(c3n, u3o_Config.dir_c);
+}
+
+void host_heap(uint32_t pages) {
+  low_p = pages * PAGE_WORDS;
+  u3e_ward(low_p, STACK_POST);
+}
+
+void host_save(uint32_t pages) {
+  host_heap(pages);
+  u3e_save(low_p, STACK_POST);
+}
+
+uint32_t *host_page(uint32_t page) {
+  return (uint32_t *)(LOOM_BASE + (uintptr_t)page * PAGE_BYTES);
+}
+
+/* ---- the interposer's controls --------------------------------------------------------- */
+
+static int (*arm_fn)(void);
+static void (*disarm_fn)(void);
+static long (*calls_fn)(void);
+
+int crashio_loaded(void) {
+  *(void **)&arm_fn = dlsym(RTLD_DEFAULT, "crashio_arm");
+  *(void **)&disarm_fn = dlsym(RTLD_DEFAULT, "crashio_disarm");
+  *(void **)&calls_fn = dlsym(RTLD_DEFAULT, "crashio_calls");
+  return arm_fn != NULL && disarm_fn != NULL && calls_fn != NULL;
+}
+
+void arm(void) {
+  if (arm_fn == NULL || arm_fn() != 0) {
+    dprintf(STDERR_FILENO, "host: the interposer cannot be armed\n");
+    _exit(EXIT_HOSTFAIL);
+  }
+}
+
+void disarm(void) {
+  if (disarm_fn != NULL) {
+    disarm_fn();
+  }
+}
+
+long armed_calls(void) {
+  return calls_fn != NULL ? calls_fn() : -1;
+}
+
+/* ---- loom contents ---------------------------------------------------------------------- */
+
+uint32_t pattern(uint32_t seed, uint32_t page, uint32_t i) {
+  if (seed == 0) {
+    return 0;
+  }
+  uint32_t x = seed * 0x9e3779b9u ^ (page * 0x85ebca6bu) ^ (i * 0xc2b2ae35u);
+  x ^= x >> 15;
+  x *= 0x2c1b3c6du;
+  x ^= x >> 12;
+  return x | 1; /* never zero: a page of a seed is never a zero page */
+}
+
+void heap_write(heap *h, uint32_t page, uint32_t seed) {
+  if (page >= h->pages) {
+    dprintf(STDERR_FILENO, "host: page %u above the heap's %u\n", page, h->pages);
+    _exit(EXIT_HOSTFAIL);
+  }
+  uint32_t *words = host_page(page);
+  for (uint32_t i = 0; i < PAGE_WORDS; i++) {
+    words[i] = pattern(seed, page, i);
+  }
+  h->seed[page] = seed;
+}
+
+void heap_resize(heap *h, uint32_t pages, uint32_t seed) {
+  uint32_t old = h->pages;
+  if (pages > MAX_HEAP) {
+    dprintf(STDERR_FILENO, "host: heap of %u pages\n", pages);
+    _exit(EXIT_HOSTFAIL);
+  }
+  h->pages = pages;
+  host_heap(pages);
+  for (uint32_t page = old; page < pages; page++) {
+    heap_write(h, page, seed);
+  }
+}
+
+int loom_matches(const heap *h, uint32_t check_above, char *why, size_t why_len) {
+  for (uint32_t page = 0; page < h->pages + check_above && page < LOOM_PAGES - 1; page++) {
+    uint32_t seed = page < h->pages ? h->seed[page] : 0;
+    const uint32_t *words = host_page(page);
+    for (uint32_t i = 0; i < PAGE_WORDS; i++) {
+      if (words[i] != pattern(seed, page, i)) {
+        fmt(why, why_len, "loom page %u word %u is %08x, want %08x (seed %u)", page, i,
+                 words[i], pattern(seed, page, i), seed);
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+int image_matches(const char *file, const heap *h, char *why, size_t why_len) {
+  int fd = open(file, O_RDONLY);
+  if (fd < 0) {
+    fmt(why, why_len, "open %s: %s", file, strerror(errno));
+    return 0;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || (size_t)st.st_size != h->pages * PAGE_BYTES) {
+    fmt(why, why_len, "%s has %lld bytes, want %zu", file, (long long)st.st_size,
+             h->pages * PAGE_BYTES);
+    close(fd);
+    return 0;
+  }
+  static uint32_t words[PAGE_WORDS];
+  for (uint32_t page = 0; page < h->pages; page++) {
+    if (pread(fd, words, PAGE_BYTES, (off_t)(page * PAGE_BYTES)) != (ssize_t)PAGE_BYTES) {
+      fmt(why, why_len, "%s: short read at page %u", file, page);
+      close(fd);
+      return 0;
+    }
+    for (uint32_t i = 0; i < PAGE_WORDS; i++) {
+      if (words[i] != pattern(h->seed[page], page, i)) {
+        fmt(why, why_len, "%s page %u word %u differs (want seed %u)", file, page, i,
+                 h->seed[page]);
+        close(fd);
+        return 0;
+      }
+    }
+  }
+  close(fd);
+  return 1;
+}
+
+void image_write(const char *file, const heap *h) {
+  int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    host_die(file);
+  }
+  static uint32_t words[PAGE_WORDS];
+  for (uint32_t page = 0; page < h->pages; page++) {
+    for (uint32_t i = 0; i < PAGE_WORDS; i++) {
+      words[i] = pattern(h->seed[page], page, i);
+    }
+    if (pwrite(fd, words, PAGE_BYTES, (off_t)(page * PAGE_BYTES)) != (ssize_t)PAGE_BYTES) {
+      host_die(file);
+    }
+  }
+  close(fd);
+}
+
+/* ---- child processes ---------------------------------------------------------------------- */
+
+outcome run_child(int (*fn)(void *), void *arg, const char *const *env) {
+  outcome o;
+  memset(&o, 0, sizeof o);
+  int err_fd = memfd_create("child-stderr", 0);
+  if (err_fd < 0) {
+    host_die("memfd_create");
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    host_die("fork");
+  }
+  if (pid == 0) {
+    dup2(err_fd, STDERR_FILENO);
+    close(err_fd);
+    for (int i = 0; env != NULL && env[i] != NULL; i++) {
+      putenv((char *)env[i]);
+    }
+    int code = fn(arg);
+    fflush(NULL);
+    _exit(code);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      host_die("waitpid");
+    }
+  }
+  if (WIFEXITED(status)) {
+    o.exited = 1;
+    o.code = WEXITSTATUS(status);
+  } else {
+    o.signal = WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+  }
+  ssize_t got = pread(err_fd, o.err, sizeof o.err - 1, 0);
+  o.err[got > 0 ? got : 0] = '\0';
+  close(err_fd);
+  return o;
+}
+
+const char *describe(const outcome *o) {
+  static char text[8400];
+  const char *err = o->err[0] != '\0' ? o->err : "(nothing)\n";
+  if (o->exited) {
+    fmt(text, sizeof text, "exit %d; stderr: %.8000s", o->code, err);
+  } else {
+    fmt(text, sizeof text, "signal %d; stderr: %.8000s", o->signal, err);
+  }
+  return text;
+}
+
+int count_lines(const outcome *o, const char *prefix) {
+  int n = 0;
+  size_t len = strlen(prefix);
+  const char *line = o->err;
+  while (*line != '\0') {
+    while (*line == '\r') {
+      line++;
+    }
+    if (strncmp(line, prefix, len) == 0) {
+      n++;
+    }
+    const char *end = strchr(line, '\n');
+    if (end == NULL) {
+      break;
+    }
+    line = end + 1;
+  }
+  return n;
+}
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+static char root_dir[1024] = "/tmp";
+
+void set_work_root(const char *dir) {
+  fmt(root_dir, sizeof root_dir, "%s", dir);
+}
+
+const char *work_root(void) {
+  return root_dir;
+}
+
+char *fresh_dir(const char *tag) {
+  char *path = malloc(2048);
+  if (path == NULL) {
+    host_die("malloc");
+  }
+  fmt(path, 2048, "%s/%s.XXXXXX", root_dir, tag);
+  if (mkdtemp(path) == NULL) {
+    host_die(path);
+  }
+  return path;
+}
+
+const char *cat(const char *a, const char *b) {
+  static char bufs[8][4200];
+  static int next;
+  char *buf = bufs[next++ % 8];
+  fmt(buf, sizeof bufs[0], "%s/%s", a, b);
+  return buf;
+}
+
+int exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+long long file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static void copy_file(const char *from, const char *to) {
+  int in = open(from, O_RDONLY);
+  int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (in < 0 || out < 0) {
+    host_die(from);
+  }
+  static char buf[1 << 16];
+  ssize_t got;
+  while ((got = read(in, buf, sizeof buf)) > 0) {
+    if (write(out, buf, (size_t)got) != got) {
+      host_die(to);
+    }
+  }
+  close(in);
+  close(out);
+}
+
+void copy_dir(const char *from, const char *to) {
+  if (mkdir(to, 0700) != 0 && errno != EEXIST) {
+    host_die(to);
+  }
+  DIR *dir = opendir(from);
+  if (dir == NULL) {
+    host_die(from);
+  }
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) {
+    const char *src = cat(from, entry->d_name);
+    struct stat st;
+    if (lstat(src, &st) == 0 && S_ISREG(st.st_mode)) {
+      char dst[4200];
+      fmt(dst, sizeof dst, "%s", cat(to, entry->d_name));
+      copy_file(src, dst);
+    }
+  }
+  closedir(dir);
+}
+
+void remove_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    chmod(path, 0700);
+    DIR *dir = opendir(path);
+    if (dir != NULL) {
+      struct dirent *entry;
+      while ((entry = readdir(dir)) != NULL) {
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+          char *child = malloc(strlen(path) + strlen(entry->d_name) + 2);
+          if (child == NULL) {
+            host_die("malloc");
+          }
+          sprintf(child, "%s/%s", path, entry->d_name);
+          remove_tree(child);
+          free(child);
+        }
+      }
+      closedir(dir);
+    }
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+}
+
+int same_file(const char *a, const char *b) {
+  if (file_size(a) != file_size(b) || file_size(a) < 0) {
+    return 0;
+  }
+  FILE *fa = fopen(a, "rb");
+  FILE *fb = fopen(b, "rb");
+  int same = fa != NULL && fb != NULL;
+  static char ba[1 << 16];
+  static char bb[1 << 16];
+  while (same) {
+    size_t na = fread(ba, 1, sizeof ba, fa);
+    size_t nb = fread(bb, 1, sizeof bb, fb);
+    if (na != nb || memcmp(ba, bb, na) != 0) {
+      same = 0;
+    }
+    if (na == 0) {
+      break;
+    }
+  }
+  if (fa != NULL) {
+    fclose(fa);
+  }
+  if (fb != NULL) {
+    fclose(fb);
+  }
+  return same;
+}
+
+void write_file(const char *path, const void *bytes, size_t len) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || (len > 0 && write(fd, bytes, len) != (ssize_t)len)) {
+    host_die(path);
+  }
+  close(fd);
+}
+
+/* ---- traces ---------------------------------------------------------------------------------- */
+
+int trace_read(const char *file, trace *t) {
+  t->n = 0;
+  FILE *f = fopen(file, "r");
+  if (f == NULL) {
+    return -1;
+  }
+  char line[2048];
+  while (fgets(line, sizeof line, f) != NULL && t->n < (int)(sizeof t->calls / sizeof t->calls[0])) {
+    call *c = &t->calls[t->n];
+    char mark[32] = "";
+    int got = sscanf(line, "%ld %15s %511s %lld %lld %511s %31s", &c->k, c->op, c->name,
+                     &c->offset, &c->length, c->to, mark);
+    if (got < 6) {
+      fclose(f);
+      return -1;
+    }
+    c->injected = got == 7;
+    t->n++;
+  }
+  fclose(f);
+  return 0;
+}
+
+void show_trace(const trace *t) {
+  if (getenv("CRASHTEST_TRACES") == NULL) {
+    return;
+  }
+  for (int i = 0; i < t->n; i++) {
+    const call *c = &t->calls[i];
+    printf("# %ld %s %s %lld %lld %s%s\n", c->k, c->op, c->name, c->offset, c->length, c->to,
+           c->injected ? " (injected)" : "");
+  }
+}
+
+int call_on(const call *c, const char *suffix) {
+  size_t n = strlen(c->name);
+  size_t s = strlen(suffix);
+  return n >= s && strcmp(c->name + n - s, suffix) == 0;
+}
+
+int is_write(const call *c) {
+  return strcmp(c->op, "write") == 0 || strcmp(c->op, "pwrite") == 0 ||
+         strcmp(c->op, "pwritev") == 0;
+}
+
+void fmt(char *buf, size_t len, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  vsnprintf(buf, len, format, args);
+  va_end(args);
+}
+
+/* ---- results -------------------------------------------------------------------------------------- */
+
+static int failed;
+
+void pass(const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  printf("PASS: ");
+  vprintf(fmt, args);
+  printf("\n");
+  va_end(args);
+  fflush(stdout);
+}
+
+void fail(const char *detail, const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  printf("FAIL: ");
+  vprintf(fmt, args);
+  printf("\n");
+  va_end(args);
+  if (detail != NULL && *detail != '\0') {
+    const char *line = detail;
+    int shown = 0;
+    while (*line != '\0' && shown < 30) {
+      const char *end = strchr(line, '\n');
+      int len = end != NULL ? (int)(end - line) : (int)strlen(line);
+      while (len > 0 && line[len - 1] == '\r') {
+        len--;
+      }
+      printf("    %.*s\n", len > 400 ? 400 : len, line);
+      shown++;
+      if (end == NULL) {
+        break;
+      }
+      line = end + 1;
+    }
+  }
+  failed++;
+  fflush(stdout);
+}
+
+void skip(const char *why, const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  printf("SKIP: ");
+  vprintf(fmt, args);
+  printf(" (%s)\n", why);
+  va_end(args);
+  fflush(stdout);
+}
+
+int failures(void) {
+  return failed;
+}
+
+/* ---- MurmurHash3_x86_32 ---------------------------------------------------------------------------- */
+
+static uint32_t rotl(uint32_t x, int r) {
+  return (x << r) | (x >> (32 - r));
+}
+
+uint32_t murmur3(const void *bytes, size_t len, uint32_t seed) {
+  const uint8_t *p = bytes;
+  const uint32_t c1 = 0xcc9e2d51u;
+  const uint32_t c2 = 0x1b873593u;
+  uint32_t h = seed;
+  size_t blocks = len / 4;
+  for (size_t b = 0; b < blocks; b++) {
+    uint32_t k = (uint32_t)p[4 * b] | (uint32_t)p[4 * b + 1] << 8 | (uint32_t)p[4 * b + 2] << 16 |
+                 (uint32_t)p[4 * b + 3] << 24;
+    k *= c1;
+    k = rotl(k, 15);
+    k *= c2;
+    h ^= k;
+    h = rotl(h, 13);
+    h = h * 5 + 0xe6546b64u;
+  }
+  const uint8_t *tail = p + blocks * 4;
+  uint32_t k = 0;
+  switch (len & 3) {
+  case 3:
+    k ^= (uint32_t)tail[2] << 16;
+    /* fall through */
+  case 2:
+    k ^= (uint32_t)tail[1] << 8;
+    /* fall through */
+  case 1:
+    k ^= tail[0];
+    k *= c1;
+    k = rotl(k, 15);
+    k *= c2;
+    h ^= k;
+    break;
+  default:
+    break;
+  }
+  h ^= (uint32_t)len;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}

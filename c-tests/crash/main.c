@@ -1,0 +1,64 @@
+/* crashtest: the crash, I/O-fault and bad-input tests of liblooms.
+ *
+ *   crashtest [-w WORKDIR] GROUP...
+ *
+ * Groups: points.
+ * Prints one line per test (PASS:/FAIL:/SKIP:) and exits 1 if any failed.
+ * The interposer (libcrashio.so, next to this program) is preloaded: when
+ * it is missing from LD_PRELOAD the program runs itself again with it. */
+#define _GNU_SOURCE
+#include "crash.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void preload_self(char **argv) {
+  if (crashio_loaded()) {
+    return;
+  }
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    host_die("readlink /proc/self/exe");
+  }
+  exe[n] = '\0';
+  char lib[PATH_MAX + 32];
+  snprintf(lib, sizeof lib, "%s/libcrashio.so", dirname(exe));
+  if (getenv("CRASHTEST_REEXEC") != NULL) {
+    fprintf(stderr, "crashtest: %s is not loaded\n", lib);
+    exit(EXIT_HOSTFAIL);
+  }
+  setenv("CRASHTEST_REEXEC", "1", 1);
+  setenv("LD_PRELOAD", lib, 1);
+  n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n] = '\0';
+  execv(exe, argv);
+  host_die("execv");
+}
+
+int main(int argc, char **argv) {
+  preload_self(argv);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  int first = 1;
+  if (argc > 2 && strcmp(argv[1], "-w") == 0) {
+    set_work_root(argv[2]);
+    first = 3;
+  }
+  for (int i = first; i < argc; i++) {
+    char *group = argv[i];
+    char *value = strchr(group, '=');
+    if (value != NULL) {
+      *value++ = '\0';
+    }
+    if (strcmp(group, "points") == 0) {
+      test_points();
+    } else {
+      fprintf(stderr, "crashtest: unknown group %s\n", group);
+      return EXIT_HOSTFAIL;
+    }
+  }
+  return failures() > 0 ? 1 : 0;
+}

@@ -1,0 +1,10 @@
+# Crash, I/O-fault and bad-input tests (c-tests/crash).
+#   make crash-check   builds the library and the tests, runs the suite
+#   make soak          the same, with 10,000 random kills per tracking backend
+
+.PHONY: crash-check soak
+crash-check: lib
+	bash scripts/suites/50-crash.sh
+
+soak: lib
+	CRASH_RUNS=10000 bash scripts/suites/50-crash.sh
