@@ -13,7 +13,7 @@ lib:
 	$(CARGO) build --release --lib
 
 demo: lib
-	$(MAKE) -C c-tests demo
+	$(MAKE) -C c-tests/host demo
 
 check: lib
 	scripts/check.sh

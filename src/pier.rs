@@ -67,10 +67,11 @@ fn whole_file(kind: libc::c_short) -> libc::flock {
 }
 
 /// Takes the pier's lock through a new descriptor of `image.bin` (created
-/// if missing, as boot creates it).
+/// if missing, as boot creates it). The descriptor is close-on-exec: a
+/// program the runtime executes never inherits the pier.
 pub fn lock(pier: &Pier) -> Result<File, LockError> {
-    let file =
-        File::open(&pier.image(), libc::O_RDWR | libc::O_CREAT, 0o666).map_err(LockError::Io)?;
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC;
+    let file = File::open(&pier.image(), flags, 0o666).map_err(LockError::Io)?;
     let mut lock = whole_file(libc::F_WRLCK as libc::c_short);
     // SAFETY: fd is open; lock is a valid flock.
     if unsafe { libc::fcntl(file.fd(), libc::F_OFD_SETLK, &mut lock) } == 0 {

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The events.c behaviour, scenario by scenario, through a C host that plays
+# the runtime (c-tests/host). Every scenario runs in fresh processes on a
+# fresh pier, once per dirty-tracking backend. SCENARIO_BIN runs another
+# build of the host (libsigsegv, AddressSanitizer); SCENARIO_WRAP prefixes
+# every step (valgrind); SCENARIO_TRACKING picks the backends.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$ROOT/target/c-tests
+make -s -C c-tests/host >/dev/null || { echo "FAIL: scenarios/build"; exit 1; }
+BIN=${SCENARIO_BIN:-$OUT/scenario}
+WRAP=${SCENARIO_WRAP:-}
+TAG=${SCENARIO_TAG:-scenarios}
+W=$(mktemp -d /tmp/looms-scn.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+failed=0
+LOG=$W/log
+
+# step [env...] -- ARGS: runs one step, appending its output to $LOG.
+step() {
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    echo "+ ${envs[*]} $*" >>"$LOG"
+    env "${envs[@]}" $WRAP "$BIN" "$@" >>"$LOG" 2>&1
+}
+# expect CODE [env...] -- ARGS: a step that must exit CODE.
+expect() {
+    local code=$1; shift
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    echo "+ ${envs[*]} $* (expect exit $code)" >>"$LOG"
+    env "${envs[@]}" $WRAP "$BIN" "$@" >"$W/out" 2>&1
+    local got=$?
+    cat "$W/out" >>"$LOG"
+    [ "$got" -eq "$code" ] || { echo "exit $got, expected $code" >>"$LOG"; return 1; }
+}
+has() { grep -qF -- "$1" "$W/out" || { echo "missing output: $1" >>"$LOG"; return 1; }; }
+fresh() { rm -rf "$W/p"; P=$W/p; }
+chk() { echo "$P/.urb/chk/$1"; }
+
+run() {
+    local name=$1; shift
+    : >"$LOG"
+    fresh
+    if "$@"; then
+        echo "PASS: $TAG/$name [$TRACK]"
+    else
+        echo "FAIL: $TAG/$name [$TRACK]"
+        tail -n 25 "$LOG" | sed 's/^/    /'
+        failed=1
+    fi
+}
+
+T() { echo "LOOMS_TRACKING=$TRACK"; }
+# Store faults expected for N clean pages: one each with mprotect, none with uffd.
+F() { [ "$TRACK" = uffd ] && echo 0 || echo "$1"; }
+
+# ---- scenarios ---------------------------------------------------------------
+new_pier() { step "$(T)" -- new "$P"; }
+roundtrip() {
+    step "$(T)" SCN_FAULTS=0 -- write "$P" 1 64 && step "$(T)" -- verify "$P" 1 64
+}
+fault_per_clean_page() {
+    # 64 saved pages are clean after a save and after a boot; 80 written, 64 clean.
+    step "$(T)" -- write "$P" 1 64 &&
+        step "$(T)" SCN_FAULTS="$(F 64)" -- write "$P" 2 80 &&
+        step "$(T)" -- verify "$P" 2 80
+}
+verbose_save_calls() { step "$(T)" SCN_FLAGS=verbose -- write "$P" 1 16; }
+shrink() {
+    step "$(T)" -- write "$P" 1 96 &&
+        step "$(T)" SCN_FAULTS="$(F 40)" -- write "$P" 3 40 &&
+        [ "$(stat -c %s "$(chk image.bin)")" -eq $((40 * 16384)) ] &&
+        step "$(T)" -- verify "$P" 3 40
+}
+free_pages() { step "$(T)" -- free "$P" 4 64 10 20; }
+patch_valid() {
+    step "$(T)" -- write "$P" 1 64 && step "$(T)" -- patch "$P" valid &&
+        step "$(T)" -- recover "$P" valid && step "$(T)" -- verify_patched "$P"
+}
+# A spoilt patch: discarded and deleted at boot, image.bin byte for byte as before.
+patch_spoilt() {
+    local kind=$1
+    step "$(T)" -- write "$P" 1 64 && cp "$(chk image.bin)" "$W/before" &&
+        step "$(T)" -- patch "$P" "$kind" &&
+        expect 0 "$(T)" -- recover "$P" spoilt && grep -q '^loom: ' "$W/out" &&
+        cmp -s "$(chk image.bin)" "$W/before" && step "$(T)" -- verify "$P" 1 64
+}
+orphan_memory() {
+    step "$(T)" -- write "$P" 1 64 && cp "$(chk image.bin)" "$W/before" &&
+        head -c 16384 /dev/urandom >"$(chk memory.bin)" &&
+        expect 0 "$(T)" -- verify "$P" 1 64 && has "loom: removing orphan memory.bin" &&
+        cmp -s "$(chk image.bin)" "$W/before"
+}
+guard() { step "$(T)" -- guard "$P"; }
+ward() { step "$(T)" -- ward "$P"; }
+toss() { step "$(T)" -- toss "$P"; }
+yolo_foul() {
+    step "$(T)" -- write "$P" 1 48 && step "$(T)" -- yolo "$P" 7 48 && step "$(T)" -- verify "$P" 7 48
+}
+backup() { step "$(T)" -- write "$P" 1 32 && step "$(T)" -- backup "$P" && step "$(T)" -- verify "$P" 1 32; }
+open_any() { mkdir -p "$P/.urb/chk" && step "$(T)" -- open_any "$P"; }
+no_demand() {
+    step "$(T)" SCN_FLAGS=no_demand -- write "$P" 1 64 &&
+        step "$(T)" SCN_FLAGS=no_demand SCN_FAULTS="$(F 64)" -- write "$P" 2 64 &&
+        step "$(T)" SCN_FLAGS=no_demand -- verify "$P" 2 64
+}
+swap() { step "$(T)" -- swap "$P" 1 32 && step "$(T)" SCN_FLAGS=swap -- verify "$P" 1 32; }
+dryrun() { step "$(T)" -- dryrun "$P"; }
+bail_guard() {
+    expect 3 "$(T)" -- bail "$P" && has "host: bail 73706f6f" &&
+        [ ! -e "$(chk control.bin)" ] && [ ! -e "$(chk memory.bin)" ]
+}
+boot_odd_size() {
+    step "$(T)" -- write "$P" 1 8 && printf x >>"$(chk image.bin)" &&
+        expect 1 "$(T)" -- boot "$P" && has "loom: image corrupt size $((8 * 16384 + 1))" &&
+        has "boot: image failed (size)"
+}
+boot_too_big() {
+    # A 64 MiB loom has 4096 pages: an image of 4095 is too big for it.
+    mkdir -p "$P/.urb/chk" && truncate -s $((4095 * 16384)) "$(chk image.bin)" &&
+        expect 1 "$(T)" -- boot "$P" && has "boot: snapshot too big for loom"
+}
+boot_no_dir() {
+    expect 1 "$(T)" -- boot "$P" && has "loom: c3_open $P/.urb/chk/image.bin: No such file or directory" &&
+        has "boot: image failed"
+}
+boot_busy() {
+    step "$(T)" -- write "$P" 1 8 || return 1
+    env "$(T)" "$BIN" hold "$P" 2 8 >"$W/hold" 2>&1 &
+    local holder=$! i
+    for i in $(seq 100); do grep -q holding "$W/hold" && break; sleep 0.05; done
+    expect 1 "$(T)" -- boot "$P"
+    local rc=$?
+    kill -USR1 "$holder"
+    wait "$holder"
+    local held=$?
+    cat "$W/hold" >>"$LOG"
+    [ $rc -eq 0 ] && has "loom: pier $P is in use by another process" &&
+        has "boot: image failed" && [ $held -eq 0 ] && step "$(T)" -- verify "$P" 2 8
+}
+pool_live() {
+    step "$(T)" -- write "$P" 1 24 && step "$(T)" -- pool "$P" 24 &&
+        readelf -rW "$BIN" | grep -q 'R_X86_64_COPY.*u3e_Pool'
+}
+
+SCENARIOS=(new_pier roundtrip fault_per_clean_page verbose_save_calls shrink free_pages
+    patch_valid orphan_memory guard ward toss yolo_foul backup open_any no_demand swap
+    dryrun bail_guard boot_odd_size boot_too_big boot_no_dir boot_busy pool_live)
+SPOILT=(control-checksum page-checksum control-short control-long control-empty version
+    memory-missing memory-short memory-long beyond-total unsorted duplicate)
+[ -n "${SCENARIO_ONLY:-}" ] && read -r -a SCENARIOS <<<"$SCENARIO_ONLY"
+
+for TRACK in ${SCENARIO_TRACKING:-mprotect uffd}; do
+    for s in "${SCENARIOS[@]}"; do
+        if [ "$s" = pool_live ] && [ -n "${SCENARIO_BIN:-}" ]; then continue; fi
+        run "$s" "$s"
+    done
+    if [ -z "${SCENARIO_ONLY:-}" ]; then
+        for k in "${SPOILT[@]}"; do run "patch_$k" patch_spoilt "$k"; done
+    fi
+done
+exit $failed
