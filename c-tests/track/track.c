@@ -1,0 +1,816 @@
+/* track: scenarios for the two ways liblooms learns which clean pages were
+ * written (LOOMS_TRACKING=mprotect|uffd). Each command prints what it
+ * checked; a line starting "bad: " is a failed check. Exit status: 0 when
+ * every check holds, 1 when one fails, 2 when the host cannot run, 3 when
+ * u3e_fault did not handle a store outside a probe.
+ *
+ *   track uffd-kernel
+ *       whether this kernel offers userfaultfd with asynchronous write
+ *       protection (asked directly, not through the library)
+ *   track which DIR FLAGS
+ *       boot a new pier (wag_w = FLAGS), save 4 pages, store once to a
+ *       clean page; prints "behaves: mprotect" (one fault) or
+ *       "behaves: uffd" (none)
+ *   track write DIR SEED PAGES STRIDE EXPECT
+ *       a new pier of PAGES saved pages; a store to every STRIDE-th page,
+ *       counted against EXPECT (mprotect: one fault per page, uffd: none);
+ *       the dirty bitmap after u3e_toss; a second save
+ *   track verify DIR SEED PAGES STRIDE
+ *       boot that pier and compare every byte of the loom and of image.bin
+ *   track scatter DIR LOG2WORDS STORES EXPECT SEED
+ *       a loom of 2^LOG2WORDS words; STORES first stores, in scattered
+ *       order, to every other page of a clean image; the bitmap after
+ *       u3e_toss; a save
+ *   track scatter-verify DIR LOG2WORDS STORES SEED
+ *       boot that pier and compare every byte of the saved pages
+ *   track guard DIR EXPECT
+ *       stores into the guard page: moved up, moved down, exhausted, bogus
+ *   track scan-fails DIR
+ *       with uffd, when scanning for written pages fails (run it under
+ *       libnoscan.so): every store before and after still lands and is
+ *       saved */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "host.h"
+
+static int failures;
+
+static void bad(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  printf("bad: ");
+  vprintf(format, args);
+  printf("\n");
+  va_end(args);
+  fflush(stdout);
+  failures++;
+}
+
+static int finish(const char *what) {
+  printf("%s: %s\n", what, failures == 0 ? "ok" : "FAILED");
+  return failures == 0 ? 0 : 1;
+}
+
+enum expect { EXPECT_MPROTECT, EXPECT_UFFD };
+
+static enum expect parse_expect(const char *text) {
+  if (strcmp(text, "mprotect") == 0) {
+    return EXPECT_MPROTECT;
+  }
+  if (strcmp(text, "uffd") == 0) {
+    return EXPECT_UFFD;
+  }
+  fprintf(stderr, "track: EXPECT is mprotect or uffd, not %s\n", text);
+  exit(2);
+}
+
+static uint32_t number(const char *text) {
+  char *end;
+  errno = 0;
+  unsigned long value = strtoul(text, &end, 0);
+  if (errno != 0 || *end != '\0' || value > UINT32_MAX) {
+    fprintf(stderr, "track: not a number: %s\n", text);
+    exit(2);
+  }
+  return (uint32_t)value;
+}
+
+static u3_post words(uint32_t page) { return page << u3a_page; }
+
+static long file_size(const char *dir) {
+  char path[4096];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/.urb/chk/image.bin", dir);
+  return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static int open_image(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/.urb/chk/image.bin", dir);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    host_die(path);
+  }
+  return fd;
+}
+
+/* Pages in [from, to) that u3e_Pool marks dirty. */
+static uint32_t count_dirty(uint32_t from, uint32_t to) {
+  uint32_t count = 0;
+  for (uint32_t page = from; page < to; page++) {
+    count += (uint32_t)host_dirty(page);
+  }
+  return count;
+}
+
+/* ---- uffd-kernel -------------------------------------------------------- */
+
+/* The userfaultfd ABI (linux/userfaultfd.h), spelled out so the test does
+ * not depend on the installed kernel headers. */
+struct test_uffdio_api {
+  uint64_t api;
+  uint64_t features;
+  uint64_t ioctls;
+};
+#define TEST_UFFD_USER_MODE_ONLY 1
+#define TEST_UFFD_API 0xaaULL
+#define TEST_UFFD_FEATURE_WP_UNPOPULATED (1ULL << 13)
+#define TEST_UFFD_FEATURE_WP_ASYNC (1ULL << 15)
+#define TEST_UFFDIO_API _IOWR(0xaa, 0x3f, struct test_uffdio_api)
+
+static int cmd_uffd_kernel(void) {
+#ifdef SYS_userfaultfd
+  long fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | TEST_UFFD_USER_MODE_ONLY);
+  if (fd < 0) {
+    printf("uffd-kernel: no (userfaultfd: %s)\n", strerror(errno));
+    return 1;
+  }
+  uint64_t wanted = TEST_UFFD_FEATURE_WP_ASYNC | TEST_UFFD_FEATURE_WP_UNPOPULATED;
+  struct test_uffdio_api api = {.api = TEST_UFFD_API, .features = wanted};
+  int rc = ioctl((int)fd, TEST_UFFDIO_API, &api);
+  close((int)fd);
+  if (rc != 0 || (api.features & wanted) != wanted) {
+    printf("uffd-kernel: no (UFFDIO_API without asynchronous write-protect)\n");
+    return 1;
+  }
+  printf("uffd-kernel: yes\n");
+  return 0;
+#else
+  printf("uffd-kernel: no (no SYS_userfaultfd)\n");
+  return 1;
+#endif
+}
+
+/* ---- which -------------------------------------------------------------- */
+
+static int cmd_which(char *dir, uint32_t flags) {
+  host_start(dir, (size_t)1 << 24, flags);
+  if (u3e_live(c3n, dir) != c3y) {
+    bad("u3e_live did not report a new pier");
+  }
+  u3_post high = words(host_pages() - 1);
+  host_marks(0, high);
+  for (uint32_t page = 0; page < 4; page++) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      host_page(page)[i] = host_mix(1, page, i);
+    }
+  }
+  host_road(0, words(4), high, 0, 0);
+  u3e_save(words(4), high);
+  if (u3e_Pool.img_u.pgs_w != 4) {
+    bad("img_u.pgs_w %u after saving 4 pages", u3e_Pool.img_u.pgs_w);
+  }
+  host_reset_faults();
+  host_page(2)[5] = 77;
+  uint64_t got = host_faults();
+  u3e_toss(words(4), high);
+  if (!host_dirty(2)) {
+    bad("the stored page is not dirty after u3e_toss");
+  }
+  u3e_stop();
+  printf("behaves: %s\n", got == 1 ? "mprotect" : got == 0 ? "uffd" : "other");
+  return finish("which");
+}
+
+/* ---- write / verify ----------------------------------------------------- */
+
+/* The word the pier holds at (PAGE, I) after `write SEED PAGES STRIDE`. */
+static uint32_t written_word(uint32_t seed, uint32_t stride, uint32_t page, uint32_t i) {
+  return host_mix(page % stride == 0 ? seed + 1 : seed, page, i);
+}
+
+static int cmd_write(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
+                     enum expect expect) {
+  host_start(dir, (size_t)1 << 24, 0);
+  uint32_t loom = host_pages();
+  if (pages == 0 || stride == 0 || pages >= loom / 2 - 1) {
+    fprintf(stderr, "track: PAGES must be in [1, %u), STRIDE at least 1\n", loom / 2 - 1);
+    return 2;
+  }
+  if (u3e_live(c3n, dir) != c3y) {
+    bad("u3e_live did not report a new pier");
+  }
+  u3_post high = words(loom - 1);
+  host_marks(words(pages), high);
+  host_road(0, words(pages), high, 0, 0);
+
+  /* A new pier: every page is dirty and writable, so nothing faults. */
+  host_reset_faults();
+  for (uint32_t page = 0; page < pages; page++) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      host_page(page)[i] = host_mix(seed, page, i);
+    }
+  }
+  if (host_faults() != 0) {
+    bad("%llu faults writing a new pier's pages", (unsigned long long)host_faults());
+  }
+  u3e_save(words(pages), high);
+  if (u3e_Pool.img_u.pgs_w != pages || file_size(dir) != (long)(pages * HOST_PAGE_BYTES)) {
+    bad("after the first save: img_u.pgs_w %u, image.bin %ld bytes, want %u pages",
+        u3e_Pool.img_u.pgs_w, file_size(dir), pages);
+  }
+  if (count_dirty(0, pages) != 0) {
+    bad("%u image pages dirty after the first save", count_dirty(0, pages));
+  }
+
+  /* First stores to clean pages, from the top down, each a whole page. */
+  host_reset_faults();
+  uint32_t stored = 0;
+  for (uint32_t page = (pages - 1) / stride * stride;; page -= stride) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      host_page(page)[i] = host_mix(seed + 1, page, i);
+    }
+    stored++;
+    if (page < stride) {
+      break;
+    }
+  }
+  uint64_t want = expect == EXPECT_MPROTECT ? stored : 0;
+  uint64_t first_faults = host_faults();
+  if (first_faults != want) {
+    bad("%u first stores to clean pages: %llu faults, want %llu", stored,
+        (unsigned long long)host_faults(), (unsigned long long)want);
+  }
+  for (uint32_t page = 0; page < loom; page++) {
+    unsigned one = expect == EXPECT_MPROTECT && page < pages && page % stride == 0;
+    if (host_page_faults(page) != one) {
+      bad("page %u faulted %u times, want %u", page, host_page_faults(page), one);
+      break;
+    }
+  }
+  /* Stores to pages already written raise nothing. */
+  uint64_t before = host_faults();
+  for (uint32_t page = 0; page < pages; page += stride) {
+    host_page(page)[HOST_PAGE_WORDS - 1] = host_mix(seed + 1, page, HOST_PAGE_WORDS - 1);
+  }
+  if (host_faults() != before) {
+    bad("second stores raised %llu faults", (unsigned long long)(host_faults() - before));
+  }
+
+  /* After u3e_toss the bitmap holds exactly the stored image pages. */
+  u3e_toss(words(pages), high);
+  for (uint32_t page = 0; page < pages; page++) {
+    if (host_dirty(page) != (page % stride == 0)) {
+      bad("after u3e_toss page %u is %s", page, host_dirty(page) ? "dirty" : "clean");
+      break;
+    }
+  }
+  if (count_dirty(pages, loom) != loom - pages) {
+    bad("%u pages above the image are clean", loom - pages - count_dirty(pages, loom));
+  }
+
+  u3e_save(words(pages), high);
+  if (u3e_Pool.img_u.pgs_w != pages || file_size(dir) != (long)(pages * HOST_PAGE_BYTES)) {
+    bad("after the second save: img_u.pgs_w %u, image.bin %ld bytes", u3e_Pool.img_u.pgs_w,
+        file_size(dir));
+  }
+  if (count_dirty(0, pages) != 0) {
+    bad("%u image pages dirty after the second save", count_dirty(0, pages));
+  }
+
+  /* Tracking starts again after a save: a store to a saved page is seen. */
+  host_reset_faults();
+  uint32_t again = pages - 1;
+  host_page(again)[3] = ~host_page(again)[3];
+  if (host_faults() != (expect == EXPECT_MPROTECT ? 1u : 0u)) {
+    bad("a store after the second save raised %llu faults", (unsigned long long)host_faults());
+  }
+  u3e_toss(words(pages), high);
+  if (!host_dirty(again) || count_dirty(0, pages) != 1) {
+    bad("after a store to page %u and u3e_toss: %u image pages dirty, that page %s", again,
+        count_dirty(0, pages), host_dirty(again) ? "dirty" : "clean");
+  }
+  /* That store is never saved: the pier keeps the second save. */
+  u3e_stop();
+  printf("write: %u pages saved, %u first stores to clean pages, %llu faults\n", pages, stored,
+         (unsigned long long)first_faults);
+  return finish("write");
+}
+
+static int cmd_verify(char *dir, uint32_t seed, uint32_t pages, uint32_t stride) {
+  host_start(dir, (size_t)1 << 24, 0);
+  if (u3e_live(c3n, dir) != c3n) {
+    bad("u3e_live reported a new pier");
+  }
+  if (u3e_Pool.img_u.pgs_w != pages) {
+    bad("img_u.pgs_w %u, want %u", u3e_Pool.img_u.pgs_w, pages);
+  }
+  int fd = open_image(dir);
+  static uint32_t file_page[HOST_PAGE_WORDS];
+  uint32_t wrong = 0;
+  for (uint32_t page = 0; page < pages && wrong < 5; page++) {
+    const uint32_t *loom = host_page(page);
+    if (pread(fd, file_page, HOST_PAGE_BYTES, (off_t)page * HOST_PAGE_BYTES) !=
+        (ssize_t)HOST_PAGE_BYTES) {
+      bad("image.bin: short read at page %u", page);
+      break;
+    }
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      uint32_t want = written_word(seed, stride, page, i);
+      if (loom[i] != want || file_page[i] != want) {
+        bad("page %u word %u: loom %08x, image.bin %08x, want %08x", page, i, loom[i],
+            file_page[i], want);
+        wrong++;
+        break;
+      }
+    }
+  }
+  close(fd);
+  u3e_stop();
+  printf("verify: %u pages compared word by word, in the loom and in image.bin\n", pages);
+  return finish("verify");
+}
+
+/* ---- scatter ------------------------------------------------------------ */
+
+/* Where scatter puts things. Pages [0, span) are heap pages the page
+ * directory marks free at the first save, so the image covers them
+ * without writing them (a hole); the stores go to the even ones. The
+ * directory follows them, then a few pages the second save adds. */
+typedef struct layout {
+  uint32_t loom;      /* pages in the loom */
+  uint32_t stores;    /* first stores */
+  uint32_t span;      /* pages the stores spread over */
+  uint32_t dir_pages; /* pages of the page directory, from page span */
+  uint32_t entries;   /* directory entries: pages [0, entries) */
+  uint32_t grow;      /* pages the second save adds to the image */
+  uint32_t top;       /* the image's pages after the second save */
+} layout;
+
+static layout plan(uint32_t log2_words, uint32_t stores) {
+  layout l;
+  if (log2_words < 20 || log2_words > 32 || stores == 0) {
+    fprintf(stderr, "track: LOG2WORDS must be in [20, 32], STORES at least 1\n");
+    exit(2);
+  }
+  l.loom = (uint32_t)(((uint64_t)1 << log2_words) >> u3a_page);
+  l.stores = stores;
+  l.span = 2 * stores;
+  l.dir_pages = (l.span + HOST_PAGE_WORDS - 1) / HOST_PAGE_WORDS + 1;
+  l.entries = l.span + l.dir_pages;
+  l.grow = 8;
+  l.top = l.entries + l.grow;
+  if ((uint64_t)l.top + 4 >= l.loom) {
+    fprintf(stderr, "track: %u stores need more than %u pages\n", stores, l.loom);
+    exit(2);
+  }
+  return l;
+}
+
+/* The second stored word's place in PAGE. */
+static uint32_t scatter_slot(uint32_t page) { return 1 + page % (HOST_PAGE_WORDS - 1); }
+
+/* The word (PAGE, I) after scatter, for pages not in [0, span). */
+static uint32_t scatter_upper(const layout *l, uint32_t seed, uint32_t page, uint32_t i) {
+  if (page < l->entries) {
+    uint64_t entry = (uint64_t)(page - l->span) * HOST_PAGE_WORDS + i;
+    return entry < l->span ? 0 : entry < l->entries ? 1 : 0;
+  }
+  return host_mix(seed + 7, page, i);
+}
+
+/* Whether every page of PAGE's aligned run of 64 is dirty: what widening
+ * leaves behind when the kernel runs out of mappings. */
+static int widened_run(const layout *l, uint32_t page) {
+  uint32_t first = page & ~63u;
+  uint32_t end = first + 64 < l->loom ? first + 64 : l->loom;
+  for (uint32_t p = first; p < end; p++) {
+    if (!host_dirty(p) && p != u3e_Pool.gar_w) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static uint64_t gcd(uint64_t a, uint64_t b) {
+  while (b != 0) {
+    uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+static int cmd_scatter(char *dir, uint32_t log2_words, uint32_t stores, enum expect expect,
+                       uint32_t seed) {
+  layout l = plan(log2_words, stores);
+  host_start(dir, (size_t)1 << log2_words, 0);
+  if (u3e_live(c3n, dir) != c3y) {
+    bad("u3e_live did not report a new pier");
+  }
+  u3_post high = words(l.loom - 1);
+
+  /* The first save: a heap of span free pages and the directory. */
+  uint32_t *directory = host_page(l.span);
+  for (uint32_t e = 0; e < l.entries; e++) {
+    directory[e] = e < l.span ? 0 : 1;
+  }
+  host_road(0, words(l.entries), high, l.entries, words(l.span));
+  host_marks(words(l.entries), high);
+  u3e_ward(words(l.entries), high);
+  uint32_t guard = u3e_Pool.gar_w;
+  if (guard <= l.top || guard >= l.loom - 1) {
+    bad("u3e_ward put the guard at page %u, not between %u and %u", guard, l.top, l.loom - 1);
+  }
+  double t0 = host_ms();
+  u3e_save(words(l.entries), high);
+  double t_first = host_ms() - t0;
+  if (u3e_Pool.img_u.pgs_w != l.entries ||
+      file_size(dir) != (long)((uint64_t)l.entries * HOST_PAGE_BYTES)) {
+    bad("after the first save: img_u.pgs_w %u, image.bin %ld bytes, want %u pages",
+        u3e_Pool.img_u.pgs_w, file_size(dir), l.entries);
+  }
+  if (count_dirty(0, l.entries) != 0) {
+    bad("%u image pages dirty after the first save", count_dirty(0, l.entries));
+  }
+
+  /* First stores to every other clean page, in a scattered order. */
+  uint64_t step = 2654435761u % stores;
+  if (step == 0) {
+    step = 1;
+  }
+  while (gcd(step, stores) != 1) {
+    step++;
+  }
+  host_reset_faults();
+  t0 = host_ms();
+  for (uint64_t n = 0; n < stores; n++) {
+    uint32_t page = 2 * (uint32_t)((n * step) % stores);
+    uint32_t *w = host_page(page);
+    w[0] = host_mix(seed, page, 0) | 1;
+    w[scatter_slot(page)] = host_mix(seed, page, 1) | 1;
+  }
+  double t_stores = host_ms() - t0;
+  uint64_t faults = host_faults();
+
+  /* Pages above the image are dirty already: stores there never fault. */
+  for (uint32_t page = l.entries; page < l.top; page++) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      host_page(page)[i] = scatter_upper(&l, seed, page, i);
+    }
+  }
+  if (host_faults() != faults) {
+    bad("stores above the image raised %llu faults", (unsigned long long)(host_faults() - faults));
+  }
+
+  /* Every fault was for a stored page, and once. */
+  uint32_t faulted = 0;
+  for (uint32_t page = 0; page < l.loom; page++) {
+    unsigned count = host_page_faults(page);
+    if (count > 1 || (count == 1 && (page >= l.span || page % 2 != 0))) {
+      bad("page %u faulted %u times", page, count);
+      break;
+    }
+    faulted += count;
+  }
+  if (expect == EXPECT_UFFD && faults != 0) {
+    bad("uffd: %llu faults for %u first stores, want none", (unsigned long long)faults, stores);
+  }
+  if (expect == EXPECT_MPROTECT && faults == 0) {
+    bad("mprotect: no fault for %u first stores to clean pages", stores);
+  }
+
+  t0 = host_ms();
+  u3e_toss(words(l.top), high);
+  double t_toss = host_ms() - t0;
+
+  /* The bitmap: every stored page dirty. With uffd nothing else in the
+   * image is; with mprotect an unstored dirty page, and a stored page that
+   * never faulted, must lie in a run that was widened because the kernel
+   * ran out of mappings. */
+  uint32_t extra = 0;
+  uint32_t absorbed = 0;
+  uint32_t reported = 0;
+  for (uint32_t page = 0; page < l.entries && reported < 5; page++) {
+    int stored = page < l.span && page % 2 == 0;
+    if (stored && !host_dirty(page)) {
+      bad("stored page %u is clean after u3e_toss", page);
+      reported++;
+    } else if (stored && host_page_faults(page) == 0 && expect == EXPECT_MPROTECT) {
+      absorbed++;
+      if (!widened_run(&l, page)) {
+        bad("stored page %u never faulted and is not in a widened run", page);
+        reported++;
+      }
+    } else if (!stored && host_dirty(page)) {
+      extra++;
+      if (expect == EXPECT_UFFD || !widened_run(&l, page)) {
+        bad("page %u was not stored to but is dirty after u3e_toss", page);
+        reported++;
+      }
+    }
+  }
+  if (expect == EXPECT_MPROTECT && faulted + absorbed != stores) {
+    bad("mprotect: %u pages faulted and %u were widened, for %u stores", faulted, absorbed,
+        stores);
+  }
+  if (count_dirty(l.entries, l.loom) != l.loom - l.entries) {
+    bad("%u pages above the image are clean", l.loom - l.entries - count_dirty(l.entries, l.loom));
+  }
+
+  /* The second save: no page is free, the image grows by grow pages. */
+  host_road(0, words(l.top), high, 0, 0);
+  host_marks(words(l.top), high);
+  uint32_t saving = count_dirty(0, l.top);
+  t0 = host_ms();
+  u3e_save(words(l.top), high);
+  double t_save = host_ms() - t0;
+  if (u3e_Pool.img_u.pgs_w != l.top ||
+      file_size(dir) != (long)((uint64_t)l.top * HOST_PAGE_BYTES)) {
+    bad("after the second save: img_u.pgs_w %u, image.bin %ld bytes, want %u pages",
+        u3e_Pool.img_u.pgs_w, file_size(dir), l.top);
+  }
+  if (count_dirty(0, l.top) != 0) {
+    bad("%u image pages dirty after the second save", count_dirty(0, l.top));
+  }
+  u3e_stop();
+  printf("scatter: %u-page loom, %u first stores over pages [0, %u): %llu faults, "
+         "%u stores absorbed by widened runs, %u unstored pages dirtied by them\n",
+         l.loom, stores, l.span, (unsigned long long)faults, absorbed, extra);
+  printf("scatter: saved %u dirty pages; image.bin %u pages\n", saving, l.top);
+  printf("scatter: ms: first save %.0f, stores %.0f, toss %.0f, second save %.0f\n", t_first,
+         t_stores, t_toss, t_save);
+  return finish("scatter");
+}
+
+/* The bitwise or of words [from, to) of W. */
+static uint32_t or_words(const uint32_t *w, uint32_t from, uint32_t to) {
+  uint32_t acc = 0;
+  for (uint32_t i = from; i < to; i++) {
+    acc |= w[i];
+  }
+  return acc;
+}
+
+static int cmd_scatter_verify(char *dir, uint32_t log2_words, uint32_t stores, uint32_t seed) {
+  layout l = plan(log2_words, stores);
+  host_start(dir, (size_t)1 << log2_words, 0);
+  if (u3e_live(c3n, dir) != c3n) {
+    bad("u3e_live reported a new pier");
+  }
+  if (u3e_Pool.img_u.pgs_w != l.top) {
+    bad("img_u.pgs_w %u, want %u", u3e_Pool.img_u.pgs_w, l.top);
+  }
+  double t0 = host_ms();
+  uint32_t wrong = 0;
+  for (uint32_t page = 0; page < l.top && wrong < 5; page++) {
+    const uint32_t *w = host_page(page);
+    if (page < l.span) {
+      uint32_t slot = scatter_slot(page);
+      uint32_t w0 = 0;
+      uint32_t ws = 0;
+      if (page % 2 == 0) {
+        w0 = host_mix(seed, page, 0) | 1;
+        ws = host_mix(seed, page, 1) | 1;
+      }
+      uint32_t rest = or_words(w, 1, slot) | or_words(w, slot + 1, HOST_PAGE_WORDS);
+      if (w[0] != w0 || w[slot] != ws || rest != 0) {
+        bad("page %u: words 0 and %u are %08x %08x, want %08x %08x; others %s", page, slot, w[0],
+            w[slot], w0, ws, rest == 0 ? "zero" : "not zero");
+        wrong++;
+      }
+      continue;
+    }
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      if (w[i] != scatter_upper(&l, seed, page, i)) {
+        bad("page %u word %u: %08x, want %08x", page, i, w[i], scatter_upper(&l, seed, page, i));
+        wrong++;
+        break;
+      }
+    }
+  }
+  double t_loom = host_ms() - t0;
+
+  /* image.bin itself, read with pread: the stored words of every stored
+   * page, and every word of every 64th page. */
+  t0 = host_ms();
+  int fd = open_image(dir);
+  static uint32_t file_page[HOST_PAGE_WORDS];
+  for (uint32_t page = 0; page < l.top && wrong < 5; page++) {
+    int stored = page < l.span && page % 2 == 0;
+    if (!stored && page % 64 != 0) {
+      continue;
+    }
+    if (pread(fd, file_page, HOST_PAGE_BYTES, (off_t)page * HOST_PAGE_BYTES) !=
+        (ssize_t)HOST_PAGE_BYTES) {
+      bad("image.bin: short read at page %u", page);
+      break;
+    }
+    if (memcmp(file_page, host_page(page), HOST_PAGE_BYTES) != 0) {
+      bad("image.bin page %u differs from the loom", page);
+      wrong++;
+    }
+  }
+  close(fd);
+  double t_file = host_ms() - t0;
+  u3e_stop();
+  printf("scatter-verify: %u pages compared in the loom (%.0f ms), image.bin read back (%.0f ms)\n",
+         l.top, t_loom, t_file);
+  return finish("scatter-verify");
+}
+
+/* ---- guard -------------------------------------------------------------- */
+
+static const char *flaw_name(int flaw) {
+  switch (flaw) {
+  case HOST_NO_FAULT:
+    return "no fault";
+  case u3e_flaw_sham:
+    return "sham";
+  case u3e_flaw_base:
+    return "base";
+  case u3e_flaw_meme:
+    return "meme";
+  case u3e_flaw_good:
+    return "good";
+  default:
+    return "unknown";
+  }
+}
+
+/* Stores VALUE at word I of PAGE; checks the fault said WANT. */
+static void guard_store(const char *what, uint32_t page, uint32_t i, uint32_t value, int want) {
+  uint64_t before = host_faults();
+  int got = host_try_store(&host_page(page)[i], value);
+  if (got != want) {
+    bad("%s: a store to page %u gave %s, want %s", what, page, flaw_name(got), flaw_name(want));
+  }
+  if (want != HOST_NO_FAULT && host_faults() != before + 1) {
+    bad("%s: %llu faults, want 1", what, (unsigned long long)(host_faults() - before));
+  }
+}
+
+static int cmd_guard(char *dir, enum expect expect) {
+  host_start(dir, (size_t)1 << 24, 0);
+  uint32_t loom = host_pages();
+  uint32_t image = 8;
+  if (u3e_live(c3n, dir) != c3y) {
+    bad("u3e_live did not report a new pier");
+  }
+  u3_post high = words(loom - 1);
+  host_marks(words(image), high);
+  host_road(0, words(image), high, 0, 0);
+  for (uint32_t page = 0; page < image; page++) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      host_page(page)[i] = host_mix(3, page, i);
+    }
+  }
+  u3e_save(words(image), high);
+  uint32_t guard = u3e_Pool.gar_w;
+  if (guard != loom / 2) {
+    bad("the guard is at page %u after boot, want %u", guard, loom / 2);
+  }
+
+  /* The backend: a first store to a clean page. */
+  host_reset_faults();
+  guard_store("clean page", 3, 9, 1234,
+              expect == EXPECT_MPROTECT ? (int)u3e_flaw_good : HOST_NO_FAULT);
+
+  /* The heap reaches the guard: it moves to the middle of the gap above,
+   * and the store lands. */
+  host_marks(words(guard), high);
+  guard_store("heap reaches the guard", guard, 7, 0xfeed, u3e_flaw_good);
+  uint32_t up = guard + (loom - 1 - guard) / 2;
+  if (u3e_Pool.gar_w != up) {
+    bad("heap reaches the guard: the guard moved to page %u, want %u", u3e_Pool.gar_w, up);
+  }
+  if (host_page(guard)[7] != 0xfeed) {
+    bad("heap reaches the guard: the store did not land (%x)", host_page(guard)[7]);
+  }
+  if (!host_dirty(up) || !host_dirty(guard)) {
+    bad("the old and new guard pages must be dirty (%d, %d)", host_dirty(guard), host_dirty(up));
+  }
+
+  /* The stack reaches the guard from above: it moves down. */
+  host_marks(words(image), words(up));
+  guard_store("stack reaches the guard", up, 11, 0xbeef, u3e_flaw_good);
+  uint32_t down = image + (up - image) / 2;
+  if (u3e_Pool.gar_w != down) {
+    bad("stack reaches the guard: the guard moved to page %u, want %u", u3e_Pool.gar_w, down);
+  }
+  if (host_page(up)[11] != 0xbeef) {
+    bad("stack reaches the guard: the store did not land (%x)", host_page(up)[11]);
+  }
+
+  /* A one-page gap: the loom is exhausted; the guard stays. */
+  host_marks(words(down), words(down + 1));
+  guard_store("one-page gap", down, 0, 1, u3e_flaw_meme);
+  if (u3e_Pool.gar_w != down) {
+    bad("one-page gap: the guard moved to page %u", u3e_Pool.gar_w);
+  }
+
+  /* The guard strictly between the watermarks: a bogus fault. */
+  host_marks(words(image), high);
+  guard_store("guard between the watermarks", down, 0, 1, u3e_flaw_sham);
+  if (u3e_Pool.gar_w != down) {
+    bad("bogus fault: the guard moved to page %u", u3e_Pool.gar_w);
+  }
+
+  /* Tracking is unchanged: a save keeps the clean-page store. */
+  u3e_save(words(image), high);
+  int fd = open_image(dir);
+  uint32_t word = 0;
+  if (pread(fd, &word, 4, (off_t)3 * HOST_PAGE_BYTES + 9 * 4) != 4 || word != 1234) {
+    bad("image.bin page 3 word 9 is %u after the save, want 1234", word);
+  }
+  close(fd);
+  u3e_stop();
+  printf("guard: moved up to %u, down to %u, meme at a one-page gap, sham between\n", up, down);
+  return finish("guard");
+}
+
+/* ---- scan-fails --------------------------------------------------------- */
+
+static int cmd_scan_fails(char *dir) {
+  host_start(dir, (size_t)1 << 24, 0);
+  uint32_t loom = host_pages();
+  uint32_t image = 8;
+  if (u3e_live(c3n, dir) != c3y) {
+    bad("u3e_live did not report a new pier");
+  }
+  u3_post high = words(loom - 1);
+  host_marks(words(image), high);
+  host_road(0, words(image), high, 0, 0);
+  for (uint32_t page = 0; page < image; page++) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      host_page(page)[i] = host_mix(4, page, i);
+    }
+  }
+  /* The save ends with u3e_toss, whose scan fails. */
+  u3e_save(words(image), high);
+  host_reset_faults();
+
+  int got = host_try_store(&host_page(2)[5], 0x2222);
+  if (got != HOST_NO_FAULT && got != (int)u3e_flaw_good) {
+    bad("the first store after the failed scan (page 2, %s dirty) gave %s",
+        host_dirty(2) ? "marked" : "not", flaw_name(got));
+  }
+  u3e_toss(words(image), high);
+  if (!host_dirty(2)) {
+    bad("after u3e_toss the stored page 2 is clean");
+  }
+  /* Tracking goes on: stores to every image page land. */
+  for (uint32_t page = 0; page < image; page++) {
+    got = host_try_store(&host_page(page)[6], 0x6000 + page);
+    if (got != HOST_NO_FAULT && got != (int)u3e_flaw_good) {
+      bad("after the failed scan a store to page %u (%s dirty) gave %s", page,
+          host_dirty(page) ? "marked" : "not", flaw_name(got));
+    }
+  }
+  u3e_save(words(image), high);
+  int fd = open_image(dir);
+  for (uint32_t page = 0; page < image; page++) {
+    uint32_t word = 0;
+    uint32_t want = host_page(page)[6];
+    if (pread(fd, &word, 4, (off_t)page * HOST_PAGE_BYTES + 6 * 4) != 4 || word != want) {
+      bad("image.bin page %u word 6 is %x, the loom holds %x", page, word, want);
+    }
+  }
+  close(fd);
+  u3e_stop();
+  printf("scan-fails: %llu faults after the failed scan\n", (unsigned long long)host_faults());
+  return finish("scan-fails");
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (strcmp(cmd, "uffd-kernel") == 0 && argc == 2) {
+    return cmd_uffd_kernel();
+  }
+  if (strcmp(cmd, "which") == 0 && argc == 4) {
+    return cmd_which(argv[2], number(argv[3]));
+  }
+  if (strcmp(cmd, "write") == 0 && argc == 7) {
+    return cmd_write(argv[2], number(argv[3]), number(argv[4]), number(argv[5]),
+                     parse_expect(argv[6]));
+  }
+  if (strcmp(cmd, "verify") == 0 && argc == 6) {
+    return cmd_verify(argv[2], number(argv[3]), number(argv[4]), number(argv[5]));
+  }
+  if (strcmp(cmd, "scatter") == 0 && argc == 7) {
+    return cmd_scatter(argv[2], number(argv[3]), number(argv[4]), parse_expect(argv[5]),
+                       number(argv[6]));
+  }
+  if (strcmp(cmd, "scatter-verify") == 0 && argc == 6) {
+    return cmd_scatter_verify(argv[2], number(argv[3]), number(argv[4]), number(argv[5]));
+  }
+  if (strcmp(cmd, "scan-fails") == 0 && argc == 3) {
+    return cmd_scan_fails(argv[2]);
+  }
+  if (strcmp(cmd, "guard") == 0 && argc == 4) {
+    return cmd_guard(argv[2], parse_expect(argv[3]));
+  }
+  fprintf(stderr, "usage: see the comment at the top of track.c\n");
+  return 2;
+}
