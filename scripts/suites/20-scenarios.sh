@@ -59,6 +59,7 @@ T() { echo "LOOMS_TRACKING=$TRACK"; }
 F() { [ "$TRACK" = uffd ] && echo 0 || echo "$1"; }
 
 # ---- scenarios ---------------------------------------------------------------
+hashes() { step -- hashes "$P"; }
 new_pier() { step "$(T)" -- new "$P"; }
 roundtrip() {
     step "$(T)" SCN_FAULTS=0 -- write "$P" 1 64 && step "$(T)" -- verify "$P" 1 64
@@ -147,7 +148,7 @@ pool_live() {
         readelf -rW "$BIN" | grep -q 'R_X86_64_COPY.*u3e_Pool'
 }
 
-SCENARIOS=(new_pier roundtrip fault_per_clean_page verbose_save_calls shrink free_pages
+SCENARIOS=(hashes new_pier roundtrip fault_per_clean_page verbose_save_calls shrink free_pages
     patch_valid orphan_memory guard ward toss yolo_foul backup open_any no_demand swap
     dryrun bail_guard boot_odd_size boot_too_big boot_no_dir boot_busy pool_live)
 SPOILT=(control-checksum page-checksum control-short control-long control-empty version
