@@ -2,16 +2,18 @@
 #
 #   make header      regenerate include/looms.h with cbindgen (0.29.2)
 #   make pc          render target/looms.pc for the current PREFIX/LIBDIR/INCLUDEDIR
-#   make install     install the shared and static libraries, looms.h and looms.pc
+#   make install     install the shared and static libraries, looms.h, looms.pc
+#                    and the looms command
 #   make uninstall   remove exactly what install put there
 #   make abi-check   run the ABI suite; make package-check: the packaging suite
 #
-# install honours PREFIX (default /usr/local), LIBDIR (default $(PREFIX)/lib),
+# install honours PREFIX (default /usr/local), BINDIR (default $(PREFIX)/bin), LIBDIR (default $(PREFIX)/lib),
 # INCLUDEDIR (default $(PREFIX)/include) and DESTDIR (a staging root that is
 # not written into looms.pc). It installs what `make lib` built: run
 # `make lib` first, as your user, then `make install` as root if needed.
 
 PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR    ?=
@@ -43,8 +45,12 @@ pc:
 $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a:
 	$(CARGO) build --release --lib
 
-install: $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a
-	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+$(LOOMS_LIB_DIR)/looms:
+	$(CARGO) build --release --features cli --bin looms
+
+install: $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a $(LOOMS_LIB_DIR)/looms
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/looms $(DESTDIR)$(BINDIR)/looms
 	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/liblooms.so $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL)
 	ln -sf $(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME)
 	ln -sf $(LOOMS_SONAME) $(DESTDIR)$(LIBDIR)/liblooms.so
@@ -56,7 +62,8 @@ install: $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME) \
 	    $(DESTDIR)$(LIBDIR)/liblooms.so $(DESTDIR)$(LIBDIR)/liblooms.a \
-	    $(DESTDIR)$(INCLUDEDIR)/looms.h $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
+	    $(DESTDIR)$(INCLUDEDIR)/looms.h $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc \
+	    $(DESTDIR)$(BINDIR)/looms
 
 abi-check: lib
 	bash $(LOOMS_ROOT)/scripts/suites/30-abi.sh

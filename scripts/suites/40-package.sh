@@ -113,6 +113,7 @@ check_installed() {
     cmp "$lib/liblooms.so.$version" "$LIB_DIR/liblooms.so" || return 1
     cmp "$lib/liblooms.a" "$LIB_DIR/liblooms.a" || return 1
     cmp "$inc/looms.h" include/looms.h || return 1
+    "$1$2/bin/looms" --version >/dev/null || { echo "no working $1$2/bin/looms"; return 1; }
     check_pc "$lib/pkgconfig/looms.pc" "$2" "$3" "$4"
 }
 
