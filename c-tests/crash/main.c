@@ -2,7 +2,7 @@
  *
  *   crashtest [-w WORKDIR] GROUP...
  *
- * Groups: points.
+ * Groups: points, order, ioerr.
  * Prints one line per test (PASS:/FAIL:/SKIP:) and exits 1 if any failed.
  * The interposer (libcrashio.so, next to this program) is preloaded: when
  * it is missing from LD_PRELOAD the program runs itself again with it. */
@@ -55,6 +55,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(group, "points") == 0) {
       test_points();
+    } else if (strcmp(group, "order") == 0) {
+      test_order();
+    } else if (strcmp(group, "ioerr") == 0) {
+      test_ioerr();
     } else {
       fprintf(stderr, "crashtest: unknown group %s\n", group);
       return EXIT_HOSTFAIL;

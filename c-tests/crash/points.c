@@ -57,7 +57,7 @@ void expected(const scenario *sc, heap *old_h, heap *new_h) {
 
 /* Boots RUN/pier, saves the scenario's old heap, writes the new one and
  * saves it with the interposer armed (to record, kill or fail). */
-static int child_save(void *arg) {
+int child_save(void *arg) {
   const job *j = arg;
   host_start();
   host_pier((char *)cat(j->run, "pier"), 1);
@@ -76,7 +76,7 @@ static int child_save(void *arg) {
 }
 
 /* Boots RUN/pier with the interposer armed from the start (recovery). */
-static int child_boot_armed(void *arg) {
+int child_boot_armed(void *arg) {
   const job *j = arg;
   host_start();
   host_pier((char *)cat(j->run, "pier"), 0);
@@ -187,7 +187,7 @@ static long tried;
 static long survived;
 
 /* Records the calls of FN in a fresh run; returns the count (or -1). */
-static int record_calls(job *j, int (*fn)(void *), trace *t) {
+int record_calls(job *j, int (*fn)(void *), trace *t) {
   char file[4200];
   fmt(file, sizeof file, "%s/trace", j->run);
   unlink(file);
@@ -211,7 +211,7 @@ static int has_patch(const char *run) {
          exists(cat(run, "pier/.urb/chk/memory.bin"));
 }
 
-static void make_pier_from(const char *run, const char *tpl) {
+void make_pier_from(const char *run, const char *tpl) {
   char dir[4200];
   fmt(dir, sizeof dir, "%s/pier", run);
   mkdir(dir, 0700);
@@ -351,7 +351,7 @@ static void scenario_points(const scenario *sc) {
 
 /* ---- backup ---------------------------------------------------------------------------------- */
 
-static int child_backup(void *arg) {
+int child_backup(void *arg) {
   const job *j = arg;
   host_start();
   host_pier((char *)cat(j->run, "pier"), 0);
@@ -366,7 +366,7 @@ static int child_backup(void *arg) {
   return ok == c3y ? 0 : 1;
 }
 
-static int child_prepare(void *arg) {
+int child_prepare(void *arg) {
   const job *j = arg;
   host_start();
   host_pier((char *)cat(j->run, "pier"), 1);

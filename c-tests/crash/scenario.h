@@ -63,4 +63,17 @@ int child_verify(void *arg);
 /* The heap verify_run saves after seeing SEEN. */
 heap after_verify(const heap *seen);
 
+/* Children: a scenario's two saves, the second armed (child_save); a boot
+ * armed from the start (child_boot_armed); u3e_backup of RUN/pier to
+ * RUN/bak, armed (child_backup; exits 0 when it returned c3y); a pier with
+ * NEW_H saved (child_prepare, NEW_H one seed). */
+int child_save(void *arg);
+int child_boot_armed(void *arg);
+int child_backup(void *arg);
+int child_prepare(void *arg);
+/* Records the mutating calls of FN in J's run; the count, or -1. */
+int record_calls(job *j, int (*fn)(void *), trace *t);
+/* Makes RUN/pier/.urb/chk a copy of directory TPL. */
+void make_pier_from(const char *run, const char *tpl);
+
 #endif /* SCENARIO_H */
