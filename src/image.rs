@@ -346,10 +346,17 @@ pub fn classify(len: u64) -> Size {
     }
 }
 
-/// Makes `file` exactly `pages` pages long, whatever its length was.
+/// Makes `file` exactly `pages` pages long, whatever its length was. The
+/// bytes of a partial last page (an odd-sized image) are dropped, never kept
+/// inside a page the image now holds.
 pub fn resize(file: &File, pages: u32) -> IoResult<()> {
     let want = loom::bytes_of(pages) as u64;
-    if file.len()? != want {
+    let len = file.len()?;
+    if len != want {
+        let whole = len - len % PAGE_BYTES as u64;
+        if whole != len && whole < want {
+            file.set_len(whole)?;
+        }
         file.set_len(want)?;
     }
     Ok(())
@@ -474,6 +481,29 @@ mod tests {
         assert_eq!(unlink(&path).unwrap_err().errno, libc::ENOENT);
         sync_dir(&dir).unwrap();
         assert!(free_bytes(&dir).unwrap() > 0);
+        // SAFETY: valid C string.
+        unsafe { libc::rmdir(dir.c().as_ptr()) };
+    }
+
+    #[test]
+    fn growing_an_odd_image_drops_its_partial_page() {
+        let dir = temp_dir();
+        let path = Path::join(dir.bytes(), "odd.bin");
+        let file = File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o600).unwrap();
+        let junk = vec![0xffu8; PAGE_BYTES * 3 + 5];
+        file.write_all_at(&junk, 0).unwrap();
+        resize(&file, 5).unwrap();
+        assert_eq!(file.len().unwrap(), 5 * PAGE_BYTES as u64);
+        let mut page = vec![1u8; PAGE_BYTES * 2];
+        file.read_exact_at(&mut page, 3 * PAGE_BYTES as u64)
+            .unwrap();
+        assert!(page.iter().all(|&x| x == 0), "the partial page survived");
+        let mut kept = vec![0u8; PAGE_BYTES];
+        file.read_exact_at(&mut kept, 2 * PAGE_BYTES as u64)
+            .unwrap();
+        assert!(kept.iter().all(|&x| x == 0xff));
+        drop(file);
+        unlink(&path).unwrap();
         // SAFETY: valid C string.
         unsafe { libc::rmdir(dir.c().as_ptr()) };
     }

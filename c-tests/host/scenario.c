@@ -238,6 +238,12 @@ static void step_free(char *dir, int argc, char **argv) {
       host_check(host_holds(seed, p, bytes), "page %u not saved", p);
     }
   }
+  if (!(opts.flags & HOST_NO_DEMAND)) {
+    /* The free pages are clean now: the loom shows the image's hole there. */
+    for (uint32_t p = a; p < b; p++) {
+      host_check(host_zero(host_page(p)), "free page %u does not read the image", p);
+    }
+  }
   printf("saved %u pages, skipped %u free\n", n - (b - a), b - a);
 }
 
@@ -301,6 +307,10 @@ static void step_patch(char *dir, int argc, char **argv) {
 static uint32_t patched_seed(uint32_t p) {
   if (p == 3 || p == 7 || p == 70) return 9;
   return p < 64 ? 1 : UINT32_MAX;
+}
+static uint32_t one_seed_1(uint32_t p) {
+  (void)p;
+  return 1;
 }
 static uint32_t old_seed(uint32_t p) { return p < 64 ? 1 : UINT32_MAX; }
 
@@ -450,6 +460,15 @@ static bool same_file(const char *a, const char *b) {
   return same;
 }
 
+/* Open descriptors of this process. */
+static int open_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 1024; fd++) {
+    if (fcntl(fd, F_GETFD) != -1) n++;
+  }
+  return n;
+}
+
 /* backup DIR: copies image.bin out to an epoch directory and back. */
 static void step_backup(char *dir) {
   char chk[8300], epo[8300], img[8400], copy[8400];
@@ -461,7 +480,15 @@ static void step_backup(char *dir) {
   host_check(u3e_backup(chk, epo, c3n) == c3y, "backup failed");
   host_check(same_file(img, copy), "backup differs from the image");
   host_check(u3e_backup(chk, epo, c3n) == c3n, "backup over an existing epoch without overwrite");
+  /* Overwrite a longer destination: the result is a copy, not a prefix. */
+  uint8_t *junk = malloc(HOST_PAGE_BYTES * 100);
+  memset(junk, 0x5a, HOST_PAGE_BYTES * 100);
+  write_file(copy, junk, HOST_PAGE_BYTES * 100);
+  free(junk);
+  int fds = open_fds();
   host_check(u3e_backup(chk, epo, c3y) == c3y, "backup with overwrite failed");
+  host_check(same_file(img, copy), "backup over a longer file is not a copy");
+  host_check(open_fds() == fds, "backup leaked %d descriptors", open_fds() - fds);
   host_check(u3e_backup(epo, NULL, c3y) == c3n, "backup to a null path");
   snprintf(path_a, sizeof path_a, "%s/nowhere", dir);
   host_check(u3e_backup(path_a, epo, c3y) == c3n, "backup from a missing image");
@@ -613,6 +640,84 @@ static void step_hashes(void) {
   printf("murmur3 vectors match\n");
 }
 
+/* shrink_clean DIR N: the heap shrinks to N pages but nothing below is
+ * dirty: the save writes nothing and the image keeps its size. */
+static void step_shrink_clean(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  uint32_t had = u3e_Pool.img_u.pgs_w;
+  host_check(had > n, "image of %u pages is not larger than %u", had, n);
+  host_road(n, 2);
+  u3e_save(host_low(), host_high());
+  host_check(u3e_Pool.img_u.pgs_w == had, "pgs_w %u, was %u", u3e_Pool.img_u.pgs_w, had);
+  host_check(host_size(host_chk(path_a, sizeof path_a, dir, "image.bin")) ==
+                 (long long)had * (long long)HOST_PAGE_BYTES,
+             "image.bin changed size");
+  printf("nothing dirty below page %u: image kept at %u pages\n", n, had);
+}
+
+/* toss_image DIR N: over an image of N pages of seed 1, the heap shrinks
+ * to 16 pages and pages 20..29 are rewritten; u3e_toss reverts them to the
+ * image's bytes (default mode) or zeroes them (no_demand). */
+static void step_toss_image(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  host_check(u3e_Pool.img_u.pgs_w == n, "image has %u pages", u3e_Pool.img_u.pgs_w);
+  host_road(16, 2);
+  u3e_ward(host_low(), host_high());
+  for (uint32_t p = 20; p < 30; p++) host_fill(2, p);
+  u3e_toss(host_low(), host_high());
+  bool demand = !(opts.flags & HOST_NO_DEMAND);
+  for (uint32_t p = 20; p < 30; p++) {
+    if (demand) {
+      host_check(host_holds(1, p, host_page(p)), "page %u did not revert to the image", p);
+    } else {
+      host_check(host_zero(host_page(p)), "page %u not zeroed", p);
+    }
+  }
+  printf("toss over image pages: %s\n", demand ? "reverted to the file" : "zeroed");
+}
+
+/* foul_store DIR: u3e_foul without u3e_yolo, then a store to a clean page. */
+static void step_foul_store(char *dir) {
+  host_boot(dir, &opts);
+  host_check(u3e_Pool.img_u.pgs_w > 0, "no image");
+  host_road(u3e_Pool.img_u.pgs_w, 2);
+  u3e_foul();
+  store_word(host_page(0));
+  printf("store after foul completed\n");
+}
+
+/* live_yes DIR N: u3e_live(c3y, dir) on an existing pier returns c3y and
+ * still loads the image. */
+static void step_live_yes(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_start(dir, &opts, true);
+  host_check(u3e_live(c3y, dir) == c3y, "u3e_live(c3y) did not return c3y");
+  host_check(u3e_Pool.img_u.pgs_w == n, "pgs_w %u", u3e_Pool.img_u.pgs_w);
+  check_loom(n, one_seed_1);
+  printf("u3e_live(c3y) on an existing pier: c3y, %u pages\n", n);
+}
+
+/* init DIR: u3e_init tracks without persistence. */
+static void step_init(char *dir) {
+  host_start(dir, &opts, false);
+  u3e_init();
+  host_check(u3e_Pool.img_u.nam_c == NULL, "nam_c set");
+  host_check(u3e_Pool.img_u.fid_i == -1, "fid_i %d", u3e_Pool.img_u.fid_i);
+  host_check(u3e_Pool.pag_w == host_pages(), "pag_w %u", u3e_Pool.pag_w);
+  host_check(u3e_Pool.gar_w == host_pages() / 2, "guard at %u", u3e_Pool.gar_w);
+  for (size_t i = 0; i < LOOMS_DIRTY_WORDS; i++) {
+    host_check(u3e_Pool.dit_w[i] == 0xffffffffu, "dirty word %zu is %08x", i, u3e_Pool.dit_w[i]);
+  }
+  host_check(store_is_refused(u3e_Pool.gar_w), "the guard is writable");
+  host_road(8, 8);
+  host_faults = 0;
+  for (uint32_t p = 0; p < 8; p++) host_fill(3, p);
+  host_check(host_faults == 0, "stores faulted after init");
+  printf("init: every page dirty, guard at %u\n", u3e_Pool.gar_w);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc < 3) {
@@ -641,6 +746,11 @@ int main(int argc, char **argv) {
   else if (!strcmp(step, "bail")) step_bail(dir);
   else if (!strcmp(step, "verify_patched")) step_verify_patched(dir);
   else if (!strcmp(step, "hold")) step_hold(dir, argc, argv);
+  else if (!strcmp(step, "shrink_clean")) step_shrink_clean(dir, argc, argv);
+  else if (!strcmp(step, "toss_image")) step_toss_image(dir, argc, argv);
+  else if (!strcmp(step, "foul_store")) step_foul_store(dir);
+  else if (!strcmp(step, "live_yes")) step_live_yes(dir, argc, argv);
+  else if (!strcmp(step, "init")) step_init(dir);
   else if (!strcmp(step, "pool")) step_pool(dir, argc, argv);
   else {
     fprintf(stderr, "scenario: unknown step %s\n", step);

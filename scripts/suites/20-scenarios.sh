@@ -96,6 +96,36 @@ orphan_memory() {
         expect 0 "$(T)" -- verify "$P" 1 64 && has "loom: removing orphan memory.bin" &&
         cmp -s "$(chk image.bin)" "$W/before"
 }
+# REFERENCE-NOTES rows 4, 5, 7, 10, 12, 13, 14, 16.
+free_last_page() { step "$(T)" -- free "$P" 4 64 60 64; }
+odd_image_valid_patch() {
+    step "$(T)" -- write "$P" 1 64 && printf x >>"$(chk image.bin)" &&
+        step "$(T)" -- patch "$P" valid && step "$(T)" -- recover "$P" valid &&
+        [ "$(stat -c %s "$(chk image.bin)")" -eq $((72 * 16384)) ] && step "$(T)" -- verify_patched "$P"
+}
+swap_stop_quiet() {
+    expect 0 "$(T)" -- swap "$P" 1 8 && ! grep -q 'madv_dontneed failed' "$W/out"
+}
+shrink_nothing_dirty() {
+    step "$(T)" -- write "$P" 1 64 && step "$(T)" -- shrink_clean "$P" 40 && step "$(T)" -- verify "$P" 1 64
+}
+toss_image_pages() {
+    step "$(T)" -- write "$P" 1 64 && step "$(T)" -- toss_image "$P" 64 &&
+        step "$(T)" SCN_FLAGS=no_demand -- toss_image "$P" 64
+}
+foul_without_yolo() {
+    # A store to a clean page after u3e_foul alone is a bogus fault with
+    # mprotect tracking (the handler's exit 5); userfaultfd tracking takes no
+    # fault there, and the store completes.
+    step "$(T)" -- write "$P" 1 16 || return 1
+    if [ "$TRACK" = uffd ]; then
+        expect 0 "$(T)" -- foul_store "$P"
+    else
+        expect 5 "$(T)" -- foul_store "$P" && has "loom: strange page (0)"
+    fi
+}
+live_yes_existing() { step "$(T)" -- write "$P" 1 16 && step "$(T)" -- live_yes "$P" 16; }
+init_no_pier() { step "$(T)" -- init "$P"; }
 guard() { step "$(T)" -- guard "$P"; }
 ward() { step "$(T)" -- ward "$P"; }
 toss() { step "$(T)" -- toss "$P"; }
@@ -145,12 +175,14 @@ boot_busy() {
 }
 pool_live() {
     step "$(T)" -- write "$P" 1 24 && step "$(T)" -- pool "$P" 24 &&
-        readelf -rW "$BIN" | grep -q 'R_X86_64_COPY.*u3e_Pool'
+        [[ "$(readelf -rW "$BIN")" == *R_X86_64_COPY*u3e_Pool* ]]
 }
 
 SCENARIOS=(hashes new_pier roundtrip fault_per_clean_page verbose_save_calls shrink free_pages
     patch_valid orphan_memory guard ward toss yolo_foul backup open_any no_demand swap
-    dryrun bail_guard boot_odd_size boot_too_big boot_no_dir boot_busy pool_live)
+    dryrun bail_guard boot_odd_size boot_too_big boot_no_dir boot_busy pool_live
+    free_last_page odd_image_valid_patch swap_stop_quiet shrink_nothing_dirty toss_image_pages
+    foul_without_yolo live_yes_existing init_no_pier)
 SPOILT=(control-checksum page-checksum control-short control-long control-empty version
     memory-missing memory-short memory-long beyond-total unsorted duplicate)
 [ -n "${SCENARIO_ONLY:-}" ] && read -r -a SCENARIOS <<<"$SCENARIO_ONLY"
