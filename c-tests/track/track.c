@@ -11,12 +11,14 @@
  *       boot a new pier (wag_w = FLAGS), save 4 pages, store once to a
  *       clean page; prints "behaves: mprotect" (one fault) or
  *       "behaves: uffd" (none)
- *   track write DIR SEED PAGES STRIDE EXPECT
+ *   track write DIR SEED PAGES STRIDE EXPECT [FLAGS]
  *       a new pier of PAGES saved pages; a store to every STRIDE-th page,
  *       counted against EXPECT (mprotect: one fault per page, uffd: none);
- *       the dirty bitmap after u3e_toss; a second save
- *   track verify DIR SEED PAGES STRIDE
+ *       the dirty bitmap after u3e_toss; a second save (wag_w = FLAGS)
+ *   track verify DIR SEED PAGES STRIDE [FLAGS]
  *       boot that pier and compare every byte of the loom and of image.bin
+ *   track yolo DIR EXPECT
+ *       u3e_yolo, stores, u3e_foul, a save; tracking resumes after it
  *   track scatter DIR LOG2WORDS STORES EXPECT SEED
  *       a loom of 2^LOG2WORDS words; STORES first stores, in scattered
  *       order, to every other page of a clean image; the bitmap after
@@ -190,8 +192,8 @@ static uint32_t written_word(uint32_t seed, uint32_t stride, uint32_t page, uint
 }
 
 static int cmd_write(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
-                     enum expect expect) {
-  host_start(dir, (size_t)1 << 24, 0);
+                     enum expect expect, uint32_t flags) {
+  host_start(dir, (size_t)1 << 24, flags);
   uint32_t loom = host_pages();
   if (pages == 0 || stride == 0 || pages >= loom / 2 - 1) {
     fprintf(stderr, "track: PAGES must be in [1, %u), STRIDE at least 1\n", loom / 2 - 1);
@@ -297,8 +299,9 @@ static int cmd_write(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
   return finish("write");
 }
 
-static int cmd_verify(char *dir, uint32_t seed, uint32_t pages, uint32_t stride) {
-  host_start(dir, (size_t)1 << 24, 0);
+static int cmd_verify(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
+                      uint32_t flags) {
+  host_start(dir, (size_t)1 << 24, flags);
   if (u3e_live(c3n, dir) != c3n) {
     bad("u3e_live reported a new pier");
   }
@@ -729,6 +732,76 @@ static int cmd_guard(char *dir, enum expect expect) {
   return finish("guard");
 }
 
+/* ---- yolo --------------------------------------------------------------- */
+
+static int cmd_yolo(char *dir, enum expect expect) {
+  host_start(dir, (size_t)1 << 24, 0);
+  uint32_t loom = host_pages();
+  uint32_t image = 16;
+  if (u3e_live(c3n, dir) != c3y) {
+    bad("u3e_live did not report a new pier");
+  }
+  u3_post high = words(loom - 1);
+  host_marks(words(image), high);
+  host_road(0, words(image), high, 0, 0);
+  for (uint32_t page = 0; page < image; page++) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      host_page(page)[i] = host_mix(8, page, i);
+    }
+  }
+  u3e_save(words(image), high);
+
+  /* Untracked: the whole loom is writable, nothing faults. */
+  host_reset_faults();
+  if (u3e_yolo() != c3y) {
+    bad("u3e_yolo failed");
+  }
+  for (uint32_t page = 1; page < 4; page++) {
+    host_page(page)[100] = 0xa000 + page;
+  }
+  if (host_faults() != 0) {
+    bad("%llu faults after u3e_yolo", (unsigned long long)host_faults());
+  }
+  if (u3e_Pool.gar_w <= image || host_try_store(&host_page(u3e_Pool.gar_w)[0], 1) == HOST_NO_FAULT) {
+    bad("after u3e_yolo the guard page (%u) is not protected", u3e_Pool.gar_w);
+  }
+  host_reset_faults();
+  u3e_foul();
+  if (count_dirty(0, loom) != loom) {
+    bad("after u3e_foul %u pages are clean", loom - count_dirty(0, loom));
+  }
+  u3e_save(words(image), high);
+  if (count_dirty(0, image) != 0) {
+    bad("%u image pages dirty after the save", count_dirty(0, image));
+  }
+
+  /* Tracked again: one store, seen by the backend and by u3e_toss. */
+  host_page(5)[200] = 0xb005;
+  if (host_faults() != (expect == EXPECT_MPROTECT ? 1u : 0u)) {
+    bad("a store after the save raised %llu faults", (unsigned long long)host_faults());
+  }
+  u3e_toss(words(image), high);
+  if (!host_dirty(5) || count_dirty(0, image) != 1) {
+    bad("after a store to page 5 and u3e_toss %u image pages are dirty, page 5 %s",
+        count_dirty(0, image), host_dirty(5) ? "among them" : "not");
+  }
+  u3e_save(words(image), high);
+  int fd = open_image(dir);
+  uint32_t want[][3] = {{1, 100, 0xa001}, {2, 100, 0xa002}, {3, 100, 0xa003}, {5, 200, 0xb005},
+                        {4, 100, host_mix(8, 4, 100)}};
+  for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+    uint32_t word = 0;
+    off_t at = (off_t)want[k][0] * HOST_PAGE_BYTES + (off_t)want[k][1] * 4;
+    if (pread(fd, &word, 4, at) != 4 || word != want[k][2]) {
+      bad("image.bin page %u word %u is %x, want %x", want[k][0], want[k][1], word, want[k][2]);
+    }
+  }
+  close(fd);
+  u3e_stop();
+  printf("yolo: untracked stores saved after u3e_foul; tracking resumed after the save\n");
+  return finish("yolo");
+}
+
 /* ---- scan-fails --------------------------------------------------------- */
 
 static int cmd_scan_fails(char *dir) {
@@ -791,12 +864,16 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "which") == 0 && argc == 4) {
     return cmd_which(argv[2], number(argv[3]));
   }
-  if (strcmp(cmd, "write") == 0 && argc == 7) {
+  if (strcmp(cmd, "write") == 0 && (argc == 7 || argc == 8)) {
     return cmd_write(argv[2], number(argv[3]), number(argv[4]), number(argv[5]),
-                     parse_expect(argv[6]));
+                     parse_expect(argv[6]), argc == 8 ? number(argv[7]) : 0);
   }
-  if (strcmp(cmd, "verify") == 0 && argc == 6) {
-    return cmd_verify(argv[2], number(argv[3]), number(argv[4]), number(argv[5]));
+  if (strcmp(cmd, "verify") == 0 && (argc == 6 || argc == 7)) {
+    return cmd_verify(argv[2], number(argv[3]), number(argv[4]), number(argv[5]),
+                      argc == 7 ? number(argv[6]) : 0);
+  }
+  if (strcmp(cmd, "yolo") == 0 && argc == 4) {
+    return cmd_yolo(argv[2], parse_expect(argv[3]));
   }
   if (strcmp(cmd, "scatter") == 0 && argc == 7) {
     return cmd_scatter(argv[2], number(argv[3]), number(argv[4]), parse_expect(argv[5]),

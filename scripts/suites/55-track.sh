@@ -26,6 +26,7 @@ check | soak | bugs) ;;
 esac
 
 VERBOSE=$((1 << 4))
+NO_DEMAND=$((1 << 9))
 SWAP=$((1 << 12))
 # Disk the scattered-store tests need free, in GiB: the image's data and a
 # patch of the same size exist together during a save. mprotect may save
@@ -114,17 +115,18 @@ which_test() {
 
 UNAVAILABLE="loom: tracking: uffd unavailable (userfaultfd: Function not implemented); using mprotect"
 
-# roundtrip NAME "ENV..." EXPECT: a new pier of 1024 saved pages, a first
-# store to every third page (one fault each under mprotect, none under
-# uffd), the bitmap after u3e_toss, a second save; then another process
-# boots the pier and compares every byte of the loom and of image.bin.
+# roundtrip NAME "ENV..." EXPECT [FLAGS]: a new pier of 1024 saved pages, a
+# first store to every third page (one fault each under mprotect, none
+# under uffd), the bitmap after u3e_toss, a second save; then another
+# process boots the pier and compares every byte of the loom and of
+# image.bin. Both run with wag_w = FLAGS (default 0).
 roundtrip() {
-    local name=$1 envs=$2 expect=$3
+    local name=$1 envs=$2 expect=$3 flags=${4:-0}
     local log=$W/$name.log rc=0
     # shellcheck disable=SC2086
     {
-        env $envs "$TRACK" write "$W/$name" 5 1024 3 "$expect" &&
-            env $envs "$TRACK" verify "$W/$name" 5 1024 3
+        env $envs "$TRACK" write "$W/$name" 5 1024 3 "$expect" "$flags" &&
+            env $envs "$TRACK" verify "$W/$name" 5 1024 3 "$flags"
     } >"$log" 2>&1 || rc=$?
     if [ "$rc" -eq 0 ] && has "$log" "write: ok" && has "$log" "verify: ok"; then
         local summary
@@ -182,6 +184,19 @@ guard() {
     rm -rf "${W:?}/$name"
 }
 
+# yolo NAME BACKEND: stores after u3e_yolo are saved after u3e_foul, and
+# tracking resumes after the save.
+yolo() {
+    local name=$1 backend=$2 log=$W/$1.log
+    if LOOMS_TRACKING=$backend "$TRACK" yolo "$W/$name" "$backend" >"$log" 2>&1 &&
+        has "$log" "yolo: ok"; then
+        pass "$name"
+    else
+        fail_log "$name" "$log"
+    fi
+    rm -rf "${W:?}/$name"
+}
+
 # need_uffd NAME: true when uffd tests can run, else prints SKIP.
 need_uffd() {
     [ "$UFFD" = yes ] && return 0
@@ -226,6 +241,14 @@ if [ "$MODE" = check ]; then
     roundtrip faults_mprotect "LOOMS_TRACKING=mprotect" mprotect
     if need_uffd faults_uffd; then
         roundtrip faults_uffd "LOOMS_TRACKING=uffd" uffd
+    fi
+    roundtrip faults_mprotect_no_demand "LOOMS_TRACKING=mprotect" mprotect $NO_DEMAND
+    if need_uffd faults_uffd_no_demand; then
+        roundtrip faults_uffd_no_demand "LOOMS_TRACKING=uffd" uffd $NO_DEMAND
+    fi
+    yolo yolo_foul_mprotect mprotect
+    if need_uffd yolo_foul_uffd; then
+        yolo yolo_foul_uffd uffd
     fi
     # The checks can fail: a fault count against the wrong backend, a
     # comparison against the wrong bytes.
