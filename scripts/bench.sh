@@ -90,9 +90,13 @@ measure_stores() {
     for kind in word page; do
         run "raw fault" "$RAW" fault "$kind" "$STORE_PAGES" "$STORE_STRIDE"
         sample "raw-fault-$kind" "$(kv "$OUT" value)"
+        sync
+        run "raw cow" "$RAW" cow "$SCRATCH/cow.bin" "$kind" "$STORE_PAGES" "$STORE_STRIDE"
+        sample "raw-cow-$kind" "$(kv "$OUT" value)"
         for tracking in mprotect uffd; do
             for mode in default no_demand; do
                 rm -rf "$SCRATCH/store"
+                sync
                 run "store $tracking $mode $kind" env LOOMS_TRACKING=$tracking \
                     "$LOOMS" store "$SCRATCH/store" "$mode" "$kind" "$STORE_PAGES" "$STORE_STRIDE"
                 sample "store-$tracking-$mode-$kind" "$(kv "$OUT" value)"
@@ -117,6 +121,7 @@ measure_saves() {
     local pages
     for pages in $SAVE_SIZES; do
         rm -rf "$SCRATCH/save"
+        sync
         run "save $pages" env LOOMS_TRACKING=uffd "$LOOMS" save "$SCRATCH/save" "$pages"
         sample "save-fresh-$pages" "$(kv "$OUT" fresh)"
         sample "save-rewrite-$pages" "$(kv "$OUT" rewrite)"
@@ -126,17 +131,22 @@ measure_saves() {
             sample rss-before "$(kv "$OUT" rss_before)"
         fi
         rm -rf "$SCRATCH/save"
+        sync
         run "raw write $pages" "$RAW" write "$SCRATCH/raw.bin" "$pages"
         sample "raw-fresh-$pages" "$(kv "$OUT" value)"
+        rm -f "$SCRATCH/raw.bin"
+        sync
         run "raw rewrite $pages" "$RAW" write "$SCRATCH/raw.bin" "$pages" "$pages"
         sample "raw-rewrite-$pages" "$(kv "$OUT" value)"
         rm -f "$SCRATCH/raw.bin"
     done
     rm -rf "$SCRATCH/save"
+    sync
     run "save 1k in $BIG" env LOOMS_TRACKING=uffd "$LOOMS" save "$SCRATCH/save" 1000 "$BIG"
     sample save-sparse "$(kv "$OUT" value)"
     [ "$(kv "$OUT" verified)" = 1 ] || check_fail "save 1000 of $BIG: image differs from the loom"
     rm -rf "$SCRATCH/save"
+    sync
     run "raw rewrite 1k in $BIG" "$RAW" write "$SCRATCH/raw.bin" 1000 "$BIG"
     sample raw-sparse "$(kv "$OUT" value)"
     rm -f "$SCRATCH/raw.bin"
@@ -279,6 +289,8 @@ for tracking in mprotect uffd; do
             "raw-fault-$kind" "$base" "" "base:1.1"
     done
 done
+row "one word, bare MAP_PRIVATE image mapping (floor)" none us raw-cow-word raw-fault-word a "" ""
+row "whole page, bare MAP_PRIVATE image mapping (floor)" none us raw-cow-page raw-fault-page b "" ""
 
 section "u3e_save (ms): fresh = first save on a new pier, rewrite = the same pages saved again"
 declare -A SAVE_REF=([1000]=50 [10000]=416 [50000]=1688)
@@ -313,6 +325,9 @@ echo
 echo "base: a = bare SIGSEGV handler that only mprotects the 16 KiB page read-write, populated"
 echo "          anonymous PROT_READ pages, same store loop (one word)"
 echo "      b = the same, storing the whole page"
+echo "      rows 'floor': no tracking, no signal: a store to a fresh MAP_PRIVATE mapping of a"
+echo "          just-written file, as default mode maps the image; the kernel's copy-on-write"
+echo "          of each 4 KiB page is all that is left"
 echo "      c = open a new file, the same bytes in 16 KiB pwrites, one fdatasync"
 echo "      d = the same bytes in 16 KiB pwrites into an existing synced file of the image's"
 echo "          size, at the same pages, one fdatasync"
@@ -321,6 +336,7 @@ echo "      f = one sequential read of the same image.bin into fresh anonymous m
 echo "      g = bare madvise(MADV_DONTNEED) of the same gap between heap and stack"
 echo "      h = bare mprotect(PROT_READ) of the same range with the same pages written,"
 echo "          what mprotect tracking pays to re-arm them"
+echo "each disk measurement starts after a sync, so that earlier writeback does not land in it."
 echo "u3e_save under DRYRUN returns before harvesting, so it cannot time harvest; u3e_toss does."
 echo "targets: $MET met, $MISSED missed; checks: $([ $CHECKS = 0 ] && echo "all passed" || echo "$CHECKS FAILED")"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs, $(uname -sr); took ${elapsed}s"

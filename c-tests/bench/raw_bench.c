@@ -6,6 +6,11 @@
  *       PROT_READ; the SIGSEGV handler only mprotects the page read-write:
  *       microseconds per page of the same store loop looms_bench times, to
  *       every STRIDE-th page
+ *   raw_bench cow FILE word|page PAGES STRIDE
+ *       writes FILE (PAGES * STRIDE pages, synced, left in the page cache),
+ *       maps it MAP_PRIVATE read-write at the loom's address, as default
+ *       mode maps the image, and times the same store loop with no tracking
+ *       at all: the kernel's copy-on-write alone, microseconds per page
  *   raw_bench write FILE PAGES
  *       a new file: open, PAGES 16 KiB pwrites, one fdatasync (fresh)
  *   raw_bench write FILE PAGES FILEPAGES
@@ -86,6 +91,47 @@ static int run_fault(const char *kind, uint32_t pages, uint32_t stride) {
   }
   uint64_t to = bench_now();
   printf("value=%.3f faults=%llu\n", bench_us(from, to) / pages, (unsigned long long)faults);
+  return 0;
+}
+
+static void write_pages(int fd, uint32_t from, uint32_t to, uint32_t stride);
+
+static int run_cow(const char *path, const char *kind, uint32_t pages, uint32_t stride) {
+  int whole = strcmp(kind, "page") == 0;
+  if (stride == 0) {
+    bench_fail("stride is at least 1");
+  }
+  uint32_t image = pages * stride;
+  map(image);
+  for (uint32_t page = 0; page < image; page++) {
+    bench_fill(bench_page(page), page, 1);
+  }
+  unlink(path);
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    bench_die(path);
+  }
+  write_pages(fd, 0, image, 1);
+  if (fdatasync(fd) != 0) {
+    bench_die("fdatasync");
+  }
+  void *got = mmap((void *)BENCH_LOOM_BASE, mapped, PROT_READ | PROT_WRITE,
+                   MAP_FIXED | MAP_PRIVATE, fd, 0);
+  if (got == MAP_FAILED) {
+    bench_die("mmap image");
+  }
+  uint64_t from = bench_now();
+  for (uint32_t page = 0; page < image; page += stride) {
+    if (whole) {
+      bench_store_page(bench_page(page), page);
+    } else {
+      bench_store_word(bench_page(page), page);
+    }
+  }
+  uint64_t to = bench_now();
+  close(fd);
+  unlink(path);
+  printf("value=%.3f\n", bench_us(from, to) / pages);
   return 0;
 }
 
@@ -209,6 +255,9 @@ int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   if (strcmp(cmd, "fault") == 0 && argc == 5) {
     return run_fault(argv[2], bench_arg(argv[3]), bench_arg(argv[4]));
+  }
+  if (strcmp(cmd, "cow") == 0 && argc == 6) {
+    return run_cow(argv[2], argv[3], bench_arg(argv[4]), bench_arg(argv[5]));
   }
   if (strcmp(cmd, "write") == 0 && (argc == 4 || argc == 5)) {
     return run_write(argv[2], bench_arg(argv[3]), argc == 5 ? bench_arg(argv[4]) : 0);

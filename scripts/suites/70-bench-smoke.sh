@@ -39,10 +39,10 @@ fi
 rows=$(grep -cE '^[0-9]+ ' "$W/out" || true)
 bad=$(grep -E '^[0-9]+ ' "$W/out" |
     grep -vE ' [0-9.]+ (us|ms|MiB) +[0-9.]+-[0-9.]+ +[0-9.]+ [a-h] +[0-9.]+x +([0-9.]+|-) ' || true)
-if [ "$rows" -ge 19 ] && [ -z "$bad" ]; then
+if [ "$rows" -ge 21 ] && [ -z "$bad" ]; then
     pass table_rows_well_formed
 else
-    fail table_rows_well_formed "$rows rows (want at least 19); malformed:" "$bad"
+    fail table_rows_well_formed "$rows rows (want at least 21); malformed:" "$bad"
 fi
 
 # Every row with a target says whether it was met.
