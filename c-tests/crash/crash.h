@@ -79,7 +79,7 @@ typedef struct {
   int exited;   /* 1: exited with CODE; 0: killed by SIGNAL */
   int code;
   int signal;
-  char err[8192]; /* the start of its stderr */
+  char err[32768]; /* the start of its stderr */
 } outcome;
 
 /* Runs FN(ARG) in a forked child with stderr captured; the child exits
@@ -156,5 +156,6 @@ int test_order(void);
 int test_ioerr(void);
 int test_badinput(const char *markdown);
 int test_writers(void);
+int test_backend(void);
 
 #endif /* CRASH_H */

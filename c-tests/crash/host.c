@@ -419,33 +419,36 @@ void copy_dir(const char *from, const char *to) {
   closedir(dir);
 }
 
-void remove_tree(const char *path) {
+/* Removes NAME in directory DIRFD and everything under it, through
+ * descriptors, so that trees deeper than PATH_MAX go too. */
+static void remove_at(int at, const char *name) {
   struct stat st;
-  if (lstat(path, &st) != 0) {
+  if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return;
   }
   if (S_ISDIR(st.st_mode)) {
-    chmod(path, 0700);
-    DIR *dir = opendir(path);
+    fchmodat(at, name, 0700, 0);
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
     if (dir != NULL) {
       struct dirent *entry;
       while ((entry = readdir(dir)) != NULL) {
         if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
-          char *child = malloc(strlen(path) + strlen(entry->d_name) + 2);
-          if (child == NULL) {
-            host_die("malloc");
-          }
-          sprintf(child, "%s/%s", path, entry->d_name);
-          remove_tree(child);
-          free(child);
+          remove_at(dirfd(dir), entry->d_name);
         }
       }
       closedir(dir);
+    } else if (fd >= 0) {
+      close(fd);
     }
-    rmdir(path);
+    unlinkat(at, name, AT_REMOVEDIR);
   } else {
-    unlink(path);
+    unlinkat(at, name, 0);
   }
+}
+
+void remove_tree(const char *path) {
+  remove_at(AT_FDCWD, path);
 }
 
 int same_file(const char *a, const char *b) {

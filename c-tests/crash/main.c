@@ -2,7 +2,9 @@
  *
  *   crashtest [-w WORKDIR] GROUP...
  *
- * Groups: points, order, ioerr.
+ * Groups: points, order, ioerr, random[=RUNS] (default 200), badinput[=FILE]
+ * (FILE: where to write the table of bad inputs as markdown), writers,
+ * backend (the tracking backend in use is the one LOOMS_TRACKING names).
  * Prints one line per test (PASS:/FAIL:/SKIP:) and exits 1 if any failed.
  * The interposer (libcrashio.so, next to this program) is preloaded: when
  * it is missing from LD_PRELOAD the program runs itself again with it. */
@@ -59,6 +61,14 @@ int main(int argc, char **argv) {
       test_order();
     } else if (strcmp(group, "ioerr") == 0) {
       test_ioerr();
+    } else if (strcmp(group, "random") == 0) {
+      test_random(value != NULL ? atol(value) : 200);
+    } else if (strcmp(group, "badinput") == 0) {
+      test_badinput(value);
+    } else if (strcmp(group, "writers") == 0) {
+      test_writers();
+    } else if (strcmp(group, "backend") == 0) {
+      test_backend();
     } else {
       fprintf(stderr, "crashtest: unknown group %s\n", group);
       return EXIT_HOSTFAIL;
