@@ -15,8 +15,12 @@
  *       a new pier of PAGES saved pages; a store to every STRIDE-th page,
  *       counted against EXPECT (mprotect: one fault per page, uffd: none);
  *       the dirty bitmap after u3e_toss; a second save (wag_w = FLAGS)
- *   track verify DIR SEED PAGES STRIDE [FLAGS]
+ *   track rewrite DIR SEED PAGES STRIDE EXPECT [FLAGS]
+ *       boot that pier and store to every page one past a multiple of
+ *       STRIDE, counted against EXPECT; the bitmap after u3e_toss; a save
+ *   track verify DIR SEED PAGES STRIDE [FLAGS [REWRITTEN]]
  *       boot that pier and compare every byte of the loom and of image.bin
+ *       (REWRITTEN 1: after rewrite)
  *   track yolo DIR EXPECT
  *       u3e_yolo, stores, u3e_foul, a save; tracking resumes after it
  *   track scatter DIR LOG2WORDS STORES EXPECT SEED
@@ -186,8 +190,13 @@ static int cmd_which(char *dir, uint32_t flags) {
 
 /* ---- write / verify ----------------------------------------------------- */
 
-/* The word the pier holds at (PAGE, I) after `write SEED PAGES STRIDE`. */
-static uint32_t written_word(uint32_t seed, uint32_t stride, uint32_t page, uint32_t i) {
+/* The word the pier holds at (PAGE, I) after `write SEED PAGES STRIDE`
+ * and, when REWRITTEN, `rewrite` after it. */
+static uint32_t written_word(uint32_t seed, uint32_t stride, uint32_t page, uint32_t i,
+                             int rewritten) {
+  if (rewritten && page % stride == 1) {
+    return host_mix(seed + 2, page, i);
+  }
   return host_mix(page % stride == 0 ? seed + 1 : seed, page, i);
 }
 
@@ -223,6 +232,19 @@ static int cmd_write(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
   }
   if (count_dirty(0, pages) != 0) {
     bad("%u image pages dirty after the first save", count_dirty(0, pages));
+  }
+
+  /* Reads are not stores: reading every image page dirties none. */
+  uint32_t misread = 0;
+  for (uint32_t page = 0; page < pages; page++) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      misread += host_page(page)[i] != host_mix(seed, page, i);
+    }
+  }
+  u3e_toss(words(pages), high);
+  if (misread != 0 || host_faults() != 0 || count_dirty(0, pages) != 0) {
+    bad("reading the saved pages: %u words differ, %llu faults, %u pages dirty after u3e_toss",
+        misread, (unsigned long long)host_faults(), count_dirty(0, pages));
   }
 
   /* First stores to clean pages, from the top down, each a whole page. */
@@ -299,8 +321,59 @@ static int cmd_write(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
   return finish("write");
 }
 
+/* Boots the pier `write` made and stores to every page one past a
+ * multiple of STRIDE: tracking armed at boot, not by a save. */
+static int cmd_rewrite(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
+                       enum expect expect, uint32_t flags) {
+  host_start(dir, (size_t)1 << 24, flags);
+  uint32_t loom = host_pages();
+  if (stride < 2 || pages < 2 || pages >= loom / 2 - 1) {
+    fprintf(stderr, "track: rewrite needs STRIDE at least 2, PAGES in [2, %u)\n", loom / 2 - 1);
+    return 2;
+  }
+  if (u3e_live(c3n, dir) != c3n) {
+    bad("u3e_live reported a new pier");
+  }
+  u3_post high = words(loom - 1);
+  host_marks(words(pages), high);
+  host_road(0, words(pages), high, 0, 0);
+  if (u3e_Pool.img_u.pgs_w != pages || count_dirty(0, pages) != 0) {
+    bad("after boot: img_u.pgs_w %u (want %u), %u image pages dirty", u3e_Pool.img_u.pgs_w,
+        pages, count_dirty(0, pages));
+  }
+  host_reset_faults();
+  uint32_t stored = 0;
+  for (uint32_t page = 1; page < pages; page += stride) {
+    for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
+      host_page(page)[i] = host_mix(seed + 2, page, i);
+    }
+    stored++;
+  }
+  uint64_t want = expect == EXPECT_MPROTECT ? stored : 0;
+  uint64_t faults = host_faults();
+  if (faults != want) {
+    bad("%u first stores after boot: %llu faults, want %llu", stored,
+        (unsigned long long)faults, (unsigned long long)want);
+  }
+  u3e_toss(words(pages), high);
+  for (uint32_t page = 0; page < pages; page++) {
+    if (host_dirty(page) != (page % stride == 1)) {
+      bad("after u3e_toss page %u is %s", page, host_dirty(page) ? "dirty" : "clean");
+      break;
+    }
+  }
+  u3e_save(words(pages), high);
+  if (count_dirty(0, pages) != 0) {
+    bad("%u image pages dirty after the save", count_dirty(0, pages));
+  }
+  u3e_stop();
+  printf("rewrite: %u first stores after boot, %llu faults\n", stored,
+         (unsigned long long)faults);
+  return finish("rewrite");
+}
+
 static int cmd_verify(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
-                      uint32_t flags) {
+                      uint32_t flags, int rewritten) {
   host_start(dir, (size_t)1 << 24, flags);
   if (u3e_live(c3n, dir) != c3n) {
     bad("u3e_live reported a new pier");
@@ -319,7 +392,7 @@ static int cmd_verify(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
       break;
     }
     for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
-      uint32_t want = written_word(seed, stride, page, i);
+      uint32_t want = written_word(seed, stride, page, i, rewritten);
       if (loom[i] != want || file_page[i] != want) {
         bad("page %u word %u: loom %08x, image.bin %08x, want %08x", page, i, loom[i],
             file_page[i], want);
@@ -336,10 +409,12 @@ static int cmd_verify(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
 
 /* ---- scatter ------------------------------------------------------------ */
 
-/* Where scatter puts things. Pages [0, span) are heap pages the page
- * directory marks free at the first save, so the image covers them
- * without writing them (a hole); the stores go to the even ones. The
- * directory follows them, then a few pages the second save adds. */
+/* Where scatter puts things. Only image pages are clean (every page above
+ * the image is dirty from boot), so the stores must go into the image.
+ * Pages [0, span) are heap pages the page directory marks free at the
+ * first save: the image covers them without writing them (a hole), and
+ * the stores go to the even ones. The directory follows them, then a few
+ * pages the second save adds. */
 typedef struct layout {
   uint32_t loom;      /* pages in the loom */
   uint32_t stores;    /* first stores */
@@ -868,9 +943,13 @@ int main(int argc, char **argv) {
     return cmd_write(argv[2], number(argv[3]), number(argv[4]), number(argv[5]),
                      parse_expect(argv[6]), argc == 8 ? number(argv[7]) : 0);
   }
-  if (strcmp(cmd, "verify") == 0 && (argc == 6 || argc == 7)) {
+  if (strcmp(cmd, "rewrite") == 0 && (argc == 7 || argc == 8)) {
+    return cmd_rewrite(argv[2], number(argv[3]), number(argv[4]), number(argv[5]),
+                       parse_expect(argv[6]), argc == 8 ? number(argv[7]) : 0);
+  }
+  if (strcmp(cmd, "verify") == 0 && argc >= 6 && argc <= 8) {
     return cmd_verify(argv[2], number(argv[3]), number(argv[4]), number(argv[5]),
-                      argc == 7 ? number(argv[6]) : 0);
+                      argc >= 7 ? number(argv[6]) : 0, argc == 8 && number(argv[7]) != 0);
   }
   if (strcmp(cmd, "yolo") == 0 && argc == 4) {
     return cmd_yolo(argv[2], parse_expect(argv[3]));

@@ -117,21 +117,26 @@ UNAVAILABLE="loom: tracking: uffd unavailable (userfaultfd: Function not impleme
 
 # roundtrip NAME "ENV..." EXPECT [FLAGS]: a new pier of 1024 saved pages, a
 # first store to every third page (one fault each under mprotect, none
-# under uffd), the bitmap after u3e_toss, a second save; then another
-# process boots the pier and compares every byte of the loom and of
-# image.bin. Both run with wag_w = FLAGS (default 0).
+# under uffd), the bitmap after u3e_toss, a second save; another process
+# boots the pier and compares every byte of the loom and of image.bin; a
+# third boots it, stores to another third of the pages (tracking armed at
+# boot) and saves; a fourth compares again. All run with wag_w = FLAGS.
 roundtrip() {
     local name=$1 envs=$2 expect=$3 flags=${4:-0}
     local log=$W/$name.log rc=0
     # shellcheck disable=SC2086
     {
         env $envs "$TRACK" write "$W/$name" 5 1024 3 "$expect" "$flags" &&
-            env $envs "$TRACK" verify "$W/$name" 5 1024 3 "$flags"
+            env $envs "$TRACK" verify "$W/$name" 5 1024 3 "$flags" &&
+            env $envs "$TRACK" rewrite "$W/$name" 5 1024 3 "$expect" "$flags" &&
+            env $envs "$TRACK" verify "$W/$name" 5 1024 3 "$flags" 1
     } >"$log" 2>&1 || rc=$?
-    if [ "$rc" -eq 0 ] && has "$log" "write: ok" && has "$log" "verify: ok"; then
-        local summary
+    if [ "$rc" -eq 0 ] && has "$log" "write: ok" && has "$log" "rewrite: ok" &&
+        [ "$(tr -d '\r' <"$log" | grep -c '^verify: ok$')" -eq 2 ]; then
+        local summary again
         summary=$(tr -d '\r' <"$log" | sed -n 's/^write: 1024 pages saved, //p')
-        pass "$name ($summary; reboot compared every byte)"
+        again=$(tr -d '\r' <"$log" | sed -n 's/^rewrite: \([0-9].*\)/\1/p')
+        pass "$name ($summary; after a reboot $again; each reboot compared every byte)"
     else
         fail_log "$name" "$log"
     fi
