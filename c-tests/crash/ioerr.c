@@ -224,6 +224,51 @@ static int image_synced_at(const trace *t) {
   return -1;
 }
 
+/* Results by phase of the faulted operation. */
+static const char *const phases[] = {"retried", "hard-before-image", "hard-in-image", "hard-after-image"};
+
+typedef struct {
+  int tried[4];
+  int bad[4];
+  char why[4][6000];
+} tally;
+
+static int phase_of(int kind, int index, int image_first, int image_synced) {
+  if (!hard(kind)) {
+    return 0;
+  }
+  if (index < image_first) {
+    return 1;
+  }
+  return index <= image_synced ? 2 : 3;
+}
+
+static void note(tally *t, int phase, const char *problem, const char *fmt_text) {
+  t->tried[phase]++;
+  if (problem == NULL) {
+    return;
+  }
+  t->bad[phase]++;
+  if (t->bad[phase] <= 3) {
+    size_t used = strlen(t->why[phase]);
+    fmt(t->why[phase] + used, sizeof t->why[phase] - used, "%s\n", fmt_text);
+  }
+}
+
+static void report(const tally *t, const char *name) {
+  for (int phase = 0; phase < 4; phase++) {
+    if (t->tried[phase] == 0) {
+      continue;
+    }
+    if (t->bad[phase] == 0) {
+      pass("crash/ioerr/%s/%s (%d faults)", name, phases[phase], t->tried[phase]);
+    } else {
+      fail(t->why[phase], "crash/ioerr/%s/%s (%d of %d faults mishandled)", name, phases[phase],
+           t->bad[phase], t->tried[phase]);
+    }
+  }
+}
+
 /* ---- saves ------------------------------------------------------------------------------- */
 
 static void save_faults(const scenario *sc) {
@@ -244,9 +289,8 @@ static void save_faults(const scenario *sc) {
     return;
   }
   heap final = with_change(&j.new_h);
-  int tried = 0;
-  int bad = 0;
-  char why[9000] = "";
+  static tally tl;
+  memset(&tl, 0, sizeof tl);
   for (int k = 1; k <= n; k++) {
     const call *c = &t.calls[k - 1];
     for (int kind = 0; kind < KINDS; kind++) {
@@ -257,7 +301,6 @@ static void save_faults(const scenario *sc) {
       mkdir(j.run, 0700);
       fault_env(&j, k, kind, hard(kind) ? 1 : 3);
       outcome o = run_child(child_save_fault, &j, (const char *const *)j.env);
-      tried++;
       char path[4200];
       call_path(j.run, c, path, sizeof path);
       char line[1024];
@@ -306,21 +349,15 @@ static void save_faults(const scenario *sc) {
           fmt(detail, sizeof detail, "%.590s", vwhy);
         }
       }
-      if (problem != NULL) {
-        bad++;
-        if (bad <= 4) {
-          size_t used = strlen(why);
-          fmt(why + used, sizeof why - used, "%s at call %d (%s %s): %s %s\n  child: %.1500s\n",
-              kinds[kind], k, c->op, c->name, problem, detail, describe(&o));
-        }
-      }
+      static char text[3000];
+      fmt(text, sizeof text, "%s at call %d (%s %s): %s %s\n  child: %.1500s", kinds[kind], k, c->op,
+          c->name, problem != NULL ? problem : "", detail, describe(&o));
+      note(&tl, phase_of(kind, k - 1, image_first, image_synced), problem, text);
     }
   }
-  if (bad == 0) {
-    pass("crash/ioerr/save-%s (%d faults at %d calls)", sc->name, tried, n);
-  } else {
-    fail(why, "crash/ioerr/save-%s (%d of %d faults mishandled)", sc->name, bad, tried);
-  }
+  char name[128];
+  fmt(name, sizeof name, "save-%s", sc->name);
+  report(&tl, name);
   remove_tree(run);
   free(run);
 }
@@ -415,9 +452,8 @@ static void recovery_faults(void) {
   int image_first = first_image_call(&t);
   int image_synced = image_synced_at(&t);
   heap final = with_change(&j.new_h);
-  int tried = 0;
-  int bad = 0;
-  char why[9000] = "";
+  static tally tl;
+  memset(&tl, 0, sizeof tl);
   for (int k = 1; k <= n; k++) {
     const call *c = &t.calls[k - 1];
     for (int kind = 0; kind < KINDS; kind++) {
@@ -429,7 +465,6 @@ static void recovery_faults(void) {
       make_pier_from(j.run, tpl);
       fault_env(&j, k, kind, hard(kind) ? 1 : 3);
       o = run_child(child_boot_fault, &j, (const char *const *)j.env);
-      tried++;
       char path[4200];
       call_path(j.run, c, path, sizeof path);
       char line[1024];
@@ -474,21 +509,16 @@ static void recovery_faults(void) {
       if (problem == NULL && verify_run(j.run, &want, &want, vwhy, sizeof vwhy) != SEEN_OLD) {
         problem = "the boot after it";
       }
-      if (problem != NULL) {
-        bad++;
-        if (bad <= 4) {
-          size_t used = strlen(why);
-          fmt(why + used, sizeof why - used, "%s at call %d (%s %s): %s %.500s\n  child: %.1500s\n",
-              kinds[kind], k, c->op, c->name, problem, vwhy, describe(&o));
-        }
-      }
+      static char text[3000];
+      fmt(text, sizeof text, "%s at call %d (%s %s): %s %.500s\n  child: %.1500s", kinds[kind], k,
+          c->op, c->name, problem != NULL ? problem : "", vwhy, describe(&o));
+      note(&tl, phase_of(kind, k - 1, image_first, image_synced), problem, text);
     }
   }
-  if (n > 0 && bad == 0) {
-    pass("crash/ioerr/recovery (%d faults at %d calls)", tried, n);
-  } else {
-    fail(why, "crash/ioerr/recovery (%d of %d faults mishandled)", bad, tried);
+  if (n <= 0) {
+    fail("", "crash/ioerr/recovery (no trace)");
   }
+  report(&tl, "recovery");
   remove_tree(tpl);
   remove_tree(run);
   free(run);
