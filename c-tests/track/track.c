@@ -23,11 +23,11 @@
  *       (REWRITTEN 1: after rewrite)
  *   track yolo DIR EXPECT
  *       u3e_yolo, stores, u3e_foul, a save; tracking resumes after it
- *   track scatter DIR LOG2WORDS STORES EXPECT SEED
+ *   track scatter DIR LOG2WORDS STORES EXPECT SEED [FLAGS]
  *       a loom of 2^LOG2WORDS words; STORES first stores, in scattered
  *       order, to every other page of a clean image; the bitmap after
- *       u3e_toss; a save
- *   track scatter-verify DIR LOG2WORDS STORES SEED
+ *       u3e_toss; a save (wag_w = FLAGS)
+ *   track scatter-verify DIR LOG2WORDS STORES SEED [FLAGS]
  *       boot that pier and compare every byte of the saved pages
  *   track guard DIR EXPECT
  *       stores into the guard page: moved up, moved down, exhausted, bogus
@@ -480,9 +480,9 @@ static uint64_t gcd(uint64_t a, uint64_t b) {
 }
 
 static int cmd_scatter(char *dir, uint32_t log2_words, uint32_t stores, enum expect expect,
-                       uint32_t seed) {
+                       uint32_t seed, uint32_t flags) {
   layout l = plan(log2_words, stores);
-  host_start(dir, (size_t)1 << log2_words, 0);
+  host_start(dir, (size_t)1 << log2_words, flags);
   if (u3e_live(c3n, dir) != c3y) {
     bad("u3e_live did not report a new pier");
   }
@@ -630,9 +630,10 @@ static uint32_t or_words(const uint32_t *w, uint32_t from, uint32_t to) {
   return acc;
 }
 
-static int cmd_scatter_verify(char *dir, uint32_t log2_words, uint32_t stores, uint32_t seed) {
+static int cmd_scatter_verify(char *dir, uint32_t log2_words, uint32_t stores, uint32_t seed,
+                              uint32_t flags) {
   layout l = plan(log2_words, stores);
-  host_start(dir, (size_t)1 << log2_words, 0);
+  host_start(dir, (size_t)1 << log2_words, flags);
   if (u3e_live(c3n, dir) != c3n) {
     bad("u3e_live reported a new pier");
   }
@@ -954,12 +955,13 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "yolo") == 0 && argc == 4) {
     return cmd_yolo(argv[2], parse_expect(argv[3]));
   }
-  if (strcmp(cmd, "scatter") == 0 && argc == 7) {
+  if (strcmp(cmd, "scatter") == 0 && (argc == 7 || argc == 8)) {
     return cmd_scatter(argv[2], number(argv[3]), number(argv[4]), parse_expect(argv[5]),
-                       number(argv[6]));
+                       number(argv[6]), argc == 8 ? number(argv[7]) : 0);
   }
-  if (strcmp(cmd, "scatter-verify") == 0 && argc == 6) {
-    return cmd_scatter_verify(argv[2], number(argv[3]), number(argv[4]), number(argv[5]));
+  if (strcmp(cmd, "scatter-verify") == 0 && (argc == 6 || argc == 7)) {
+    return cmd_scatter_verify(argv[2], number(argv[3]), number(argv[4]), number(argv[5]),
+                              argc == 7 ? number(argv[6]) : 0);
   }
   if (strcmp(cmd, "scan-fails") == 0 && argc == 3) {
     return cmd_scan_fails(argv[2]);

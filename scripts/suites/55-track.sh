@@ -143,12 +143,12 @@ roundtrip() {
     rm -rf "${W:?}/$name"
 }
 
-# scatter NAME LOG2WORDS STORES BACKEND NEED_GIB: STORES first stores, in a
-# scattered order, to every other page of a clean image in a loom of
-# 2^LOG2WORDS words; no store may fail; the bitmap after u3e_toss; a save;
-# a new process compares every saved page.
+# scatter NAME LOG2WORDS STORES BACKEND NEED_GIB [FLAGS]: STORES first
+# stores, in a scattered order, to every other page of a clean image in a
+# loom of 2^LOG2WORDS words; no store may fail; the bitmap after u3e_toss;
+# a save; a new process compares every saved page. wag_w = FLAGS.
 scatter() {
-    local name=$1 log2=$2 stores=$3 backend=$4 need=$5
+    local name=$1 log2=$2 stores=$3 backend=$4 need=$5 flags=${6:-0}
     local log=$W/$name.log free rc=0
     free=$(free_gib "$W")
     if [ "$free" -lt "$need" ]; then
@@ -158,8 +158,9 @@ scatter() {
     local start
     start=$(now_ns)
     {
-        LOOMS_TRACKING=$backend "$TRACK" scatter "$W/$name" "$log2" "$stores" "$backend" 9 &&
-            LOOMS_TRACKING=$backend "$TRACK" scatter-verify "$W/$name" "$log2" "$stores" 9
+        LOOMS_TRACKING=$backend "$TRACK" scatter "$W/$name" "$log2" "$stores" "$backend" 9 \
+            "$flags" &&
+            LOOMS_TRACKING=$backend "$TRACK" scatter-verify "$W/$name" "$log2" "$stores" 9 "$flags"
     } >"$log" 2>&1 || rc=$?
     local took
     took=$(since "$start")
@@ -286,6 +287,9 @@ if [ "$MODE" = check ]; then
     if need_uffd scatter_100k_uffd; then
         scatter scatter_100k_uffd 30 100000 uffd $SCATTER_GIB
     fi
+    # Swap mode tracks with mprotect and moves each first-stored page onto
+    # the ephemeral file.
+    scatter scatter_2k_swap 30 2000 mprotect 1 $SWAP
 fi
 
 if [ "$MODE" = soak ]; then
@@ -296,6 +300,13 @@ if [ "$MODE" = soak ]; then
 fi
 
 if [ "$MODE" = bugs ]; then
+    # Swap mode: each first store maps one page onto the ephemeral file
+    # (fault.rs, move_to_ephemeral) and nothing widens the run when the
+    # kernel runs out of mappings: after about 32,700 scattered first
+    # stores u3e_fault returns base ("loom: fault mmap failed (PAGE):
+    # Cannot allocate memory"), as in the reference.
+    scatter swap_scatter_40k 30 40000 mprotect 2 $SWAP
+
     # PAGEMAP_SCAN fails (u3e_save's closing u3e_toss scans): the image
     # pages are marked dirty but left read-only, so the next store to one
     # of them is a bogus fault (sham) and the runtime aborts.
