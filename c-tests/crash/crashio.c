@@ -15,7 +15,9 @@
  *   CRASHIO_TRACE       file to append trace lines to
  *   CRASHIO_KILL_AT     k: SIGKILL before the k-th counted call
  *   CRASHIO_FAIL_AT     k: first counted call to fail
- *   CRASHIO_FAIL        EINTR | EAGAIN | ENOSPC | EIO | SHORT
+ *   CRASHIO_FAIL        EINTR | EAGAIN | ENOSPC | EIO | SHORT | DROP (the
+ *                       call reports success and does nothing: a lying
+ *                       disk, for showing that the tests see the damage)
  *   CRASHIO_FAIL_TIMES  how many consecutive calls fail (default 1)
  *   CRASHIO_FREE        bytes statvfs reports free under the root
  * It is armed at load when CRASHIO_ARM=1, or by a call to crashio_arm()
@@ -80,6 +82,7 @@ static long fail_at;
 static long fail_times = 1;
 static int fail_errno;
 static int fail_short;
+static int fail_drop;
 static long long free_bytes = -1;
 static int trace_fd = -1;
 
@@ -120,6 +123,7 @@ int crashio_arm(void) {
   free_bytes = env_long("CRASHIO_FREE", -1);
   fail_errno = 0;
   fail_short = 0;
+  fail_drop = 0;
   const char *kind = getenv("CRASHIO_FAIL");
   if (kind != NULL) {
     if (strcmp(kind, "EINTR") == 0) {
@@ -132,6 +136,8 @@ int crashio_arm(void) {
       fail_errno = EIO;
     } else if (strcmp(kind, "SHORT") == 0) {
       fail_short = 1;
+    } else if (strcmp(kind, "DROP") == 0) {
+      fail_drop = 1;
     }
   }
   const char *trace = getenv("CRASHIO_TRACE");
@@ -197,7 +203,7 @@ static void forget(int fd) {
 }
 
 /* What a counted call should do. */
-enum verdict { GO, FAIL, SHORTEN };
+enum verdict { GO, FAIL, SHORTEN, DROP };
 
 /* Counts a mutating call OP on PATH (or TO, for rename) if it is under the
  * root; writes its trace line, kills or picks a failure. IS_DIR marks a
@@ -217,7 +223,7 @@ static enum verdict gate(const char *op, const char *path, int is_dir, const cha
   }
   enum verdict verdict = GO;
   if (fail_at > 0 && k >= fail_at && k < fail_at + fail_times) {
-    verdict = fail_short ? SHORTEN : FAIL;
+    verdict = fail_short ? SHORTEN : fail_drop ? DROP : FAIL;
     if (verdict == FAIL && fail_errno == 0) {
       verdict = GO;
     }
@@ -229,6 +235,7 @@ static enum verdict gate(const char *op, const char *path, int is_dir, const cha
                      length, to_name != NULL ? to_name : "-", verdict == GO ? "" : " !",
                      verdict == GO           ? ""
                      : verdict == SHORTEN    ? "SHORT"
+                     : verdict == DROP       ? "DROP"
                      : fail_errno == EINTR   ? "EINTR"
                      : fail_errno == EAGAIN  ? "EAGAIN"
                      : fail_errno == ENOSPC  ? "ENOSPC"
@@ -323,6 +330,9 @@ ssize_t write(int fd, const void *buf, size_t count) {
   if (verdict == FAIL) {
     return -1;
   }
+  if (verdict == DROP) {
+    return (ssize_t)count;
+  }
   return real_write(fd, buf, verdict == SHORTEN ? half(count) : count);
 }
 
@@ -332,6 +342,9 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
   if (verdict == FAIL) {
     return -1;
   }
+  if (verdict == DROP) {
+    return (ssize_t)count;
+  }
   return real_pwrite(fd, buf, verdict == SHORTEN ? half(count) : count, offset);
 }
 
@@ -340,6 +353,9 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
   enum verdict verdict = gate_fd("pwrite", fd, (long long)offset, (long long)count);
   if (verdict == FAIL) {
     return -1;
+  }
+  if (verdict == DROP) {
+    return (ssize_t)count;
   }
   return real_pwrite64(fd, buf, verdict == SHORTEN ? half(count) : count, offset);
 }
@@ -353,6 +369,9 @@ static ssize_t pwritev_common(ssize_t (*real)(int, const struct iovec *, int, of
   enum verdict verdict = gate_fd("pwritev", fd, (long long)offset, (long long)total);
   if (verdict == FAIL) {
     return -1;
+  }
+  if (verdict == DROP) {
+    return (ssize_t)total;
   }
   if (verdict == GO || iovcnt <= 0) {
     return real(fd, iov, iovcnt, offset);
@@ -386,7 +405,13 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
 
 int fdatasync(int fd) {
   RESOLVE(fdatasync);
-  if (gate_fd("fdatasync", fd, 0, 0) != GO) {
+  switch (gate_fd("fdatasync", fd, 0, 0)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
     return -1;
   }
   return real_fdatasync(fd);
@@ -394,7 +419,13 @@ int fdatasync(int fd) {
 
 int fsync(int fd) {
   RESOLVE(fsync);
-  if (gate_fd("fsync", fd, 0, 0) != GO) {
+  switch (gate_fd("fsync", fd, 0, 0)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
     return -1;
   }
   return real_fsync(fd);
@@ -402,7 +433,13 @@ int fsync(int fd) {
 
 int ftruncate(int fd, off_t length) {
   RESOLVE(ftruncate);
-  if (gate_fd("ftruncate", fd, 0, (long long)length) != GO) {
+  switch (gate_fd("ftruncate", fd, 0, (long long)length)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
     return -1;
   }
   return real_ftruncate(fd, length);
@@ -410,7 +447,13 @@ int ftruncate(int fd, off_t length) {
 
 int ftruncate64(int fd, off_t length) {
   RESOLVE(ftruncate64);
-  if (gate_fd("ftruncate", fd, 0, (long long)length) != GO) {
+  switch (gate_fd("ftruncate", fd, 0, (long long)length)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
     return -1;
   }
   return real_ftruncate64(fd, length);
@@ -418,7 +461,13 @@ int ftruncate64(int fd, off_t length) {
 
 int unlink(const char *path) {
   RESOLVE(unlink);
-  if (gate("unlink", path, 0, NULL, 0, 0) != GO) {
+  switch (gate("unlink", path, 0, NULL, 0, 0)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
     return -1;
   }
   return real_unlink(path);
@@ -426,7 +475,13 @@ int unlink(const char *path) {
 
 int rename(const char *from, const char *to) {
   RESOLVE(rename);
-  if (gate("rename", from, 0, to, 0, 0) != GO) {
+  switch (gate("rename", from, 0, to, 0, 0)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
     return -1;
   }
   return real_rename(from, to);
@@ -434,7 +489,13 @@ int rename(const char *from, const char *to) {
 
 int mkdir(const char *path, mode_t mode) {
   RESOLVE(mkdir);
-  if (gate("mkdir", path, 1, NULL, 0, 0) != GO) {
+  switch (gate("mkdir", path, 1, NULL, 0, 0)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
     return -1;
   }
   return real_mkdir(path, mode);

@@ -411,6 +411,17 @@ static int backup_state_ok(const char *bak, const char *source, const char *prev
   return ok;
 }
 
+/* Resets J's run: the pier from TPL and, when OLDER is not NULL, an older
+ * backup holding it. */
+static void fresh_backup_run(job *j, const char *tpl, const heap *older) {
+  reset_run(j);
+  make_pier_from(j->run, tpl);
+  if (older != NULL) {
+    mkdir(cat(j->run, "bak"), 0700);
+    image_write(cat(j->run, "bak/image.bin"), older);
+  }
+}
+
 static void backup_points(int overwrite) {
   const char *name = overwrite ? "backup-overwrite" : "backup-new";
   static job j;
@@ -450,30 +461,20 @@ static void backup_points(int overwrite) {
   static trace t;
   char why[9000] = "";
   int ok = 1;
-  int n = -1;
-  for (int k = 0; k <= (n < 0 ? 0 : n + 1) && ok; k++) {
-    reset_run(&j);
-    make_pier_from(j.run, tpl);
-    if (overwrite) {
-      mkdir(cat(j.run, "bak"), 0700);
-      image_write(cat(j.run, "bak/image.bin"), &older);
-    }
+  fresh_backup_run(&j, tpl, overwrite ? &older : NULL);
+  int n = record_calls(&j, child_backup, &t);
+  if (n <= 0) {
+    fmt(why, sizeof why, "recording the backup found %d calls", n);
+    ok = 0;
+  }
+  for (int k = 1; k <= n + 1 && ok; k++) {
+    fresh_backup_run(&j, tpl, overwrite ? &older : NULL);
     char kill_at[16];
     fmt(kill_at, sizeof kill_at, "%d", k);
-    char file[4200];
-    fmt(file, sizeof file, "%s.trace", run);
-    unlink(file);
-    job_env(&j, k == 0 ? NULL : kill_at, k == 0 ? file : NULL);
+    job_env(&j, kill_at, NULL);
     o = run_child(child_backup, &j, (const char *const *)j.env);
-    if (k == 0) {
-      if (!o.exited || o.code != 0 || trace_read(file, &t) != 0 || t.n == 0) {
-        fmt(why, sizeof why, "recording the backup: %s", describe(&o));
-        ok = 0;
-      }
-      n = t.n;
-      unlink(file);
-      continue;
-    }
+    const char *op = k <= n ? t.calls[k - 1].op : "none";
+    const char *on = k <= n ? t.calls[k - 1].name : "-";
     tried++;
     int killed = !o.exited && o.signal == SIGKILL;
     if (k <= n ? !killed : !(o.exited && o.code == 0)) {
@@ -484,16 +485,15 @@ static void backup_points(int overwrite) {
     char detail[1024] = "";
     const char *source = cat(j.run, "pier/.urb/chk/image.bin");
     if (!image_matches(source, &h, detail, sizeof detail)) {
-      fmt(why, sizeof why, "killed before call %d (%s %s): the pier's image changed: %s", k,
-               t.calls[k - 1].op, t.calls[k - 1].name, detail);
+      fmt(why, sizeof why, "killed before call %d (%s %s): the pier's image changed: %s", k, op, on,
+          detail);
       ok = 0;
       break;
     }
     char bak[4200];
     fmt(bak, sizeof bak, "%s/bak", j.run);
     if (!backup_state_ok(bak, source, overwrite ? previous : NULL, detail, sizeof detail)) {
-      fmt(why, sizeof why, "killed before call %d (%s %s): %s", k,
-               k <= n ? t.calls[k - 1].op : "none", k <= n ? t.calls[k - 1].name : "-", detail);
+      fmt(why, sizeof why, "killed before call %d (%s %s): %s", k, op, on, detail);
       ok = 0;
       break;
     }
@@ -529,6 +529,47 @@ static void backup_points(int overwrite) {
   free(run);
 }
 
+/* The checks can fail: a disk that drops one image write while reporting
+ * success leaves a mixed image behind the removed patch, and the boot
+ * after it must be refused as neither old nor new. */
+static void detects_mixed_state(void) {
+  const scenario *sc = &scenarios[1];
+  static job j;
+  static trace t;
+  memset(&j, 0, sizeof j);
+  char *run = fresh_dir("mixed");
+  fmt(j.run, sizeof j.run, "%s", run);
+  j.sc = sc;
+  heap old_h;
+  heap new_h;
+  expected(sc, &old_h, &new_h);
+  int n = record_calls(&j, child_save, &t);
+  int k = 0;
+  for (int i = 0; i < n && k == 0; i++) {
+    if (is_write(&t.calls[i]) && call_on(&t.calls[i], "image.bin")) {
+      k = i + 1;
+    }
+  }
+  reset_run(&j);
+  job_env(&j, NULL, NULL);
+  fmt(j.env_fail_at, sizeof j.env_fail_at, "CRASHIO_FAIL_AT=%d", k);
+  fmt(j.env_fail, sizeof j.env_fail, "CRASHIO_FAIL=DROP");
+  j.env[3] = j.env_fail_at;
+  j.env[4] = j.env_fail;
+  outcome o = run_child(child_save, &j, (const char *const *)j.env);
+  char why[8600] = "";
+  int seen = k > 0 && o.exited && o.code == 0 ? verify_run(j.run, &old_h, &new_h, why, sizeof why) : -1;
+  if (seen == 0 && strstr(why, "neither old") != NULL) {
+    pass("crash/points/detects-mixed-state (a dropped image write at call %d)", k);
+  } else {
+    char detail[9000];
+    fmt(detail, sizeof detail, "k %d, seen %d: %s %s", k, seen, describe(&o), why);
+    fail(detail, "crash/points/detects-mixed-state");
+  }
+  remove_tree(run);
+  free(run);
+}
+
 int test_points(void) {
   tried = 0;
   survived = 0;
@@ -537,6 +578,7 @@ int test_points(void) {
   }
   backup_points(0);
   backup_points(1);
+  detects_mixed_state();
   printf("crash points tried %ld, survived %ld\n", tried, survived);
   if (tried > 0 && tried == survived) {
     pass("crash/points/all-survived (%ld of %ld)", survived, tried);
