@@ -1,8 +1,9 @@
 /* crashio: an LD_PRELOAD interposer over the file calls liblooms makes.
  *
- * It counts the mutating calls (open with O_CREAT, write, pwrite, pwritev,
- * fdatasync, fsync, ftruncate, unlink, rename, mkdir) on paths under a root
- * directory, and on descriptors opened from such paths, while it is armed.
+ * It counts the mutating calls (open with O_CREAT, write, writev, pwrite,
+ * pwritev, fdatasync, fsync, ftruncate, unlink, rename, mkdir) on paths
+ * under a root directory, and on descriptors opened from such paths, while
+ * it is armed.
  * Armed, it can
  *   - append one trace line per counted call to a file (record mode),
  *   - raise SIGKILL right before the k-th counted call (kill mode),
@@ -52,6 +53,7 @@ static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
 static ssize_t (*real_pwrite64)(int, const void *, size_t, off_t);
 static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
 static ssize_t (*real_pwritev64)(int, const struct iovec *, int, off_t);
+static ssize_t (*real_writev)(int, const struct iovec *, int);
 static int (*real_fdatasync)(int);
 static int (*real_fsync)(int);
 static int (*real_ftruncate)(int, off_t);
@@ -399,6 +401,30 @@ ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
 ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
   RESOLVE(pwritev64);
   return pwritev_common(real_pwritev64, fd, iov, iovcnt, offset);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
+  RESOLVE(writev);
+  size_t total = 0;
+  for (int i = 0; i < iovcnt; i++) {
+    total += iov[i].iov_len;
+  }
+  switch (gate_fd("writev", fd, -1, (long long)total)) {
+  case GO:
+    break;
+  case DROP:
+    return (ssize_t)total;
+  case FAIL:
+    return -1;
+  case SHORTEN:
+    if (iovcnt > 0) {
+      struct iovec first = iov[0];
+      first.iov_len = half(first.iov_len);
+      return real_writev(fd, &first, 1);
+    }
+    break;
+  }
+  return real_writev(fd, iov, iovcnt);
 }
 
 /* ---- syncing, resizing, naming -------------------------------------------- */

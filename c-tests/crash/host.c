@@ -530,8 +530,8 @@ int call_on(const call *c, const char *suffix) {
 }
 
 int is_write(const call *c) {
-  return strcmp(c->op, "write") == 0 || strcmp(c->op, "pwrite") == 0 ||
-         strcmp(c->op, "pwritev") == 0;
+  return strcmp(c->op, "write") == 0 || strcmp(c->op, "writev") == 0 ||
+         strcmp(c->op, "pwrite") == 0 || strcmp(c->op, "pwritev") == 0;
 }
 
 void fmt(char *buf, size_t len, const char *format, ...) {
