@@ -1,9 +1,11 @@
-/* Random kills: a writer saves generation after generation of a few
- * hundred dirty pages (the heap growing and shrinking), and is SIGKILLed
- * at a random instant. The next boot must see exactly one of the
- * generations that could be on disk: the last one the writer reported
- * saved, or the one it was saving. Each pier lives for a chain of runs,
- * so kills also land in boots that recover the previous run's patch. */
+/* Random kills: a writer boots, checks what it booted, then saves
+ * generation after generation of a few hundred dirty pages (the heap
+ * growing and shrinking), and is SIGKILLed at a random instant. Every boot
+ * must see exactly one of the generations that could be on disk: the last
+ * one reported saved, or the one being saved when the kill came (a kill
+ * during a boot leaves the same choice for the next). Each pier lives for
+ * a chain of runs, so kills also land in boots that are recovering the
+ * previous run's patch; a last boot checks the end of each chain. */
 #define _GNU_SOURCE
 #include "crash.h"
 
@@ -58,20 +60,66 @@ static void gen_heap(uint32_t g, heap *h) {
 
 /* ---- the writer ------------------------------------------------------------------- */
 
+/* The generations the pier may hold. */
+typedef struct {
+  uint32_t gen[2];
+  int count;
+} candidates;
+
 typedef struct {
   char pier[2048];
-  uint32_t from;   /* the generation on disk */
-  int report_fd;   /* where the writer reports each saved generation */
+  candidates may;
+  int report_fd;   /* where the writer reports its boot and each save */
+  int save;        /* 0: boot and check only */
 } writer_job;
 
-static int child_writer(void *arg) {
-  const writer_job *w = arg;
+#define BOOTED 0x80000000u /* report: booted at generation (low bits) */
+
+/* Boots and finds which candidate the pier holds: its index, or -1 after
+ * saying why on stderr. */
+static int booted_generation(const writer_job *w) {
+  char chk[2200];
+  fmt(chk, sizeof chk, "%s/.urb/chk", w->pier);
   host_start();
   host_pier((char *)w->pier, 1);
   host_boot();
+  if (exists(cat(chk, "control.bin")) || exists(cat(chk, "memory.bin"))) {
+    dprintf(STDERR_FILENO, "random: a patch file is left after boot\n");
+    return -1;
+  }
+  static heap h;
+  char why[1200] = "";
+  for (int i = 0; i < w->may.count; i++) {
+    gen_heap(w->may.gen[i], &h);
+    char one[512];
+    if (loom_matches(&h, 8, one, sizeof one) &&
+        image_matches(cat(chk, "image.bin"), &h, one, sizeof one)) {
+      return i;
+    }
+    size_t used = strlen(why);
+    fmt(why + used, sizeof why - used, "generation %u: %s; ", w->may.gen[i], one);
+  }
+  dprintf(STDERR_FILENO, "random: mixed state: %s\n", why);
+  return -1;
+}
+
+static int child_writer(void *arg) {
+  const writer_job *w = arg;
+  int index = booted_generation(w);
+  if (index < 0) {
+    return EXIT_MISMATCH;
+  }
+  uint32_t from = w->may.gen[index];
+  uint32_t report = BOOTED | from;
+  if (write(w->report_fd, &report, sizeof report) != (ssize_t)sizeof report) {
+    return EXIT_HOSTFAIL;
+  }
+  if (!w->save) {
+    return 0;
+  }
   heap h;
-  gen_heap(w->from, &h);
-  for (uint32_t g = w->from + 1; g <= w->from + GENERATIONS; g++) {
+  gen_heap(from, &h);
+  for (uint32_t g = from + 1; g <= from + GENERATIONS; g++) {
     uint32_t pages = gen_pages(g);
     if (pages > h.pages) {
       heap_resize(&h, pages, g);
@@ -92,42 +140,6 @@ static int child_writer(void *arg) {
   return 0;
 }
 
-/* ---- the checking boot --------------------------------------------------------------- */
-
-typedef struct {
-  char pier[2048];
-  uint32_t candidates[2];
-  int count;
-} check_job;
-
-/* Boots the pier; exits with 100 + the index of the candidate generation
- * it holds, or EXIT_MISMATCH. */
-static int child_check(void *arg) {
-  const check_job *c = arg;
-  host_start();
-  host_pier((char *)c->pier, 0);
-  host_boot();
-  char chk[2200];
-  fmt(chk, sizeof chk, "%s/.urb/chk", c->pier);
-  if (exists(cat(chk, "control.bin")) || exists(cat(chk, "memory.bin"))) {
-    dprintf(STDERR_FILENO, "check: a patch file is left after boot\n");
-    return EXIT_MISMATCH;
-  }
-  static heap h;
-  char why[512] = "";
-  for (int i = 0; i < c->count; i++) {
-    gen_heap(c->candidates[i], &h);
-    char w[512];
-    if (loom_matches(&h, 8, w, sizeof w) && image_matches(cat(chk, "image.bin"), &h, w, sizeof w)) {
-      return 100 + i;
-    }
-    size_t used = strlen(why);
-    fmt(why + used, sizeof why - used, "generation %u: %s; ", c->candidates[i], w);
-  }
-  dprintf(STDERR_FILENO, "check: mixed state: %s\n", why);
-  return EXIT_MISMATCH;
-}
-
 /* ---- runs --------------------------------------------------------------------------------- */
 
 static double now(void) {
@@ -136,19 +148,30 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Runs the writer from generation FROM on PIER; kills it after DELAY
- * seconds (never, when negative). Sets *LAST to the last generation it
- * reported and *KILLED. Returns 0, or -1 when the writer failed. */
-static int writer_run(const char *pier, uint32_t from, double delay, uint32_t *last, int *killed,
-                      char *why, size_t why_len) {
+/* What one writer run did. */
+typedef struct {
+  int killed;
+  int booted;        /* it reported its boot */
+  int boot_index;    /* which candidate it booted */
+  uint32_t base;
+  uint32_t last;     /* the last generation reported saved (or base) */
+  int saves;         /* generations reported saved */
+} run_result;
+
+/* Runs the writer on PIER, which may hold MAY; kills it after DELAY
+ * seconds (never, when negative). 0, or -1 with WHY when the writer
+ * failed (a mixed state among them). */
+static int writer_run(const char *pier, const candidates *may, int save, double delay,
+                      run_result *r, char *why, size_t why_len) {
   int fds[2];
   if (pipe(fds) != 0) {
     host_die("pipe");
   }
   static writer_job w;
   fmt(w.pier, sizeof w.pier, "%s", pier);
-  w.from = from;
+  w.may = *may;
   w.report_fd = fds[1];
+  w.save = save;
   int err_fd = memfd_create("writer-stderr", 0);
   fflush(NULL);
   pid_t pid = fork();
@@ -158,8 +181,7 @@ static int writer_run(const char *pier, uint32_t from, double delay, uint32_t *l
   if (pid == 0) {
     close(fds[0]);
     dup2(err_fd, STDERR_FILENO);
-    int code = child_writer(&w);
-    _exit(code);
+    _exit(child_writer(&w));
   }
   close(fds[1]);
   if (delay >= 0) {
@@ -171,39 +193,69 @@ static int writer_run(const char *pier, uint32_t from, double delay, uint32_t *l
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  *last = from;
-  uint32_t g;
-  while (read(fds[0], &g, sizeof g) == (ssize_t)sizeof g) {
-    *last = g;
+  memset(r, 0, sizeof *r);
+  uint32_t message;
+  while (read(fds[0], &message, sizeof message) == (ssize_t)sizeof message) {
+    if (message & BOOTED) {
+      r->booted = 1;
+      r->base = message & ~BOOTED;
+      r->last = r->base;
+      for (int i = 0; i < may->count; i++) {
+        if (may->gen[i] == r->base) {
+          r->boot_index = i;
+        }
+      }
+    } else {
+      r->last = message;
+      r->saves++;
+    }
   }
   close(fds[0]);
-  *killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  int ok = *killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  r->killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  int ok = r->killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
   if (!ok) {
     char err[2048];
     ssize_t n = pread(err_fd, err, sizeof err - 1, 0);
     err[n > 0 ? n : 0] = '\0';
-    fmt(why, why_len, "writer from generation %u: status %d: %s", from, status, err);
+    fmt(why, why_len, "writer status %d (exit %d) on a pier that may hold generation %u%s%u: %s",
+        status, WIFEXITED(status) ? WEXITSTATUS(status) : -1, may->gen[0],
+        may->count > 1 ? " or " : "", may->count > 1 ? may->gen[1] : 0, err);
   }
   close(err_fd);
   return ok ? 0 : -1;
 }
 
+/* What the pier may hold after R: unchanged when the writer was killed
+ * before it booted; else the last reported generation, or the next one
+ * when a kill may have come after that save was durable. */
+static candidates after_run(const candidates *may, const run_result *r) {
+  if (!r->booted) {
+    return *may;
+  }
+  candidates next = {{r->last, r->last + 1}, 1};
+  if (r->killed && r->last < r->base + GENERATIONS) {
+    next.count = 2;
+  }
+  return next;
+}
+
 int test_random(long runs) {
   const char *seed_env = getenv("CRASH_SEED");
-  unsigned seed = seed_env != NULL ? (unsigned)strtoul(seed_env, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
+  unsigned seed = seed_env != NULL ? (unsigned)strtoul(seed_env, NULL, 10)
+                                   : (unsigned)time(NULL) ^ (unsigned)getpid();
   srandom(seed);
   char why[9000] = "";
   long done = 0;
-  long saw_last = 0;
+  long in_boot = 0;
   long saw_next = 0;
-  long mixed = 0;
   long finished = 0;
-  long recovered = 0;
+  long patch_left = 0;
+  long boots = 0;
   char *pier = NULL;
-  uint32_t gen = 0;
+  candidates may = {{0, 0}, 1};
   double span = -1;
   int ok = 1;
+  run_result r;
   for (long run = 0; run < runs && ok; run++) {
     if (run % CHAIN == 0) {
       if (pier != NULL) {
@@ -211,60 +263,56 @@ int test_random(long runs) {
         free(pier);
       }
       pier = fresh_dir("random");
-      uint32_t last;
-      int killed;
-      /* Generation 1..4 saved without a kill; its time calibrates the
+      /* Generations 1..4 saved without a kill; its time calibrates the
        * kills: uniform over one whole writer run. */
+      may.gen[0] = 0;
+      may.count = 1;
       double start = now();
-      if (writer_run(pier, 0, -1, &last, &killed, why, sizeof why) != 0 || last != GENERATIONS) {
+      if (writer_run(pier, &may, 1, -1, &r, why, sizeof why) != 0 || r.last != GENERATIONS) {
         ok = 0;
         break;
       }
       double took = now() - start;
       span = span < 0 ? took : (span + took) / 2;
-      gen = last;
+      may = after_run(&may, &r);
     }
     double delay = span * (double)random() / (double)RAND_MAX;
-    uint32_t last;
-    int killed;
-    if (writer_run(pier, gen, delay, &last, &killed, why, sizeof why) != 0) {
+    int patch_before = exists(cat(pier, ".urb/chk/control.bin"));
+    if (writer_run(pier, &may, 1, delay, &r, why, sizeof why) != 0) {
+      size_t used = strlen(why);
+      fmt(why + used, sizeof why - used, "\nrun %ld (seed %u), killed after %.1f ms", run, seed,
+          delay * 1e3);
       ok = 0;
       break;
     }
-    static check_job c;
-    fmt(c.pier, sizeof c.pier, "%s", pier);
-    c.candidates[0] = last;
-    c.count = 1;
-    if (killed && last < gen + GENERATIONS) {
-      c.candidates[1] = last + 1;
-      c.count = 2;
-    }
-    finished += !killed;
-    recovered += exists(cat(pier, ".urb/chk/control.bin"));
-    outcome o = run_child(child_check, &c, NULL);
     done++;
-    if (!o.exited || o.code < 100 || o.code >= 100 + c.count) {
-      mixed++;
-      fmt(why, sizeof why, "run %ld (seed %u), killed after %.1f ms, last reported generation %u: %s",
-          run, seed, delay * 1e3, last, describe(&o));
-      ok = 0;
-      break;
+    boots += r.booted;
+    in_boot += r.killed && !r.booted;
+    saw_next += r.booted && r.boot_index == 1;
+    patch_left += patch_before;
+    finished += !r.killed;
+    may = after_run(&may, &r);
+    /* The end of a chain: a boot that only checks. */
+    if ((run + 1) % CHAIN == 0 || run + 1 == runs) {
+      if (writer_run(pier, &may, 0, -1, &r, why, sizeof why) != 0) {
+        ok = 0;
+        break;
+      }
+      boots++;
+      saw_next += r.boot_index == 1;
     }
-    gen = c.candidates[o.code - 100];
-    saw_last += o.code == 100;
-    saw_next += o.code == 101;
   }
   if (pier != NULL) {
     remove_tree(pier);
     free(pier);
   }
-  printf("random kills: runs %ld (seed %u), reported generation %ld, the one being saved %ld, "
-         "not killed %ld, patch left %ld, mixed %ld\n",
-         done, seed, saw_last, saw_next, finished, recovered, mixed);
-  if (ok && done == runs && mixed == 0) {
-    pass("crash/random/kills (%ld runs, none mixed)", done);
+  printf("random kills: runs %ld (seed %u), boots checked %ld, booted the generation being saved %ld, "
+         "killed while booting %ld, booted over a patch %ld, not killed %ld\n",
+         done, seed, boots, saw_next, in_boot, patch_left, finished);
+  if (ok && done == runs) {
+    pass("crash/random/kills (%ld runs, every boot one whole generation)", done);
   } else {
-    fail(why, "crash/random/kills (%ld of %ld runs, %ld mixed)", done, runs, mixed);
+    fail(why, "crash/random/kills (%ld of %ld runs)", done, runs);
   }
   return 0;
 }
