@@ -25,6 +25,8 @@
 #define EXIT_MISMATCH 3  /* the loom or a file did not hold what it should */
 #define EXIT_HOSTFAIL 2  /* the host itself could not run */
 
+/* Runtime flags every host_start sets (u3o_Config.wag_w), e.g. no_demand. */
+void host_default_flags(uint32_t wag_w);
 /* Maps the loom and installs the store-fault handler; once per process. */
 void host_start(void);
 /* Sets the pier directory in the runtime's configuration and makes
@@ -38,6 +40,7 @@ void host_heap(uint32_t pages);
 void host_save(uint32_t pages);
 /* The runtime flags (u3o_Config.wag_w). */
 void host_flags(uint32_t wag_w);
+uint32_t host_current_flags(void);
 uint32_t *host_page(uint32_t page);
 _Noreturn void host_die(const char *what);
 

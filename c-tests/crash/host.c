@@ -75,7 +75,14 @@ static void on_fault(int sig, siginfo_t *info, void *context) {
   raise(SIGSEGV);
 }
 
+static uint32_t start_flags;
+
+void host_default_flags(uint32_t wag_w) {
+  start_flags = wag_w;
+}
+
 void host_start(void) {
+  u3o_Config.wag_w = start_flags;
   void *got = mmap((void *)LOOM_BASE, LOOM_WORDS * 4, PROT_READ | PROT_WRITE,
                    MAP_ANON | MAP_FIXED | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
   if (got == MAP_FAILED) {
@@ -107,11 +114,19 @@ void host_pier(char *dir, int make_dirs) {
       }
     }
   }
-  u3o_Config.dir_c = dir;
+  /* The library keeps the pointer: give it a copy of its own. */
+  u3o_Config.dir_c = strdup(dir);
+  if (u3o_Config.dir_c == NULL) {
+    host_die("strdup");
+  }
 }
 
 void host_flags(uint32_t wag_w) {
   u3o_Config.wag_w = wag_w;
+}
+
+uint32_t host_current_flags(void) {
+  return u3o_Config.wag_w;
 }
 
 c3_o host_boot(void) {
@@ -202,6 +217,11 @@ void heap_resize(heap *h, uint32_t pages, uint32_t seed) {
 }
 
 int loom_matches(const heap *h, uint32_t check_above, char *why, size_t why_len) {
+  if (u3o_Config.wag_w & (1u << 12)) {
+    /* Swap mode: above the image the loom maps the ephemeral file, which
+     * keeps whatever the last process left there. */
+    check_above = 0;
+  }
   for (uint32_t page = 0; page < h->pages + check_above && page < LOOM_PAGES - 1; page++) {
     uint32_t seed = page < h->pages ? h->seed[page] : 0;
     const uint32_t *words = host_page(page);
@@ -381,6 +401,8 @@ long long file_size(const char *path) {
   return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+/* Copies a file; runs of zeros become holes (the ephemeral file of swap
+ * mode is as long as the loom and mostly empty). */
 static void copy_file(const char *from, const char *to) {
   int in = open(from, O_RDONLY);
   int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -388,17 +410,28 @@ static void copy_file(const char *from, const char *to) {
     host_die(from);
   }
   static char buf[1 << 16];
+  static const char zeros[1 << 16];
+  off_t at = 0;
   ssize_t got;
   while ((got = read(in, buf, sizeof buf)) > 0) {
-    if (write(out, buf, (size_t)got) != got) {
+    if (memcmp(buf, zeros, (size_t)got) != 0 && pwrite(out, buf, (size_t)got, at) != got) {
       host_die(to);
     }
+    at += got;
+  }
+  if (ftruncate(out, at) != 0) {
+    host_die(to);
   }
   close(in);
   close(out);
 }
 
-void copy_dir(const char *from, const char *to) {
+void copy_dir(const char *from_path, const char *to_path) {
+  /* Own copies: the arguments may be cat() buffers, which cat() reuses. */
+  char from[4200];
+  char to[4200];
+  fmt(from, sizeof from, "%s", from_path);
+  fmt(to, sizeof to, "%s", to_path);
   if (mkdir(to, 0700) != 0 && errno != EEXIST) {
     host_die(to);
   }
@@ -408,11 +441,12 @@ void copy_dir(const char *from, const char *to) {
   }
   struct dirent *entry;
   while ((entry = readdir(dir)) != NULL) {
-    const char *src = cat(from, entry->d_name);
+    char src[4200];
+    char dst[4200];
+    fmt(src, sizeof src, "%s/%s", from, entry->d_name);
+    fmt(dst, sizeof dst, "%s/%s", to, entry->d_name);
     struct stat st;
     if (lstat(src, &st) == 0 && S_ISREG(st.st_mode)) {
-      char dst[4200];
-      fmt(dst, sizeof dst, "%s", cat(to, entry->d_name));
       copy_file(src, dst);
     }
   }

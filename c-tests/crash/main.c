@@ -1,6 +1,9 @@
 /* crashtest: the crash, I/O-fault and bad-input tests of liblooms.
  *
- *   crashtest [-w WORKDIR] GROUP...
+ *   crashtest [-w WORKDIR] [-f FLAGS] GROUP...
+ *
+ * FLAGS: the runtime flags (u3o_Config.wag_w) of every boot, e.g. 0x200
+ * for no_demand, 0x1000 for swap.
  *
  * Groups: points, order, ioerr, random[=RUNS] (default 200), badinput[=FILE]
  * (FILE: where to write the table of bad inputs as markdown), writers,
@@ -45,9 +48,15 @@ int main(int argc, char **argv) {
   preload_self(argv);
   setvbuf(stdout, NULL, _IOLBF, 0);
   int first = 1;
-  if (argc > 2 && strcmp(argv[1], "-w") == 0) {
-    set_work_root(argv[2]);
-    first = 3;
+  while (argc > first + 1 && argv[first][0] == '-') {
+    if (strcmp(argv[first], "-w") == 0) {
+      set_work_root(argv[first + 1]);
+    } else if (strcmp(argv[first], "-f") == 0) {
+      host_default_flags((uint32_t)strtoul(argv[first + 1], NULL, 0));
+    } else {
+      break;
+    }
+    first += 2;
   }
   for (int i = first; i < argc; i++) {
     char *group = argv[i];

@@ -202,7 +202,7 @@ int test_writers(void) {
 static int child_verbose_boot(void *arg) {
   host_start();
   host_pier((char *)arg, 1);
-  host_flags(1u << 4);
+  host_flags(host_current_flags() | 1u << 4);
   host_boot();
   return 0;
 }

@@ -5,7 +5,8 @@
 # recorded calls; I/O errors injected at every call; a table of damaged and
 # made-up pier files; two processes on one pier.
 #
-# CRASH_RUNS: random kills per backend (default 200; `make soak`: 10,000).
+# CRASH_RUNS: random kills per backend (default 200; `make soak`: 10,000,
+#   which also runs swap mode).
 # CRASH_SEED: the random kills' seed (default: time and pid; printed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,13 +34,25 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/looms-crash.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
 failed=0
-# Per backend: names get the backend after "crash/".
-for backend in mprotect uffd; do
-    if ! LOOMS_TRACKING=$backend "$OUT/crashtest" -w "$W" backend points writers "random=$RUNS" \
-        | sed -u "s#^\(PASS\|FAIL\|SKIP\): crash/#\1: crash/$backend/#"; then
+# run_as LABEL TRACKING FLAGS GROUP...: names get LABEL after "crash/".
+run_as() {
+    local label=$1 tracking=$2 flags=$3
+    shift 3
+    if ! LOOMS_TRACKING=$tracking "$OUT/crashtest" -w "$W" -f "$flags" "$@" \
+        | sed -u "s#^\(PASS\|FAIL\|SKIP\): crash/#\1: crash/$label/#"; then
         failed=1
     fi
-done
+}
+run_as mprotect mprotect 0 backend points writers "random=$RUNS"
+run_as uffd uffd 0 backend points writers "random=$RUNS"
+# The runtime's other boot modes (their tracking is mprotect): no_demand
+# reads the image in; swap maps the loom above it from an ephemeral file.
+run_as no-demand mprotect 0x200 points
+if [ "$RUNS" -ge 1000 ] || [ -n "${CRASH_SWAP:-}" ]; then
+    run_as swap mprotect 0x1000 points "random=$RUNS"
+else
+    echo "SKIP: crash/swap/points (swap mode is slow to copy; runs in make soak or with CRASH_SWAP=1)"
+fi
 # Once, with the default backend.
 if ! "$OUT/crashtest" -w "$W" order ioerr "badinput=$W/BAD-INPUT.md"; then
     failed=1
