@@ -144,27 +144,101 @@ fn report_mprotect(page: u32, errno: i32) -> bool {
 
 /// Swap mode: moves a just-dirtied page onto the ephemeral file, keeping its
 /// contents. The copy lives in a static buffer: the stack may itself be
-/// growing through this very fault.
-fn move_to_ephemeral(page: u32, fd: libc::c_int) -> bool {
+/// growing through this very fault. Each move splits the loom's mapping;
+/// when the kernel refuses another split, the whole aligned run around the
+/// page moves instead (see `move_run`), as `unprotect_or_widen` does for
+/// protections.
+fn move_to_ephemeral(map: &mut [u32], page: u32, fd: libc::c_int) -> bool {
     static mut SAVED: [u8; PAGE_BYTES] = [0; PAGE_BYTES];
     // SAFETY: the handler is not re-entered for a loom page while it runs
     // (the page in question is readable), so the buffer has one user.
     let saved = unsafe { (&raw mut SAVED).as_mut().unwrap_unchecked() };
     // SAFETY: a clean page is mapped readable.
     saved.copy_from_slice(unsafe { loom::page_bytes(page) });
-    if let Err(errno) = loom::remap(page, 1, loom::Backing::FileShared(fd)) {
-        Line::new()
-            .str("loom: fault mmap failed (")
-            .dec(u64::from(page))
-            .str("): ")
-            .errno(errno)
-            .str("\r\n")
-            .emit();
-        return false;
+    match loom::remap(page, 1, loom::Backing::FileShared(fd)) {
+        Ok(()) => {
+            // SAFETY: the page is now mapped read-write onto the ephemeral file.
+            unsafe { loom::pages_mut(page, 1) }.copy_from_slice(saved);
+            return true;
+        }
+        Err(libc::ENOMEM) => {}
+        Err(errno) => return report_mmap(page, errno),
     }
-    // SAFETY: the page is now mapped read-write onto the ephemeral file.
-    unsafe { loom::pages_mut(page, 1) }.copy_from_slice(saved);
-    true
+    let view = pool::view();
+    for width in WIDENINGS {
+        let (first, end) = widened(page, width, view.pages);
+        match move_run(map, page, first, end, view.guard, fd) {
+            Ok(()) => return true,
+            Err(libc::ENOMEM) => continue,
+            Err(errno) => return report_mmap(page, errno),
+        }
+    }
+    report_mmap(page, libc::ENOMEM)
+}
+
+/// Moves pages `[first, end)`, except the guard, onto the ephemeral file in
+/// one mapping per side of the guard, and marks them dirty. Pages already
+/// dirty live in the file at their own offsets (swap mode maps everything
+/// above the image there at boot, and moves image pages there on their first
+/// store); the clean ones, and `page` itself, are first written into the
+/// file, so the new mapping shows the same bytes.
+fn move_run(
+    map: &mut [u32],
+    page: u32,
+    first: u32,
+    end: u32,
+    guard: u32,
+    fd: libc::c_int,
+) -> Result<(), i32> {
+    for at in first..end {
+        if at != guard && (at == page || !dirty::is_dirty(map, at)) {
+            // SAFETY: every loom page but the guard is mapped readable.
+            let bytes = unsafe { loom::page_bytes(at) };
+            let mut done = 0;
+            while done < bytes.len() {
+                let rest = &bytes[done..];
+                // SAFETY: rest is a live slice; fd is the ephemeral file.
+                let put = unsafe {
+                    libc::pwrite(
+                        fd,
+                        rest.as_ptr().cast(),
+                        rest.len(),
+                        (loom::bytes_of(at) + done) as libc::off_t,
+                    )
+                };
+                match put {
+                    n if n > 0 => done += n as usize,
+                    0 => return Err(libc::EIO),
+                    _ => match crate::msg::last_errno() {
+                        libc::EINTR | libc::EAGAIN => {}
+                        errno => return Err(errno),
+                    },
+                }
+            }
+        }
+    }
+    let mut spans = [(first, end), (end, end)];
+    if first <= guard && guard < end {
+        spans = [(first, guard), (guard + 1, end)];
+    }
+    for (from, to) in spans {
+        if from < to {
+            loom::remap(from, to - from, loom::Backing::FileShared(fd))?;
+            dirty::set_range(map, from, to, true);
+        }
+    }
+    Ok(())
+}
+
+fn report_mmap(page: u32, errno: i32) -> bool {
+    Line::new()
+        .str("loom: fault mmap failed (")
+        .dec(u64::from(page))
+        .str("): ")
+        .errno(errno)
+        .str("\r\n")
+        .emit();
+    false
 }
 
 /// Handles a hit on the guard page.
@@ -226,7 +300,7 @@ pub fn fault(low: u32, high: u32, post: u32) -> u3e_flaw {
     dirty::mark_dirty(map, page);
     let ephemeral = pool::view().ephemeral_fd;
     let handled = if ephemeral != 0 {
-        move_to_ephemeral(page, ephemeral)
+        move_to_ephemeral(map, page, ephemeral)
     } else {
         unprotect_or_widen(map, page)
     };

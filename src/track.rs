@@ -354,13 +354,16 @@ pub fn harvest() {
         let found =
             unsafe { libc::ioctl(PAGEMAP_FD.load(Ordering::Relaxed), PAGEMAP_SCAN, &mut arg) };
         if found < 0 {
-            // Cannot tell what was written: count everything as written.
-            say!(
-                "loom: tracking: PAGEMAP_SCAN failed: {}\r\n",
-                strerror(last_errno())
-            );
+            // Cannot tell what was written: count every tracked page as
+            // written. They are writable already and stay so, as dirty pages
+            // are; the mprotect backend tracks from the next save on.
+            let errno = last_errno();
             dirty::set_range(map, 0, pages, true);
-            fall_back(pages, "PAGEMAP_SCAN", last_errno());
+            say!(
+                "loom: tracking: PAGEMAP_SCAN failed: {}; every page counted as written, using mprotect\r\n",
+                strerror(errno)
+            );
+            stop();
             return;
         }
         for region in &regions[..found as usize] {
