@@ -321,6 +321,51 @@ int test_order(void) {
       } else {
         fail(why, "crash/order/recovery");
       }
+      /* Boots that only remove files: a torn patch (the save killed before
+       * control.bin is written) and an orphan memory.bin (killed between
+       * the two unlinks). */
+      int control_write = -1;
+      int memory_unlink = -1;
+      for (int i = 0; i < t.n; i++) {
+        if (is_write(&t.calls[i]) && call_on(&t.calls[i], "control.bin") && control_write < 0) {
+          control_write = i;
+        }
+        if (strcmp(t.calls[i].op, "unlink") == 0 && call_on(&t.calls[i], "memory.bin")) {
+          memory_unlink = i;
+        }
+      }
+      const struct {
+        const char *name;
+        int kill_before;
+      } removals[] = {{"discard-torn-patch", control_write}, {"remove-orphan-memory", memory_unlink}};
+      for (int i = 0; i < 2; i++) {
+        remove_tree(j.run);
+        mkdir(j.run, 0700);
+        fmt(kill_at, sizeof kill_at, "%d", removals[i].kill_before + 1);
+        job_env(&j, kill_at, NULL);
+        o = run_child(child_save, &j, (const char *const *)j.env);
+        int unlinks = 0;
+        int last_unlink = -1;
+        if (removals[i].kill_before < 0 || o.exited || o.signal != SIGKILL ||
+            record_calls(&j, child_boot_armed, &r) <= 0) {
+          fail(describe(&o), "crash/order/%s (no crash state or no trace)", removals[i].name);
+          continue;
+        }
+        for (int c = 0; c < r.n; c++) {
+          if (strcmp(r.calls[c].op, "unlink") == 0) {
+            unlinks++;
+            last_unlink = c;
+          }
+        }
+        if (unlinks == 0) {
+          fail("", "crash/order/%s (the boot removed nothing)", removals[i].name);
+        } else if (dir_sync_after(&r, last_unlink, r.n, CHK) < 0) {
+          fmt(why, sizeof why, "no fsync of %s after the last unlink (call %d)", CHK, last_unlink + 1);
+          fail(why, "crash/order/%s", removals[i].name);
+        } else {
+          pass("crash/order/%s (%d calls)", removals[i].name, r.n);
+        }
+      }
     }
     remove_tree(run);
     free(run);
