@@ -307,8 +307,8 @@ int test_random(long runs) {
     free(pier);
   }
   printf("random kills: runs %ld (seed %u), boots checked %ld, booted the generation being saved %ld, "
-         "killed while booting %ld, booted over a patch %ld, not killed %ld\n",
-         done, seed, boots, saw_next, in_boot, patch_left, finished);
+         "killed while booting %ld, booted over a patch %ld, not killed %ld, mixed states %d\n",
+         done, seed, boots, saw_next, in_boot, patch_left, finished, ok ? 0 : 1);
   if (ok && done == runs) {
     pass("crash/random/kills (%ld runs, every boot one whole generation)", done);
   } else {
