@@ -63,10 +63,11 @@ TRACK=$OUT/track
 NOUFD=$OUT/libnoufd.so
 NOSCAN=$OUT/libnoscan.so
 
-# has LOG LINE: LOG (carriage returns dropped) holds exactly LINE.
-has() { tr -d '\r' <"$1" | grep -qxF -- "$2"; }
+# has LOG LINE: LOG (carriage returns dropped) holds exactly LINE. (grep
+# reads all its input, so tr never dies of SIGPIPE under pipefail.)
+has() { tr -d '\r' <"$1" | grep -xF -- "$2" >/dev/null; }
 # lacks LOG REGEX: no line of LOG matches REGEX.
-lacks() { ! tr -d '\r' <"$1" | grep -qE -- "$2"; }
+lacks() { ! tr -d '\r' <"$1" | grep -E -- "$2" >/dev/null; }
 # free_gib DIR: whole GiB available on DIR's file system.
 free_gib() { df -P -k "$1" | awk 'NR == 2 {print int($4 / 1048576)}'; }
 # seconds since START (from now_ns), one decimal.
@@ -174,7 +175,10 @@ scatter() {
         fail_log "$name" "$log"
         echo "    (${took} s)"
     fi
+    # Freeing gigabytes can take long (a file system mounted with discard).
+    start=$(now_ns)
     rm -rf "${W:?}/$name"
+    echo "    pier removed in $(since "$start") s"
 }
 
 # guard NAME BACKEND: stores into the guard page move it up and down,
