@@ -1,4 +1,4 @@
-/* The host the library runs in, and the helpers every test group shares;
+/* The host the library runs in, and the functions every test group shares;
  * see crash.h. */
 #define _GNU_SOURCE
 #include "crash.h"
