@@ -3,15 +3,11 @@
 #   make track-check  the tracking suite (also part of make check)
 #   make soak-track   500,000 scattered first stores in a 16 GiB loom under
 #                     both backends; not run in CI (minutes, ~36 GiB of disk)
-#   make track-bugs   scenarios that show library bugs still open
 
-.PHONY: track-check soak-track track-bugs
+.PHONY: track-check soak-track
 
 track-check: lib
 	bash $(LOOMS_ROOT)/scripts/suites/55-track.sh
 
 soak-track: lib
 	bash $(LOOMS_ROOT)/scripts/suites/55-track.sh soak
-
-track-bugs: lib
-	bash $(LOOMS_ROOT)/scripts/suites/55-track.sh bugs
