@@ -198,6 +198,23 @@ measure_harvest() {
     [ "$(kv "$OUT" dirty)" = "$stores" ] ||
         check_fail "harvest: $(kv "$OUT" dirty) of $stores stored pages dirty"
     rm -rf "$SCRATCH/harvest"
+    # The fixed cost of a save, on a small image and on the whole loom.
+    sync
+    run "save1 small" env LOOMS_TRACKING=uffd "$LOOMS" save1 "$SCRATCH/live-1000" \
+        "$LOOM_PAGES" 1000 existing
+    sample save1-small "$(kv "$OUT" value)"
+    [ "$(kv "$OUT" verified)" = 1 ] || check_fail "save of one page in 1000: image differs"
+    sync
+    run "save1 big" env LOOMS_TRACKING=uffd "$LOOMS" save1 "$SCRATCH/harvest" \
+        "$HARVEST_LOOM" "$HARVEST_IMAGE" sparse
+    sample save1-big "$(kv "$OUT" value)"
+    [ "$(kv "$OUT" verified)" = 1 ] ||
+        check_fail "save of one page in $HARVEST_IMAGE: image differs"
+    rm -rf "$SCRATCH/harvest"
+    sync
+    run "raw write 1 page" "$RAW" write "$SCRATCH/raw.bin" 1 1000
+    sample raw-one "$(kv "$OUT" value)"
+    rm -f "$SCRATCH/raw.bin"
     run "raw reprotect" "$RAW" reprotect "$HARVEST_IMAGE" "$HARVEST_STRIDE"
     sample raw-reprotect "$(kv "$OUT" value)"
 }
@@ -326,8 +343,10 @@ done
 section "u3e_toss (ms): $(k "$BIG")-page image in a 1 GiB loom, 1 page in $TOSS_STRIDE stored to since boot"
 row "u3e_toss (harvest + madvise of the gap)" uffd ms toss-uffd raw-madvise g "" ""
 row "u3e_toss (madvise of the gap)" mprotect ms toss-mprotect raw-madvise g "" ""
-section "harvest (ms): $((HARVEST_LOOM * 16 / 1024)) MiB loom, sparse image up to its stack, 1 page in $HARVEST_STRIDE stored to"
+section "harvest and reset at save (ms): $((HARVEST_LOOM * 16 / 1024)) MiB loom, sparse image up to its stack, 1 page in $HARVEST_STRIDE stored to"
 row "u3e_toss = harvest + re-protect; gap ~0" uffd ms harvest raw-reprotect h "" ""
+row "u3e_save, 1 page, 1k-page image (fixed cost)" uffd ms save1-small raw-one i "" ""
+row "u3e_save, 1 page, the sparse image above" uffd ms save1-big raw-one i "" ""
 
 echo
 echo "base: a = bare SIGSEGV handler that only mprotects the 16 KiB page read-write, populated"
@@ -344,6 +363,9 @@ echo "      f = one sequential read of the same image.bin into fresh anonymous m
 echo "      g = bare madvise(MADV_DONTNEED) of the same gap between heap and stack"
 echo "      h = bare mprotect(PROT_READ) of the same range with the same pages written,"
 echo "          what mprotect tracking pays to re-arm them"
+echo "      i = one 16 KiB pwrite into an existing synced 1k-page file, one fdatasync; the"
+echo "          difference between the two u3e_save rows is what harvest, remap and re-arm"
+echo "          of the whole image cost at that size"
 echo "each disk measurement starts after a sync, so that earlier writeback does not land in it."
 echo "u3e_save under DRYRUN returns before harvesting, so it cannot time harvest; u3e_toss does."
 echo "targets: $MET met, $MISSED missed; checks: $([ $CHECKS = 0 ] && echo "all passed" || echo "$CHECKS FAILED")"

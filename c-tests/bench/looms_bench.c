@@ -18,6 +18,11 @@
  *       boots a pier of IMAGE pages in a loom of LOOM pages (sparse: the
  *       image is made here as a sparse file), stores one word to every
  *       STRIDE-th image page, times u3e_toss
+ *   looms_bench save1 DIR LOOM IMAGE existing|sparse
+ *       boots a pier of IMAGE pages in a loom of LOOM pages, rewrites one
+ *       page with the bytes it already holds and times u3e_save: the fixed
+ *       cost of a save (harvest, patch, syncs, remap and re-arm of the
+ *       whole image)
  *
  * Prints one line of key=value pairs on stdout; `value` is the measurement,
  * the other keys are checks the smoke suite reads. LOOMS_TRACKING chooses
@@ -194,8 +199,9 @@ static int run_live(char *dir, const char *mode) {
   return 0;
 }
 
-static int run_toss(char *dir, uint32_t loom, uint32_t image, uint32_t stride,
-                    const char *kind) {
+/* Boots the pier DIR of IMAGE pages in a loom of LOOM pages; KIND "sparse"
+ * first makes its image here as a sparse file. */
+static void boot_image(char *dir, uint32_t loom, uint32_t image, const char *kind) {
   if (strcmp(kind, "sparse") == 0) {
     bench_make_pier(dir);
     int fd = open(image_path(dir), O_RDWR | O_CREAT, 0600);
@@ -211,6 +217,11 @@ static int run_toss(char *dir, uint32_t loom, uint32_t image, uint32_t stride,
     bench_fail("the pier's image has another size");
   }
   host_heap(image);
+}
+
+static int run_toss(char *dir, uint32_t loom, uint32_t image, uint32_t stride,
+                    const char *kind) {
+  boot_image(dir, loom, image, kind);
   uint32_t stores = 0;
   for (uint32_t page = 0; page < image; page += stride) {
     bench_store_word(bench_page(page), page);
@@ -220,6 +231,20 @@ static int run_toss(char *dir, uint32_t loom, uint32_t image, uint32_t stride,
   u3e_toss(host_low(), host_high());
   uint64_t t1 = bench_now();
   printf("value=%.3f dirty=%u stores=%u\n", bench_ms(t0, t1), host_dirty(0, image), stores);
+  return 0;
+}
+
+static int run_save1(char *dir, uint32_t loom, uint32_t image, const char *kind) {
+  boot_image(dir, loom, image, kind);
+  uint32_t page = image / 2;
+  static uint32_t same[BENCH_PAGE_WORDS];
+  memcpy(same, bench_page(page), BENCH_PAGE_BYTES);
+  memcpy(bench_page(page), same, BENCH_PAGE_BYTES);
+  uint64_t t0 = bench_now();
+  save();
+  uint64_t t1 = bench_now();
+  printf("value=%.3f verified=%d\n", bench_ms(t0, t1),
+         image_holds(dir, image, page) && host_dirty(0, image) == 0);
   return 0;
 }
 
@@ -241,6 +266,9 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "toss") == 0 && argc == 7) {
     return run_toss(argv[2], bench_arg(argv[3]), bench_arg(argv[4]), bench_arg(argv[5]),
                     argv[6]);
+  }
+  if (strcmp(cmd, "save1") == 0 && argc == 6) {
+    return run_save1(argv[2], bench_arg(argv[3]), bench_arg(argv[4]), argv[5]);
   }
   fprintf(stderr, "usage: see the head of looms_bench.c\n");
   return 2;
