@@ -6,8 +6,9 @@
 #   scripts/bench.sh            full run (5 repetitions, up to 50k pages)
 #   BENCH_QUICK=1 scripts/bench.sh   one repetition of small sizes (smoke)
 #   BENCH_REPS=N                repetitions per row (default 5, quick 1)
-#   BENCH_DIR=DIR               scratch directory (default target/bench-tmp,
-#                               on the repository's own filesystem)
+#   BENCH_DIR=DIR               where the scratch directory is made (default
+#                               target/bench-tmp, on the repository's own
+#                               filesystem)
 #
 # Exits non-zero when a run fails or one of the programs' own checks fails
 # (the loom held the wrong bytes, a page was not tracked, ...). Targets that
@@ -25,8 +26,9 @@ RAW=$BIN/raw_bench
 
 make --quiet -C c-tests/bench ROOT="$ROOT" >/dev/null
 
-rm -rf "$SCRATCH"
+# A fresh directory of our own inside BENCH_DIR, removed at exit.
 mkdir -p "$SCRATCH"
+SCRATCH=$(mktemp -d "$SCRATCH/run.XXXXXX")
 SAMPLES=$SCRATCH/samples
 mkdir -p "$SAMPLES"
 trap 'rm -rf "$SCRATCH"' EXIT
