@@ -303,6 +303,29 @@ pub fn exists(path: &Path) -> bool {
     unsafe { libc::access(path.c().as_ptr(), libc::F_OK) == 0 }
 }
 
+/// The directory holding `path`: `.` for a bare name, `/` for a name in
+/// the root. Trailing slashes do not count as a component.
+pub fn parent(path: &Path) -> Path {
+    let mut bytes = path.bytes();
+    while bytes.len() > 1 && bytes.ends_with(b"/") {
+        bytes = &bytes[..bytes.len() - 1];
+    }
+    match bytes.iter().rposition(|&b| b == b'/') {
+        None => Path::from_bytes(b".".to_vec()),
+        Some(at) => {
+            let mut end = at;
+            while end > 0 && bytes[end - 1] == b'/' {
+                end -= 1;
+            }
+            Path::from_bytes(if end == 0 {
+                b"/".to_vec()
+            } else {
+                bytes[..end].to_vec()
+            })
+        }
+    }
+}
+
 /// Makes the directory entries of `dir` durable: names created, renamed or
 /// removed in it survive a power loss once this returns.
 pub fn sync_dir(dir: &Path) -> IoResult<()> {
@@ -455,6 +478,18 @@ mod tests {
         assert!(!got.is_null());
         template.pop();
         Path::from_bytes(template)
+    }
+
+    #[test]
+    fn parent_directories() {
+        let parent_of = |path: &str| parent(&Path::from_bytes(path.as_bytes().to_vec())).show();
+        assert_eq!(parent_of("bak"), ".");
+        assert_eq!(parent_of("bak/"), ".");
+        assert_eq!(parent_of("/bak"), "/");
+        assert_eq!(parent_of("/"), "/");
+        assert_eq!(parent_of("a/b/c"), "a/b");
+        assert_eq!(parent_of("a//b//"), "a");
+        assert_eq!(parent_of("/x/y"), "/x");
     }
 
     #[test]

@@ -131,12 +131,21 @@ pub struct Removal {
     pub directory: Option<IoError>,
 }
 
+impl Removal {
+    /// Whether every step succeeded.
+    pub fn complete(&self) -> bool {
+        self.control.is_none() && self.memory.is_none() && self.directory.is_none()
+    }
+}
+
 /// Removes both patch files, control.bin first (without it memory.bin means
 /// nothing), then makes the removal durable with an `fsync` of `.urb/chk`.
+/// A file that is already gone is not an error.
 pub fn remove_patch(pier: &Pier) -> Removal {
+    let gone = |result: Result<(), IoError>| result.err().filter(|err| err.errno != libc::ENOENT);
     Removal {
-        control: image::unlink(&pier.control()).err(),
-        memory: image::unlink(&pier.memory()).err(),
+        control: gone(image::unlink(&pier.control())),
+        memory: gone(image::unlink(&pier.memory())),
         directory: image::sync_dir(&pier.chk()).err(),
     }
 }
@@ -182,6 +191,9 @@ pub fn backup(
     };
     if !overwrite {
         image::mkdir(to, 0o700).map_err(|errno| BackupError::Destination { errno })?;
+        // The new directory is an entry in its parent: make it durable, or
+        // a power loss can take the directory and the copy in it.
+        image::sync_dir(&image::parent(to)).map_err(BackupError::Copy)?;
     }
     let target = Path::join(to.bytes(), "image.bin");
     let temporary = Path::join(to.bytes(), "image.bin.tmp");

@@ -17,6 +17,7 @@
 //! crash or power loss sees exactly the old snapshot or exactly the new one.
 
 use std::ffi::CStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::abi::{c3_c, c3_i, c3_o, c3_z, c3n, c3y, u3_post, u3e_line};
 use crate::dirty;
@@ -233,8 +234,16 @@ fn open_image(pier: &Pier) -> Result<Size, ()> {
     Ok(size)
 }
 
-/// Prints what removing a patch met, in the reference's words.
+/// Set when removing a patch the image already holds failed: the files are
+/// retried before the next save writes its own patch. Re-applying such a
+/// patch at a boot in between is harmless, since nothing has written the
+/// image since.
+static LEFT_PATCH: AtomicBool = AtomicBool::new(false);
+
+/// Prints what removing an applied patch met, in the reference's words,
+/// and remembers an incomplete removal for the next save.
 fn report_removal(removal: recovery::Removal) {
+    LEFT_PATCH.store(!removal.complete(), Ordering::Relaxed);
     if let Some(err) = removal.control {
         say!(
             "loom: failed to delete control.bin: {}\r\n",
@@ -319,6 +328,7 @@ fn lock_pier(pier: &Pier) {
 
 /// `u3e_live`.
 pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
+    LEFT_PATCH.store(false, Ordering::Relaxed);
     let system = loom::system_page_size();
     if PAGE_BYTES % system != 0 {
         say!(
@@ -570,6 +580,21 @@ pub fn save(low: u3_post, high: u3_post) {
     }
     let pier = current_pier();
     let verbose = host::flag(host::VERBOSE);
+
+    // An applied patch whose removal failed must go before a new one is
+    // written (its control.bin would refuse the new patch).
+    if LEFT_PATCH.load(Ordering::Relaxed) {
+        let removal = recovery::remove_patch(&pier);
+        if !removal.complete() {
+            report_removal(removal);
+            say!(
+                "loom: save: the last patch is still in {}; nothing written, will retry\r\n",
+                pier.chk().show()
+            );
+            return;
+        }
+        LEFT_PATCH.store(false, Ordering::Relaxed);
+    }
 
     // Steps 1-2. Failure here keeps the old snapshot and every dirty page dirty.
     match write_patch(&pier, &composed, total, verbose) {
