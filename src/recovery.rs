@@ -140,13 +140,24 @@ impl Removal {
 
 /// Removes both patch files, control.bin first (without it memory.bin means
 /// nothing), then makes the removal durable with an `fsync` of `.urb/chk`.
-/// A file that is already gone is not an error.
+/// A missing file is reported (`ENOENT`), as the reference reports it.
 pub fn remove_patch(pier: &Pier) -> Removal {
-    let gone = |result: Result<(), IoError>| result.err().filter(|err| err.errno != libc::ENOENT);
     Removal {
-        control: gone(image::unlink(&pier.control())),
-        memory: gone(image::unlink(&pier.memory())),
+        control: image::unlink(&pier.control()).err(),
+        memory: image::unlink(&pier.memory()).err(),
         directory: image::sync_dir(&pier.chk()).err(),
+    }
+}
+
+impl Removal {
+    /// The same removal with files that were already gone counted as removed.
+    pub fn gone_is_removed(self) -> Removal {
+        let keep = |err: Option<IoError>| err.filter(|err| err.errno != libc::ENOENT);
+        Removal {
+            control: keep(self.control),
+            memory: keep(self.memory),
+            directory: self.directory,
+        }
     }
 }
 

@@ -532,11 +532,8 @@ fn write_patch(
 fn hash_pages(pages: &[u32], slices: &[&[u8]]) -> Vec<u3e_line> {
     pages
         .iter()
-        .zip(slices)
-        .map(|(&page, bytes)| u3e_line {
-            pag_w: page,
-            has_w: crate::checksum::hash(bytes),
-        })
+        .zip(crate::checksum::hash_all(slices))
+        .map(|(&page, has_w)| u3e_line { pag_w: page, has_w })
         .collect()
 }
 
@@ -584,7 +581,8 @@ pub fn save(low: u3_post, high: u3_post) {
     // An applied patch whose removal failed must go before a new one is
     // written (its control.bin would refuse the new patch).
     if LEFT_PATCH.load(Ordering::Relaxed) {
-        let removal = recovery::remove_patch(&pier);
+        // Part of it may be gone already: only what is left counts.
+        let removal = recovery::remove_patch(&pier).gone_is_removed();
         if !removal.complete() {
             report_removal(removal);
             say!(
@@ -624,7 +622,7 @@ pub fn save(low: u3_post, high: u3_post) {
     report_removal(recovery::remove_patch(&pier));
 
     settle(old);
-    toss(low, high);
+    toss_gap(low, high);
 }
 
 // ---------------------------------------------------------------------------
@@ -642,7 +640,16 @@ fn toss_pages(first: u32, count: u32) {
 
 /// `u3e_toss`: drops the free pages between the heap and the stack.
 pub fn toss(low: u3_post, high: u3_post) {
+    // Pages of the image above the heap may have been written since the
+    // last harvest; discarding them would lose that.
     track::harvest();
+    toss_gap(low, high);
+}
+
+/// Drops the pages between the heap and the stack, without harvesting.
+/// At the end of a save the image ends at the heap's top and was armed a
+/// moment ago, so there is nothing to harvest in the gap.
+fn toss_gap(low: u3_post, high: u3_post) {
     let pages = pool::view().pages;
     let heap_end = loom::page_above(low);
     let stack_pages = pages.wrapping_sub(loom::page_of(high));

@@ -247,7 +247,7 @@ static const row rows[] = {
     {"memory-short", "discarded (`memory.bin has N bytes`), the old heap boots", setup_short, 0, HEAP_OLD, 0, "patch memory.bin has 65535 bytes"},
     {"memory-long", "discarded (`memory.bin has N bytes`), the old heap boots", setup_long, 0, HEAP_OLD, 0, "patch memory.bin has 81920 bytes"},
     {"orphan-memory", "removed (`loom: removing orphan memory.bin`), the old heap boots", setup_orphan, 0, HEAP_OLD, 0, "loom: removing orphan memory.bin"},
-    {"control-alone", "removed, the old heap boots, nothing printed", setup_control_alone, 0, HEAP_OLD, 0, NULL},
+    {"control-alone", "removed (`loom: failed to remove memory.bin: No such file or directory`, the reference's words), the old heap boots", setup_control_alone, 0, HEAP_OLD, 0, "loom: failed to remove memory.bin: No such file or directory"},
     {"no-patch", "the old heap boots, nothing printed", setup_nothing, 0, HEAP_OLD, 0, NULL},
 };
 
