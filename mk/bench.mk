@@ -1,11 +1,14 @@
 # The benchmark: liblooms against raw baselines, one table of ratios.
-#   make bench        full run (5 fresh-process repetitions per row, ~minutes)
+#   make bench        full run (5 fresh-process repetitions per row, ~minutes),
+#                     then the page checksum's throughput
 #   make bench-smoke  one repetition of small sizes, as the check suite runs it
 # Scratch files go to target/bench-tmp (BENCH_DIR to move them).
 
 .PHONY: bench bench-smoke
 bench: lib
 	bash $(LOOMS_ROOT)/scripts/bench.sh
+	$(CARGO) test --quiet --release --lib checksum::tests::throughput_report \
+	  -- --ignored --nocapture 2>&1 | grep -v '^$$\|^running\|^test result'
 
 bench-smoke: lib
 	BENCH_QUICK=1 bash $(LOOMS_ROOT)/scripts/bench.sh

@@ -148,6 +148,48 @@ mod tests {
         assert_eq!(hash_all(&[]), Vec::<u32>::new());
     }
 
+    /// Throughput on 16 KiB pages, measured in one run: the `murmur3`
+    /// crate, `hash` one page at a time and `hash_all` four at a time; it
+    /// asserts only that all three agree. `make bench` runs it.
+    #[test]
+    #[ignore = "a measurement; make bench runs it"]
+    fn throughput_report() {
+        use std::time::Instant;
+        const PAGES: usize = 4096;
+        let pages: Vec<Vec<u8>> = (0..PAGES)
+            .map(|n| (0..PAGE_BYTES).map(|i| (i * 7 + n * 13) as u8).collect())
+            .collect();
+        let slices: Vec<&[u8]> = pages.iter().map(|p| p.as_slice()).collect();
+        let best_of = |run: &dyn Fn() -> Vec<u32>| {
+            let mut best = f64::MAX;
+            let mut out = Vec::new();
+            for _ in 0..5 {
+                let start = Instant::now();
+                out = run();
+                best = best.min(start.elapsed().as_secs_f64());
+            }
+            (best, out)
+        };
+        let (crate_s, want) = best_of(&|| slices.iter().map(|p| oracle(p)).collect());
+        let (one_s, one) = best_of(&|| slices.iter().map(|p| hash(p)).collect());
+        let (four_s, four) = best_of(&|| hash_all(&slices));
+        assert_eq!(one, want);
+        assert_eq!(four, want);
+        let bytes = (PAGES * PAGE_BYTES) as f64;
+        println!("checksum of {PAGES} pages of 16 KiB, best of 5; all three agree");
+        for (what, secs) in [
+            ("murmur3 crate", crate_s),
+            ("hash, one page at a time", one_s),
+            ("hash_all, four pages at a time", four_s),
+        ] {
+            println!(
+                "  {what:<32} {:6.2} GB/s  {:5.2}x the crate",
+                bytes / secs / 1e9,
+                crate_s / secs
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn four_at_once_match_oracle(
