@@ -402,6 +402,12 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
 fn load_image(pier: &Pier, pages: u32) {
     if pages > 0 {
         let image = image_file(pier);
+        // A loom booted before in this process (u3e_stop, then u3e_live)
+        // is still protected, and a read into it would fail (EFAULT).
+        if let Err(errno) = loom::protect(0, pages, Access::ReadWrite) {
+            say!("loom: blit protect: {}\r\n", strerror(errno));
+            host::oops("0", file!(), line!());
+        }
         // SAFETY: the loom is mapped writable below the image's end and
         // nothing else refers to it during boot.
         let target = unsafe { loom::pages_mut(0, pages) };

@@ -47,8 +47,8 @@ run_as mprotect mprotect 0 backend points writers "random=$RUNS"
 run_as uffd uffd 0 backend points writers "random=$RUNS"
 # The runtime's other boot modes (their tracking is mprotect): no_demand
 # reads the image in; swap maps the loom above it from an ephemeral file.
-run_as no-demand mprotect 0x200 points
-run_as swap mprotect 0x1000 points
+run_as no-demand mprotect 0x200 points writers
+run_as swap mprotect 0x1000 points writers
 if [ "$RUNS" -ge 1000 ]; then
     run_as no-demand mprotect 0x200 "random=$RUNS"
     run_as swap mprotect 0x1000 "random=$RUNS"
