@@ -486,6 +486,11 @@ fn write_patch(
     };
     let written = (|| {
         let memory = File::open(&pier.memory(), exclusive, 0o600)?;
+        // memory.bin is written once, read back only after a crash and
+        // removed at the end of the save: keep it out of the page cache.
+        // The pages are 16 KiB-aligned in memory and in the file, as direct
+        // I/O wants; where it is refused the write goes through the cache.
+        memory.enter_direct();
         // SAFETY: dirty pages below the heap's top are mapped and readable,
         // and the runtime does not write them during a save.
         let slices: Vec<&[u8]> = composed
