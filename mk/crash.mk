@@ -1,6 +1,7 @@
 # Crash, I/O-fault and bad-input tests (c-tests/crash).
 #   make crash-check   builds the library and the tests, runs the suite
 #   make soak          the same, with 10,000 random kills per tracking backend
+#                      and mode (after make soak-track, see mk/track.mk)
 
 .PHONY: crash-check soak
 crash-check: lib

@@ -11,3 +11,6 @@ track-check: lib
 
 soak-track: lib
 	bash $(LOOMS_ROOT)/scripts/suites/55-track.sh soak
+
+# `make soak` runs this soak too, before the crash soak (mk/crash.mk).
+soak: soak-track
