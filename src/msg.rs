@@ -176,8 +176,19 @@ pub fn errno_text(errno: i32) -> Option<&'static str> {
     })
 }
 
-/// The `strerror` text for `errno`, owned, for messages outside the fault path.
+/// The `strerror` text for `errno`, owned, for messages outside the fault
+/// path: the C library's own words for every errno (`strerror_r`), as the
+/// reference prints them.
 pub fn strerror(errno: i32) -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its length; the XSI strerror_r
+    // writes a NUL-terminated string into it and returns 0.
+    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 0 {
+        if let Ok(text) = std::ffi::CStr::from_bytes_until_nul(&buf) {
+            return text.to_string_lossy().into_owned();
+        }
+    }
     match errno_text(errno) {
         Some(text) => text.to_string(),
         None => format!("Unknown error {errno}"),
@@ -231,5 +242,19 @@ mod tests {
         let mut line = Line::new();
         line.errno(100_000);
         assert_eq!(line.as_bytes(), b"Unknown error 100000");
+    }
+
+    #[test]
+    fn strerror_covers_every_errno() {
+        for errno in 1..134 {
+            // SAFETY: strerror returns a valid C string for any errno.
+            let want = unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno)) };
+            assert_eq!(strerror(errno), want.to_str().unwrap(), "errno {errno}");
+            if let Some(text) = errno_text(errno) {
+                assert_eq!(text, want.to_str().unwrap(), "table, errno {errno}");
+            }
+        }
+        assert_eq!(strerror(libc::ENOLCK), "No locks available");
+        assert_eq!(strerror(100_000), "Unknown error 100000");
     }
 }

@@ -308,8 +308,6 @@ fn recover(pier: &Pier, size: Size) {
 }
 
 /// Takes the pier's lock, or stops the boot when another process holds it.
-/// When the image cannot even be opened, boot goes on to fail exactly as the
-/// reference fails.
 fn lock_pier(pier: &Pier) {
     pier::release();
     match pier::lock(pier) {
@@ -322,7 +320,14 @@ fn lock_pier(pier: &Pier) {
             say!("boot: image failed\r\n");
             exit_boot();
         }
-        Err(LockError::Io(_)) => {}
+        // The image could not be opened: boot fails on it next, as the
+        // reference fails.
+        Err(LockError::Io(err)) if err.op == "open" => {}
+        // A file system without open-file-description locks (ENOLCK,
+        // EINVAL): boot as the reference does, unguarded, and say so.
+        Err(LockError::Io(err)) => {
+            say!("loom: {err}; the pier is not guarded against a second process\r\n");
+        }
     }
 }
 
