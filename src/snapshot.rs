@@ -160,12 +160,19 @@ fn settle(old: u32) {
 // ---------------------------------------------------------------------------
 // Boot
 
-/// Makes `<pier>`, `<pier>/.urb` and `<pier>/.urb/chk`, as swap mode's boot does.
+/// Makes `<pier>`, `<pier>/.urb` and `<pier>/.urb/chk`, as swap mode's boot
+/// does; each directory made is synced into its parent, so that the image
+/// written into it later cannot vanish with it after a power loss.
 fn make_dirs(pier: &Pier) {
     for tail in ["", "/.urb", "/.urb/chk"] {
         let mut dir = pier.dir.clone();
         dir.extend_from_slice(tail.as_bytes());
-        let _ = image::mkdir(&Path::from_bytes(dir), 0o700);
+        let dir = Path::from_bytes(dir);
+        if image::mkdir(&dir, 0o700).is_ok() {
+            if let Err(err) = image::sync_dir(&image::parent(&dir)) {
+                say!("loom: {err}\r\n");
+            }
+        }
     }
 }
 

@@ -209,7 +209,7 @@ static int check_mkdir_rules(const trace *t, char *why, size_t why_len) {
       }
     }
     if (!synced) {
-      fmt(why, why_len, "%s is made (call %d) but its parent %s is never fsynced: after a power loss the new directory, and the backup in it, can be gone",
+      fmt(why, why_len, "%s is made (call %d) but its parent %s is never fsynced: after a power loss the new directory, and what is written in it, can be gone",
           c->name, i + 1, parent);
       return 0;
     }
@@ -276,6 +276,18 @@ static void check_checker(const trace *good, const char *name) {
     fmt(detail, sizeof detail, "refused %d of %d broken traces", refused, tried);
     fail(detail, "crash/order/checker-refuses-broken-%s", name);
   }
+}
+
+/* Boots a pier that does not exist yet in swap mode, traced. */
+static int child_swap_new_pier(void *arg) {
+  const job *j = arg;
+  host_start();
+  host_pier((char *)cat(j->run, "pier"), 0);
+  host_flags(host_current_flags() | 1u << 12);
+  arm();
+  host_boot();
+  disarm();
+  return 0;
 }
 
 int test_order(void) {
@@ -417,6 +429,30 @@ int test_order(void) {
       }
     } else {
       fail(why, "crash/order/%s", name);
+    }
+    remove_tree(run);
+    free(run);
+  }
+  /* Swap mode's boot makes the pier's directories when they are missing. */
+  {
+    memset(&j, 0, sizeof j);
+    char *run = fresh_dir("order-swap");
+    fmt(j.run, sizeof j.run, "%s", run);
+    int made = 0;
+    if (record_calls(&j, child_swap_new_pier, &t) <= 0) {
+      fail("", "crash/order/swap-new-pier-directories-synced (no trace)");
+    } else {
+      for (int i = 0; i < t.n; i++) {
+        made += strcmp(t.calls[i].op, "mkdir") == 0;
+      }
+      if (made != 3) {
+        fmt(why, sizeof why, "%d mkdir calls, expected 3 (pier, .urb, .urb/chk)", made);
+        fail(why, "crash/order/swap-new-pier-directories-synced");
+      } else if (check_mkdir_rules(&t, why, sizeof why)) {
+        pass("crash/order/swap-new-pier-directories-synced (%d directories)", made);
+      } else {
+        fail(why, "crash/order/swap-new-pier-directories-synced");
+      }
     }
     remove_tree(run);
     free(run);
