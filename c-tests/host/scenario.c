@@ -202,6 +202,22 @@ static void step_verify(char *dir, int argc, char **argv) {
   printf("verified %u pages\n", n);
 }
 
+/* resave DIR SAVES N: SAVES saves in one process over N heap pages, save k
+ * storing seed k into every page; says when each save returned. */
+static void step_resave(char *dir, int argc, char **argv) {
+  uint32_t saves = arg(argc, argv, 3), n = arg(argc, argv, 4);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  for (uint32_t k = 1; k <= saves; k++) {
+    for (uint32_t p = 0; p < n; p++) {
+      host_fill(k, p);
+    }
+    u3e_save(host_low(), host_high());
+    printf("save %u returned\n", k);
+  }
+}
+
 /* free DIR SEED N A B: pages [A, B) are free in the road's page directory,
  * so the save skips them although they are dirty. */
 static void step_free(char *dir, int argc, char **argv) {
@@ -731,6 +747,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(step, "new")) step_new(dir);
   else if (!strcmp(step, "write")) step_write(dir, argc, argv);
   else if (!strcmp(step, "verify")) step_verify(dir, argc, argv);
+  else if (!strcmp(step, "resave")) step_resave(dir, argc, argv);
   else if (!strcmp(step, "free")) step_free(dir, argc, argv);
   else if (!strcmp(step, "patch")) step_patch(dir, argc, argv);
   else if (!strcmp(step, "recover")) step_recover(dir, argc, argv);
