@@ -48,6 +48,16 @@ major=$(sed -n 's/^version = "\([0-9]*\)\..*/\1/p' Cargo.toml | head -n 1)
 cbindgen=${CBINDGEN:-$(command -v cbindgen || echo "$HOME/.cargo/bin/cbindgen")}
 found=$("$cbindgen" --version 2>/dev/null || true)
 if [ "$found" != "cbindgen $CBINDGEN_VERSION" ]; then
+    # A fresh machine: build the pinned version into target/tools, once.
+    tools=$PWD/target/tools
+    if [ "$("$tools/bin/cbindgen" --version 2>/dev/null || true)" != "cbindgen $CBINDGEN_VERSION" ]; then
+        echo "installing cbindgen $CBINDGEN_VERSION into $tools (once)" >&2
+        cargo install --quiet --locked --root "$tools" cbindgen --version "$CBINDGEN_VERSION" >&2 || true
+    fi
+    cbindgen=$tools/bin/cbindgen
+    found=$("$cbindgen" --version 2>/dev/null || true)
+fi
+if [ "$found" != "cbindgen $CBINDGEN_VERSION" ]; then
     fail header_matches_cbindgen "need cbindgen $CBINDGEN_VERSION to regenerate include/looms.h," \
         "found '${found:-nothing}' at $cbindgen:" \
         "cargo install cbindgen --version $CBINDGEN_VERSION --locked"

@@ -4,7 +4,16 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${LOOMS_FUZZ_SECONDS:-60}
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "SKIP: fuzz patch parsing (cargo-fuzz not installed; .ci/run installs it)"
+    # A fresh machine: build cargo-fuzz into target/tools, once.
+    tools=$PWD/target/tools
+    export PATH=$tools/bin:$PATH
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        echo "installing cargo-fuzz into $tools (once)" >&2
+        cargo install --quiet --locked --root "$tools" cargo-fuzz >&2 || true
+    fi
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "SKIP: fuzz patch parsing (cargo-fuzz could not be installed: cargo install cargo-fuzz)"
     exit 0
 fi
 log=$(mktemp)
