@@ -26,32 +26,7 @@ fn finalize(mut h: u32, len: usize) -> u32 {
     h ^ (h >> 16)
 }
 
-/// MurmurHash3_x86_32 of `data` with `seed`.
-pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
-    let mut h = seed;
-    let mut blocks = data.chunks_exact(4);
-    for block in &mut blocks {
-        let k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
-        h ^= mix_block(k);
-        h = h.rotate_left(13);
-        h = h.wrapping_mul(5).wrapping_add(0xe654_6b64);
-    }
-    let tail = blocks.remainder();
-    if !tail.is_empty() {
-        let mut k = 0u32;
-        for (i, byte) in tail.iter().enumerate() {
-            k |= u32::from(*byte) << (8 * i);
-        }
-        h ^= mix_block(k);
-    }
-    finalize(h, data.len())
-}
-
-/// The checksum of a buffer, as `_ce_muk_buf` computes it.
-pub fn hash(data: &[u8]) -> u32 {
-    murmur3_32(data, SEED)
-}
-
+/// One 4-byte block folded into the running hash.
 #[inline(always)]
 fn step(h: u32, block: &[u8]) -> u32 {
     let k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
@@ -59,6 +34,31 @@ fn step(h: u32, block: &[u8]) -> u32 {
         .rotate_left(13)
         .wrapping_mul(5)
         .wrapping_add(0xe654_6b64)
+}
+
+/// The last 0-3 bytes folded in, then the final mix.
+#[inline(always)]
+fn finish(mut h: u32, tail: &[u8], len: usize) -> u32 {
+    if !tail.is_empty() {
+        let mut k = 0u32;
+        for (i, byte) in tail.iter().enumerate() {
+            k |= u32::from(*byte) << (8 * i);
+        }
+        h ^= mix_block(k);
+    }
+    finalize(h, len)
+}
+
+/// MurmurHash3_x86_32 of `data` with `seed`.
+pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    let mut blocks = data.chunks_exact(4);
+    let h = (&mut blocks).fold(seed, step);
+    finish(h, blocks.remainder(), data.len())
+}
+
+/// The checksum of a buffer, as `_ce_muk_buf` computes it.
+pub fn hash(data: &[u8]) -> u32 {
+    murmur3_32(data, SEED)
 }
 
 /// The checksums of four buffers of one length, each equal to `hash` of
@@ -81,20 +81,7 @@ pub fn hash4(data: [&[u8]; 4]) -> [u32; 4] {
         h[3] = step(h[3], &d[at..at + 4]);
         at += 4;
     }
-    let mut out = [0; 4];
-    for lane in 0..4 {
-        let tail = &data[lane][whole..];
-        let mut hl = h[lane];
-        if !tail.is_empty() {
-            let mut k = 0u32;
-            for (i, byte) in tail.iter().enumerate() {
-                k |= u32::from(*byte) << (8 * i);
-            }
-            hl ^= mix_block(k);
-        }
-        out[lane] = finalize(hl, len);
-    }
-    out
+    std::array::from_fn(|lane| finish(h[lane], &data[lane][whole..], len))
 }
 
 /// `hash` of every buffer, four at a time where they share a length.

@@ -52,8 +52,11 @@ impl Pier {
 pub enum LockError {
     /// Another process holds it.
     Busy,
-    /// The image could not be opened or locked.
-    Io(IoError),
+    /// The image could not be opened.
+    Open(IoError),
+    /// The file system refused the lock itself (no open-file-description
+    /// locks: `ENOLCK`, `EINVAL`, ...).
+    Unsupported(IoError),
 }
 
 fn whole_file(kind: libc::c_short) -> libc::flock {
@@ -71,7 +74,7 @@ fn whole_file(kind: libc::c_short) -> libc::flock {
 /// program the runtime executes never inherits the pier.
 pub fn lock(pier: &Pier) -> Result<File, LockError> {
     let flags = libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC;
-    let file = File::open(&pier.image(), flags, 0o666).map_err(LockError::Io)?;
+    let file = File::open(&pier.image(), flags, 0o666).map_err(LockError::Open)?;
     let mut lock = whole_file(libc::F_WRLCK as libc::c_short);
     // SAFETY: fd is open; lock is a valid flock.
     if unsafe { libc::fcntl(file.fd(), libc::F_OFD_SETLK, &mut lock) } == 0 {
@@ -81,7 +84,7 @@ pub fn lock(pier: &Pier) -> Result<File, LockError> {
     if errno == libc::EAGAIN || errno == libc::EACCES {
         Err(LockError::Busy)
     } else {
-        Err(LockError::Io(IoError {
+        Err(LockError::Unsupported(IoError {
             op: "lock",
             path: pier.image().show(),
             errno,

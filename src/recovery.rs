@@ -131,13 +131,6 @@ pub struct Removal {
     pub directory: Option<IoError>,
 }
 
-impl Removal {
-    /// Whether every step succeeded.
-    pub fn complete(&self) -> bool {
-        self.control.is_none() && self.memory.is_none() && self.directory.is_none()
-    }
-}
-
 /// Removes both patch files, control.bin first (without it memory.bin means
 /// nothing), then makes the removal durable with an `fsync` of `.urb/chk`.
 /// A missing file is reported (`ENOENT`), as the reference reports it.
@@ -150,6 +143,11 @@ pub fn remove_patch(pier: &Pier) -> Removal {
 }
 
 impl Removal {
+    /// Whether every step succeeded.
+    pub fn complete(&self) -> bool {
+        self.control.is_none() && self.memory.is_none() && self.directory.is_none()
+    }
+
     /// The same removal with files that were already gone counted as removed.
     pub fn gone_is_removed(self) -> Removal {
         let keep = |err: Option<IoError>| err.filter(|err| err.errno != libc::ENOENT);

@@ -329,10 +329,10 @@ fn lock_pier(pier: &Pier) {
         }
         // The image could not be opened: boot fails on it next, as the
         // reference fails.
-        Err(LockError::Io(err)) if err.op == "open" => {}
+        Err(LockError::Open(_)) => {}
         // A file system without open-file-description locks (ENOLCK,
         // EINVAL): boot as the reference does, unguarded, and say so.
-        Err(LockError::Io(err)) => {
+        Err(LockError::Unsupported(err)) => {
             say!("loom: {err}; the pier is not guarded against a second process\r\n");
         }
     }

@@ -12,12 +12,20 @@
 
 typedef int (*fcntl_fn)(int, int, ...);
 
-static int refuse_or_forward(const char *name, int fd, int cmd, unsigned long arg) {
+int fcntl(int fd, int cmd, ...) {
+  va_list args;
+  va_start(args, cmd);
+  unsigned long arg = va_arg(args, unsigned long);
+  va_end(args);
   if (cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW) {
     errno = ENOLCK;
     return -1;
   }
-  fcntl_fn next = (fcntl_fn)dlsym(RTLD_NEXT, name);
+  /* glibc's fcntl and fcntl64 are one function under two names. */
+  fcntl_fn next = (fcntl_fn)dlsym(RTLD_NEXT, "fcntl64");
+  if (next == NULL) {
+    next = (fcntl_fn)dlsym(RTLD_NEXT, "fcntl");
+  }
   if (next == NULL) {
     errno = ENOSYS;
     return -1;
@@ -25,18 +33,4 @@ static int refuse_or_forward(const char *name, int fd, int cmd, unsigned long ar
   return next(fd, cmd, arg);
 }
 
-int fcntl(int fd, int cmd, ...) {
-  va_list args;
-  va_start(args, cmd);
-  unsigned long arg = va_arg(args, unsigned long);
-  va_end(args);
-  return refuse_or_forward("fcntl", fd, cmd, arg);
-}
-
-int fcntl64(int fd, int cmd, ...) {
-  va_list args;
-  va_start(args, cmd);
-  unsigned long arg = va_arg(args, unsigned long);
-  va_end(args);
-  return refuse_or_forward("fcntl64", fd, cmd, arg);
-}
+int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));

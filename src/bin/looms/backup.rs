@@ -49,7 +49,7 @@ pub fn run(dir: &StdPath, dest: &StdPath, overwrite: bool) -> Status {
             );
             return Status::Busy;
         }
-        Err(LockError::Io(err)) => {
+        Err(LockError::Open(err) | LockError::Unsupported(err)) => {
             eprintln!("looms: {err}");
             return Status::Error;
         }

@@ -34,7 +34,7 @@ pub fn run(dir: &StdPath) -> Status {
             eprintln!("looms: {}: {}", dir.display(), busy_text(&pier));
             return Status::Busy;
         }
-        Err(LockError::Io(err)) => {
+        Err(LockError::Open(err) | LockError::Unsupported(err)) => {
             eprintln!("looms: {err}");
             return Status::Error;
         }
