@@ -48,26 +48,70 @@ pub const fn clip(guard: u32, low: u32, high: u32) -> Clip {
 /// Protects the guard page (`_ce_ward_protect`); false on failure, reported.
 pub fn protect_guard() -> bool {
     let guard = pool::view().guard;
-    match loom::protect(guard, 1, Access::Nothing) {
-        Ok(()) => true,
-        Err(errno) => {
-            Line::new()
-                .str("loom: failed to protect guard page (")
-                .dec(u64::from(guard))
-                .str("): ")
-                .errno(errno)
-                .str("\r\n")
-                .emit();
-            false
-        }
-    }
+    protect_guard_at(guard, guard)
 }
 
 /// Places the guard between `low` and `high` and protects it (`_ce_ward_post`).
 pub fn place_guard(low: u32, high: u32) -> bool {
+    let old = pool::view().guard;
+    let new = guard_between(low, high);
     // SAFETY: single-threaded pool access (see pool::get).
-    unsafe { pool::get().gar_w = guard_between(low, high) };
-    protect_guard()
+    unsafe { pool::get().gar_w = new };
+    protect_guard_at(old, new)
+}
+
+/// Protects the guard at `new` (`old`: where it was, about to be released).
+/// Protecting one page splits the loom's mapping; when the kernel refuses
+/// the split (`ENOMEM` near `vm.max_map_count`), room is made first, as
+/// for an ordinary store (README difference 17): the old guard, dirty and
+/// released right after anyway, becomes writable so that it merges back
+/// into its neighbours; failing that, an aligned run of pages around the
+/// new place is made dirty and writable (or moved onto the ephemeral file
+/// in swap mode) in one call, merging its mappings.
+fn protect_guard_at(old: u32, new: u32) -> bool {
+    match loom::protect(new, 1, Access::Nothing) {
+        Ok(()) => return true,
+        Err(libc::ENOMEM) => {}
+        Err(errno) => return report_guard(new, errno),
+    }
+    let view = pool::view();
+    let map = pool::dirty_map();
+    if old != new
+        && old < view.pages
+        && dirty::is_dirty(map, old)
+        && loom::protect(old, 1, Access::ReadWrite).is_ok()
+    {
+        match loom::protect(new, 1, Access::Nothing) {
+            Ok(()) => return true,
+            Err(libc::ENOMEM) => {}
+            Err(errno) => return report_guard(new, errno),
+        }
+    }
+    for width in WIDENINGS {
+        let (first, end) = widened(new, width, view.pages);
+        let merged = if view.ephemeral_fd != 0 {
+            move_run(map, new, first, end, new, view.ephemeral_fd)
+        } else {
+            unprotect_run(map, first, end, new)
+        };
+        match merged.and_then(|()| loom::protect(new, 1, Access::Nothing)) {
+            Ok(()) => return true,
+            Err(libc::ENOMEM) => continue,
+            Err(errno) => return report_guard(new, errno),
+        }
+    }
+    report_guard(new, libc::ENOMEM)
+}
+
+fn report_guard(guard: u32, errno: i32) -> bool {
+    Line::new()
+        .str("loom: failed to protect guard page (")
+        .dec(u64::from(guard))
+        .str("): ")
+        .errno(errno)
+        .str("\r\n")
+        .emit();
+    false
 }
 
 /// Makes a just-dirtied page writable; false on failure, reported.

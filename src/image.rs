@@ -7,7 +7,7 @@ use std::ffi::{CStr, CString};
 use std::fmt;
 
 use crate::loom::{self, PAGE_BYTES};
-use crate::msg::{last_errno, strerror};
+use crate::msg::{self, last_errno, strerror};
 
 /// A failed file operation: what, on which file, and the errno.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +61,15 @@ impl Path {
         self.0.as_bytes()
     }
 
+    /// The path for a message: `say!` prints it byte for byte, as the
+    /// runtime gave it (see `msg::escape`).
     pub fn show(&self) -> String {
+        msg::escape(self.bytes())
+    }
+
+    /// The path for a person or a JSON string: bytes that are not UTF-8
+    /// become U+FFFD.
+    pub fn lossy(&self) -> String {
         String::from_utf8_lossy(self.bytes()).into_owned()
     }
 
@@ -116,6 +124,88 @@ impl File {
             fd,
             path: path.clone(),
         })
+    }
+
+    /// `open(path, flags, mode)` of a file that must be a regular file: the
+    /// open never blocks (a FIFO in place of a pier file would otherwise
+    /// hang it), and anything but a regular file is refused with a reason
+    /// that says what it is (`msg::NOT_REGULAR_*`, `EISDIR`).
+    pub fn open_regular(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> IoResult<File> {
+        let file = File::open(path, flags | libc::O_NONBLOCK, mode)
+            .map_err(|err| explain_open(err, || stat_mode(path, None)))?;
+        file.check_regular()?;
+        file.set_blocking()?;
+        Ok(file)
+    }
+
+    /// `Err` naming the kind of file unless this is a regular file.
+    fn check_regular(&self) -> IoResult<()> {
+        // SAFETY: an all-zero stat is a valid out-parameter.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is open; st is a valid out-parameter.
+        retry(|| unsafe { libc::fstat(self.fd, &mut st) })
+            .map_err(|errno| self.path.err("stat", errno))?;
+        match not_regular(st.st_mode) {
+            None => Ok(()),
+            Some(errno) => Err(self.path.err("open", errno)),
+        }
+    }
+
+    /// Clears `O_NONBLOCK` again, so that nothing later sees it.
+    fn set_blocking(&self) -> IoResult<()> {
+        // SAFETY: fcntl on an open descriptor.
+        let flags = unsafe { libc::fcntl(self.fd, libc::F_GETFL) };
+        // SAFETY: as above.
+        if flags < 0
+            || unsafe { libc::fcntl(self.fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0
+        {
+            return Err(self.path.err("fcntl", last_errno()));
+        }
+        Ok(())
+    }
+
+    /// Reserves the blocks of `[offset, offset + len)` without changing
+    /// the file's length or contents (`fallocate` with `KEEP_SIZE`): writes
+    /// there cannot then fail for want of space. `Err` with `EOPNOTSUPP`
+    /// where the file system cannot reserve.
+    pub fn reserve(&self, offset: u64, len: u64) -> IoResult<()> {
+        // SAFETY: fd is open.
+        retry(|| unsafe {
+            libc::fallocate(
+                self.fd,
+                libc::FALLOC_FL_KEEP_SIZE,
+                offset as libc::off_t,
+                len as libc::off_t,
+            )
+        })
+        .map(drop)
+        .map_err(|errno| self.path.err("reserve space in", errno))
+    }
+
+    /// The first hole at or after `offset` (`SEEK_HOLE`; the file's end
+    /// counts as one), or `None` where the file system cannot tell.
+    pub fn next_hole(&self, offset: u64) -> Option<u64> {
+        // SAFETY: fd is open.
+        let at = unsafe { libc::lseek(self.fd, offset as libc::off_t, libc::SEEK_HOLE) };
+        (at >= 0).then_some(at as u64)
+    }
+
+    /// The first data at or after `offset` (`SEEK_DATA`); `None` when there
+    /// is none before the end, or where the file system cannot tell.
+    pub fn next_data(&self, offset: u64) -> Option<u64> {
+        // SAFETY: fd is open.
+        let at = unsafe { libc::lseek(self.fd, offset as libc::off_t, libc::SEEK_DATA) };
+        (at >= 0).then_some(at as u64)
+    }
+
+    /// The device and inode of the open file.
+    pub fn identity(&self) -> IoResult<(u64, u64)> {
+        // SAFETY: an all-zero stat is a valid out-parameter.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is open; st is a valid out-parameter.
+        retry(|| unsafe { libc::fstat(self.fd, &mut st) })
+            .map_err(|errno| self.path.err("stat", errno))?;
+        Ok((st.st_dev, st.st_ino))
     }
 
     /// Adopts a descriptor the pool already holds, without owning its closing.
@@ -307,12 +397,18 @@ pub fn mkdir(path: &Path, mode: libc::mode_t) -> Result<(), i32> {
     }
 }
 
-/// `unlink(path)`.
+/// `unlink(path)`; an empty directory in a file's place is removed too
+/// (`rmdir`), a directory with anything in it is not.
 pub fn unlink(path: &Path) -> IoResult<()> {
     // SAFETY: the path is a valid C string.
-    retry(|| unsafe { libc::unlink(path.c().as_ptr()) })
-        .map(drop)
-        .map_err(|errno| path.err("unlink", errno))
+    match retry(|| unsafe { libc::unlink(path.c().as_ptr()) }) {
+        Ok(_) => Ok(()),
+        // SAFETY: as above.
+        Err(libc::EISDIR) => retry(|| unsafe { libc::rmdir(path.c().as_ptr()) })
+            .map(drop)
+            .map_err(|errno| path.err("unlink", errno)),
+        Err(errno) => Err(path.err("unlink", errno)),
+    }
 }
 
 /// `rename(from, to)`.
@@ -321,6 +417,162 @@ pub fn rename(from: &Path, to: &Path) -> IoResult<()> {
     retry(|| unsafe { libc::rename(from.c().as_ptr(), to.c().as_ptr()) })
         .map(drop)
         .map_err(|errno| from.err("rename", errno))
+}
+
+/// An open that failed because the name is not a regular file (a socket
+/// cannot be opened at all: `ENXIO`; a directory not for writing: `EISDIR`)
+/// says what it is instead.
+fn explain_open(err: IoError, mode: impl FnOnce() -> Option<libc::mode_t>) -> IoError {
+    if err.errno != libc::ENXIO && err.errno != libc::EISDIR {
+        return err;
+    }
+    match mode().and_then(not_regular) {
+        Some(errno) => IoError { errno, ..err },
+        None => err,
+    }
+}
+
+/// The mode of `path` (relative to the directory `at`, if given),
+/// following links.
+fn stat_mode(path: &Path, at: Option<libc::c_int>) -> Option<libc::mode_t> {
+    // SAFETY: an all-zero stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let dir = at.unwrap_or(libc::AT_FDCWD);
+    // SAFETY: valid C string and out-parameter.
+    (unsafe { libc::fstatat(dir, path.c().as_ptr(), &mut st, 0) } == 0).then_some(st.st_mode)
+}
+
+/// Why a file of mode `mode` is not a regular file, as a reason carried
+/// where an errno goes; `None` for a regular file.
+pub fn not_regular(mode: libc::mode_t) -> Option<i32> {
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => None,
+        libc::S_IFDIR => Some(libc::EISDIR),
+        libc::S_IFIFO => Some(msg::NOT_REGULAR_FIFO),
+        libc::S_IFSOCK => Some(msg::NOT_REGULAR_SOCKET),
+        libc::S_IFCHR | libc::S_IFBLK => Some(msg::NOT_REGULAR_DEVICE),
+        _ => Some(msg::NOT_REGULAR_OTHER),
+    }
+}
+
+/// An open directory: names in it are opened, renamed and removed relative
+/// to it (`openat`, `renameat`, `unlinkat`), so no path grows past what the
+/// caller gave, and it is the object the pier's lock is taken on.
+#[derive(Debug)]
+pub struct Dir {
+    file: File,
+}
+
+impl Dir {
+    /// Opens the directory `path` (close-on-exec: no program the runtime
+    /// executes inherits it, or the lock on it).
+    pub fn open(path: &Path) -> IoResult<Dir> {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        Ok(Dir {
+            file: File::open(path, flags, 0)?,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
+
+    pub fn fd(&self) -> libc::c_int {
+        self.file.fd
+    }
+
+    /// The device and inode of the directory.
+    pub fn identity(&self) -> IoResult<(u64, u64)> {
+        self.file.identity()
+    }
+
+    /// `dir/name`, for messages.
+    pub fn join(&self, name: &str) -> Path {
+        Path::join(self.path().bytes(), name)
+    }
+
+    /// Opens the regular file `name` in this directory; see `File::open_regular`.
+    pub fn open_regular(
+        &self,
+        name: &str,
+        flags: libc::c_int,
+        mode: libc::mode_t,
+    ) -> IoResult<File> {
+        let path = self.join(name);
+        let c_name = Path::from_bytes(name.as_bytes().to_vec());
+        let fd = retry(|| {
+            // SAFETY: the directory is open and the name a valid C string.
+            unsafe {
+                libc::openat(
+                    self.fd(),
+                    c_name.c().as_ptr(),
+                    flags | libc::O_NONBLOCK,
+                    mode as libc::c_uint,
+                )
+            }
+        })
+        .map_err(|errno| path.err("open", errno))
+        .map_err(|err| explain_open(err, || stat_mode(&c_name, Some(self.fd()))))?;
+        let file = File { fd, path };
+        file.check_regular()?;
+        file.set_blocking()?;
+        Ok(file)
+    }
+
+    /// The device and inode of `name` in this directory (`fstatat`,
+    /// following links), `None` if it cannot be seen.
+    pub fn identity_of(&self, name: &str) -> Option<(u64, u64)> {
+        let c_name = Path::from_bytes(name.as_bytes().to_vec());
+        // SAFETY: an all-zero stat is a valid out-parameter.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: the directory is open, the name a valid C string.
+        let rc = unsafe { libc::fstatat(self.fd(), c_name.c().as_ptr(), &mut st, 0) };
+        (rc == 0).then_some((st.st_dev, st.st_ino))
+    }
+
+    /// Removes `name` from this directory.
+    pub fn unlink(&self, name: &str) -> IoResult<()> {
+        let c_name = Path::from_bytes(name.as_bytes().to_vec());
+        // SAFETY: the directory is open, the name a valid C string.
+        retry(|| unsafe { libc::unlinkat(self.fd(), c_name.c().as_ptr(), 0) })
+            .map(drop)
+            .map_err(|errno| self.join(name).err("unlink", errno))
+    }
+
+    /// Renames `from` to `to`, both in this directory.
+    pub fn rename(&self, from: &str, to: &str) -> IoResult<()> {
+        let (c_from, c_to) = (
+            Path::from_bytes(from.as_bytes().to_vec()),
+            Path::from_bytes(to.as_bytes().to_vec()),
+        );
+        // SAFETY: the directory is open, the names valid C strings.
+        retry(|| unsafe {
+            libc::renameat(self.fd(), c_from.c().as_ptr(), self.fd(), c_to.c().as_ptr())
+        })
+        .map(drop)
+        .map_err(|errno| self.join(from).err("rename", errno))
+    }
+
+    /// Makes the directory's entries durable (`fsync`).
+    pub fn sync(&self) -> IoResult<()> {
+        // SAFETY: the directory is open.
+        retry(|| unsafe { libc::fsync(self.fd()) })
+            .map(drop)
+            .map_err(|errno| self.path().err("sync directory", errno))
+    }
+
+    /// Takes an exclusive lock on the directory without waiting (`flock`):
+    /// `Err(EWOULDBLOCK)` when another open of it holds one, in this
+    /// process or any other. The lock lasts while this `Dir` is open.
+    pub fn try_lock(&self) -> Result<(), i32> {
+        // SAFETY: the directory is open.
+        retry(|| unsafe { libc::flock(self.fd(), libc::LOCK_EX | libc::LOCK_NB) }).map(drop)
+    }
+
+    /// Gives up ownership of the descriptor.
+    pub fn into_raw(self) -> libc::c_int {
+        self.file.into_raw()
+    }
 }
 
 /// Whether `path` exists (`access(F_OK)`).
@@ -362,14 +614,51 @@ pub fn sync_dir(dir: &Path) -> IoResult<()> {
         .map_err(|errno| dir.err("sync directory", errno))
 }
 
-/// Bytes free to an unprivileged writer in the filesystem holding `dir`.
+/// Bytes this process can write in the file system holding `dir`: every
+/// free block when it may use the blocks a file system keeps back (ext4
+/// lets root, by default its reserved user and group, and any process with
+/// `CAP_SYS_RESOURCE` use them), else those free to unprivileged users.
 pub fn free_bytes(dir: &Path) -> IoResult<u64> {
     // SAFETY: an all-zero statvfs is a valid out-parameter.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid C string and out-parameter.
     retry(|| unsafe { libc::statvfs(dir.c().as_ptr(), &mut st) })
         .map_err(|errno| dir.err("statvfs", errno))?;
-    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    // SAFETY: geteuid and getegid cannot fail.
+    let root = unsafe { libc::geteuid() == 0 || libc::getegid() == 0 };
+    let blocks = if root || may_use_reserved() {
+        st.f_bfree
+    } else {
+        st.f_bavail
+    };
+    Ok((blocks as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// Whether this process holds `CAP_SYS_RESOURCE` in its effective set.
+fn may_use_reserved() -> bool {
+    const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    const CAP_SYS_RESOURCE: u32 = 24;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget with a version-3 header and two data words, as the
+    // kernel defines it.
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    rc == 0 && data[0].effective & (1 << CAP_SYS_RESOURCE) != 0
 }
 
 /// What the length of an image file says about it.
@@ -409,6 +698,78 @@ pub fn resize(file: &File, pages: u32) -> IoResult<()> {
         file.set_len(want)?;
     }
     Ok(())
+}
+
+/// The holes of a file (byte ranges that hold no blocks) below its length
+/// `end`, asked for in ascending order, with as few `lseek` calls as that
+/// allows. Where the file system cannot tell, the whole file counts as
+/// holes, so that a caller reserving holes reserves everything.
+pub struct Holes<'a> {
+    file: &'a File,
+    end: u64,
+    known: bool,
+    /// The last answer: the first hole at or after `asked` is `[start, stop)`.
+    asked: u64,
+    hole: (u64, u64),
+}
+
+impl<'a> Holes<'a> {
+    pub fn new(file: &'a File, end: u64) -> Holes<'a> {
+        let known = end == 0 || file.next_hole(0).is_some();
+        Holes {
+            file,
+            end,
+            known,
+            asked: u64::MAX,
+            hole: (0, 0),
+        }
+    }
+
+    /// The first hole at or after `at` (`at < end`); its start is `end`
+    /// when there is none.
+    fn hole_from(&mut self, at: u64) -> (u64, u64) {
+        if self.asked != u64::MAX && at >= self.asked && at < self.hole.1.max(self.hole.0 + 1) {
+            return self.hole;
+        }
+        let start = self.file.next_hole(at).unwrap_or(self.end).min(self.end);
+        let stop = if start >= self.end {
+            self.end
+        } else {
+            self.file.next_data(start).unwrap_or(self.end).min(self.end)
+        };
+        self.asked = at;
+        self.hole = (start, stop);
+        self.hole
+    }
+
+    /// The parts of the byte range `[from, to)` that lie in a hole or past
+    /// the end; calls must come with ascending ranges.
+    pub fn within(&mut self, (from, to): (u64, u64)) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let inside = to.min(self.end);
+        if from < inside {
+            if !self.known {
+                out.push((from, inside));
+            } else {
+                let mut at = from;
+                while at < inside {
+                    let (start, stop) = self.hole_from(at);
+                    if start >= inside {
+                        break;
+                    }
+                    let (a, b) = (start.max(at), stop.min(inside));
+                    if a < b {
+                        out.push((a, b));
+                    }
+                    at = b.max(at + 1);
+                }
+            }
+        }
+        if to > self.end {
+            out.push((from.max(self.end), to));
+        }
+        out
+    }
 }
 
 /// Page runs `[first, first + count)` covering `pages` (ascending), so that
@@ -595,6 +956,87 @@ mod tests {
         assert_eq!(unlink(&path).unwrap_err().errno, libc::ENOENT);
         sync_dir(&dir).unwrap();
         assert!(free_bytes(&dir).unwrap() > 0);
+        // SAFETY: valid C string.
+        unsafe { libc::rmdir(dir.c().as_ptr()) };
+    }
+
+    #[test]
+    fn holes_of_a_sparse_file() {
+        let dir = temp_dir();
+        let path = Path::join(dir.bytes(), "sparse.bin");
+        let file = File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o600).unwrap();
+        let page = PAGE_BYTES as u64;
+        // Pages 0, 1 and 5 hold data; 2-4 and 6-7 are holes; the file is 8 pages.
+        let data = vec![9u8; PAGE_BYTES * 2];
+        file.write_all_at(&data, 0).unwrap();
+        file.write_all_at(&data[..PAGE_BYTES], 5 * page).unwrap();
+        file.set_len(8 * page).unwrap();
+        let end = file.len().unwrap();
+        let mut holes = Holes::new(&file, end);
+        if !holes.known {
+            // A file system without SEEK_HOLE: everything counts as a hole.
+            assert_eq!(holes.within((0, 3 * page)), vec![(0, 3 * page)]);
+        } else {
+            assert_eq!(holes.within((0, 2 * page)), vec![]);
+            assert_eq!(holes.within((page, 4 * page)), vec![(2 * page, 4 * page)]);
+            assert_eq!(
+                holes.within((4 * page, 6 * page)),
+                vec![(4 * page, 5 * page)]
+            );
+            assert_eq!(
+                holes.within((6 * page, 10 * page)),
+                vec![(6 * page, 8 * page), (8 * page, 10 * page)]
+            );
+        }
+        // Reserving keeps the length and the contents.
+        file.reserve(2 * page, 4 * page).unwrap();
+        file.reserve(8 * page, 2 * page).unwrap();
+        assert_eq!(file.len().unwrap(), 8 * page);
+        let mut back = vec![1u8; PAGE_BYTES];
+        file.read_exact_at(&mut back, 3 * page).unwrap();
+        assert!(back.iter().all(|&x| x == 0));
+        drop(file);
+        unlink(&path).unwrap();
+        // SAFETY: valid C string.
+        unsafe { libc::rmdir(dir.c().as_ptr()) };
+    }
+
+    #[test]
+    fn pier_files_must_be_regular() {
+        let dir = temp_dir();
+        let fifo = Path::join(dir.bytes(), "fifo");
+        // SAFETY: valid C string.
+        assert_eq!(unsafe { libc::mkfifo(fifo.c().as_ptr(), 0o600) }, 0);
+        for flags in [libc::O_RDONLY, libc::O_RDWR, libc::O_RDWR | libc::O_CREAT] {
+            let err = File::open_regular(&fifo, flags, 0o600).unwrap_err();
+            assert_eq!(err.errno, msg::NOT_REGULAR_FIFO);
+            assert!(err
+                .to_string()
+                .ends_with("fifo: is a FIFO, not a regular file"));
+        }
+        let err = File::open_regular(&dir, libc::O_RDONLY, 0).unwrap_err();
+        assert_eq!(err.errno, libc::EISDIR);
+        let opened = Dir::open(&dir).unwrap();
+        let err = opened.open_regular("fifo", libc::O_RDONLY, 0).unwrap_err();
+        assert_eq!(err.errno, msg::NOT_REGULAR_FIFO);
+        let plain = opened
+            .open_regular("plain", libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600)
+            .unwrap();
+        // SAFETY: fcntl on an open descriptor.
+        let flags = unsafe { libc::fcntl(plain.fd(), libc::F_GETFL) };
+        assert_eq!(flags & libc::O_NONBLOCK, 0, "O_NONBLOCK left on");
+        drop(plain);
+        opened.rename("plain", "renamed").unwrap();
+        assert!(exists(&Path::join(dir.bytes(), "renamed")));
+        opened.unlink("renamed").unwrap();
+        opened.unlink("fifo").unwrap();
+        opened.sync().unwrap();
+        // An empty directory in a file's place goes; a full one stays.
+        let empty = Path::join(dir.bytes(), "empty");
+        mkdir(&empty, 0o700).unwrap();
+        unlink(&empty).unwrap();
+        assert!(!exists(&empty));
+        drop(opened);
         // SAFETY: valid C string.
         unsafe { libc::rmdir(dir.c().as_ptr()) };
     }

@@ -113,12 +113,65 @@ pub fn write_stderr(bytes: &[u8]) {
     }
 }
 
-/// Formats and writes a message outside the fault path.
+/// Formats and writes a message outside the fault path. Path bytes that
+/// are not UTF-8 reach stderr as they are (see [`escape`]).
 pub fn say_args(args: fmt::Arguments<'_>) {
     match args.as_str() {
         Some(text) => write_stderr(text.as_bytes()),
-        None => write_stderr(args.to_string().as_bytes()),
+        None => write_stderr(&unescape(&args.to_string())),
     }
+}
+
+/// Where escaped bytes live: the last 256 code points of plane 16 (private
+/// use), one per byte value. No message text of ours uses them.
+const ESCAPE_BASE: u32 = 0x10_ff00;
+
+/// `bytes` (a path, as the runtime gave it) as text that formats like any
+/// string and turns back into exactly these bytes in [`unescape`]: valid
+/// UTF-8 stays as it is, every other byte (and every byte of a character
+/// in the escape range itself) becomes one escape character. Messages then
+/// print a path byte for byte, as `events.c`'s `%s` does.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let escape_byte = |out: &mut String, byte: u8| {
+        out.push(char::from_u32(ESCAPE_BASE + u32::from(byte)).expect("a valid code point"))
+    };
+    for chunk in bytes.utf8_chunks() {
+        for ch in chunk.valid().chars() {
+            if u32::from(ch) >= ESCAPE_BASE {
+                let mut buf = [0u8; 4];
+                for &byte in ch.encode_utf8(&mut buf).as_bytes() {
+                    escape_byte(&mut out, byte);
+                }
+            } else {
+                out.push(ch);
+            }
+        }
+        for &byte in chunk.invalid() {
+            escape_byte(&mut out, byte);
+        }
+    }
+    out
+}
+
+/// The bytes `text` stands for: escapes from [`escape`] become their bytes.
+pub fn unescape(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for ch in text.chars() {
+        let code = u32::from(ch);
+        if code >= ESCAPE_BASE {
+            out.push((code - ESCAPE_BASE) as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    out
+}
+
+/// `escape`d text for a person: escapes become U+FFFD (JSON, terminals).
+pub fn lossy(text: &str) -> String {
+    String::from_utf8_lossy(&unescape(text)).into_owned()
 }
 
 /// `say!("loom: …\r\n", …)`: formats and writes to stderr in one `write`.
@@ -176,10 +229,31 @@ pub fn errno_text(errno: i32) -> Option<&'static str> {
     })
 }
 
+/// Reasons a pier file is refused that have no errno: it is not a regular
+/// file. Carried as negative values where an errno goes (`IoError::errno`).
+pub const NOT_REGULAR_FIFO: i32 = -1001;
+pub const NOT_REGULAR_SOCKET: i32 = -1002;
+pub const NOT_REGULAR_DEVICE: i32 = -1003;
+pub const NOT_REGULAR_OTHER: i32 = -1004;
+
+/// The text of a not-regular-file reason.
+fn not_regular_text(errno: i32) -> Option<&'static str> {
+    Some(match errno {
+        NOT_REGULAR_FIFO => "is a FIFO, not a regular file",
+        NOT_REGULAR_SOCKET => "is a socket, not a regular file",
+        NOT_REGULAR_DEVICE => "is a device, not a regular file",
+        NOT_REGULAR_OTHER => "is not a regular file",
+        _ => return None,
+    })
+}
+
 /// The `strerror` text for `errno`, owned, for messages outside the fault
 /// path: the C library's own words for every errno (`strerror_r`), as the
 /// reference prints them.
 pub fn strerror(errno: i32) -> String {
+    if let Some(text) = not_regular_text(errno) {
+        return text.to_string();
+    }
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is writable for its length; the XSI strerror_r
     // writes a NUL-terminated string into it and returns 0.
@@ -255,6 +329,29 @@ mod tests {
             }
         }
         assert_eq!(strerror(libc::ENOLCK), "No locks available");
+        assert_eq!(strerror(NOT_REGULAR_FIFO), "is a FIFO, not a regular file");
         assert_eq!(strerror(100_000), "Unknown error 100000");
+    }
+
+    #[test]
+    fn escaped_paths_come_back_byte_for_byte() {
+        let cases: [&[u8]; 5] = [
+            b"plain/.urb/chk",
+            b"caf\xc3\xa9/\xff\xfe/x",
+            "\u{10ff41}\u{10fffe}z".as_bytes(),
+            b"\xf4\x8f\xbc",
+            b"",
+        ];
+        for bytes in cases {
+            let text = escape(bytes);
+            assert_eq!(unescape(&text), bytes);
+            let line = format!("loom: c3_open {text}: x");
+            let mut want = b"loom: c3_open ".to_vec();
+            want.extend_from_slice(bytes);
+            want.extend_from_slice(b": x");
+            assert_eq!(unescape(&line), want);
+        }
+        assert_eq!(lossy(&escape(b"a\xffb")), "a\u{fffd}b");
+        assert_eq!(escape("café".as_bytes()), "café");
     }
 }

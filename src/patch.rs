@@ -54,6 +54,8 @@ pub enum PatchError {
     MemoryLength { len: u64, need: u64 },
     /// A page of memory.bin does not match its line's checksum.
     PageChecksum { page: u32, have: u32, need: u32 },
+    /// A patch file is not a regular file (a FIFO, a socket, a directory).
+    NotRegular { file: &'static str, why: String },
 }
 
 impl core::fmt::Display for PatchError {
@@ -100,6 +102,7 @@ impl core::fmt::Display for PatchError {
                 f,
                 "patch page ({page}) checksum fail: have=0x{have:x}, need=0x{need:x}"
             ),
+            PatchError::NotRegular { file, why } => write!(f, "patch {file}: {why}"),
         }
     }
 }

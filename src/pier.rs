@@ -1,14 +1,16 @@
 //! A pier's snapshot files, and the advisory lock that keeps a second
 //! process from booting a pier that one is running.
 //!
-//! The lock is an open-file-description lock (`F_OFD_SETLK`) on `image.bin`
-//! through a descriptor of its own: no new file on disk, invisible to the
-//! runtime, and not dropped when some other descriptor of the image is
-//! closed (as a POSIX record lock would be).
+//! The lock is a `flock` on the `.urb/chk` directory itself, through a
+//! descriptor of its own: no new file on disk, invisible to the runtime,
+//! and it guards the directory's snapshot, whichever inode `image.bin`
+//! names (a backup renamed over `image.bin` cannot slip past it). `flock`
+//! locks belong to an open of the directory, so a second open in the same
+//! process is refused too.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::image::{File, IoError, Path};
+use crate::image::{Dir, IoError, Path};
 
 /// The snapshot directory of a pier and the names in it.
 #[derive(Clone, Debug)]
@@ -52,70 +54,67 @@ impl Pier {
 pub enum LockError {
     /// Another process holds it.
     Busy,
-    /// The image could not be opened.
+    /// The directory could not be opened.
     Open(IoError),
-    /// The file system refused the lock itself (no open-file-description
-    /// locks: `ENOLCK`, `EINVAL`, ...).
+    /// The file system refused the lock itself (`ENOLCK`, `EINVAL`, ...).
     Unsupported(IoError),
 }
 
-fn whole_file(kind: libc::c_short) -> libc::flock {
-    // SAFETY: an all-zero flock is valid; the fields that matter are set below.
-    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-    lock.l_type = kind;
-    lock.l_whence = libc::SEEK_SET as libc::c_short;
-    lock.l_start = 0;
-    lock.l_len = 0;
-    lock
-}
-
-/// Takes the pier's lock through a new descriptor of `image.bin` (created
-/// if missing, as boot creates it). The descriptor is close-on-exec: a
-/// program the runtime executes never inherits the pier.
-pub fn lock(pier: &Pier) -> Result<File, LockError> {
-    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC;
-    let file = File::open(&pier.image(), flags, 0o666).map_err(LockError::Open)?;
-    let mut lock = whole_file(libc::F_WRLCK as libc::c_short);
-    // SAFETY: fd is open; lock is a valid flock.
-    if unsafe { libc::fcntl(file.fd(), libc::F_OFD_SETLK, &mut lock) } == 0 {
-        return Ok(file);
-    }
-    let errno = crate::msg::last_errno();
-    if errno == libc::EAGAIN || errno == libc::EACCES {
-        Err(LockError::Busy)
-    } else {
-        Err(LockError::Unsupported(IoError {
+/// Takes an exclusive lock on the directory `dir` through a new descriptor.
+pub fn lock_dir(dir: &Path) -> Result<Dir, LockError> {
+    let held = Dir::open(dir).map_err(LockError::Open)?;
+    match held.try_lock() {
+        Ok(()) => Ok(held),
+        Err(libc::EWOULDBLOCK) => Err(LockError::Busy),
+        Err(errno) => Err(LockError::Unsupported(IoError {
             op: "lock",
-            path: pier.image().show(),
+            path: dir.show(),
             errno,
-        }))
+        })),
     }
 }
 
-/// Whether some process holds the pier's lock (without taking it).
+/// Takes the pier's lock (on `<pier>/.urb/chk`).
+pub fn lock(pier: &Pier) -> Result<Dir, LockError> {
+    lock_dir(&pier.chk())
+}
+
+/// Whether some process holds the lock on `dir` (without keeping it).
+pub fn is_dir_locked(dir: &Path) -> Result<bool, IoError> {
+    match lock_dir(dir) {
+        Ok(_) => Ok(false),
+        Err(LockError::Busy) => Ok(true),
+        Err(LockError::Open(err) | LockError::Unsupported(err)) => Err(err),
+    }
+}
+
+/// Whether some process holds the pier's lock (without keeping it).
 pub fn is_locked(pier: &Pier) -> Result<bool, IoError> {
-    let file = File::open(&pier.image(), libc::O_RDONLY, 0)?;
-    let mut lock = whole_file(libc::F_WRLCK as libc::c_short);
-    // SAFETY: fd is open; lock is a valid flock.
-    if unsafe { libc::fcntl(file.fd(), libc::F_OFD_GETLK, &mut lock) } != 0 {
-        let errno = crate::msg::last_errno();
-        return Err(IoError {
-            op: "lock query",
-            path: pier.image().show(),
-            errno,
-        });
-    }
-    Ok(lock.l_type != libc::F_UNLCK as libc::c_short)
+    is_dir_locked(&pier.chk())
 }
 
-/// The lock the running snapshot system holds, as a raw descriptor (-1: none).
+/// The lock the running snapshot system holds, as a raw descriptor of the
+/// pier's `.urb/chk` (-1: none). Owned by the runtime's thread: set by
+/// `u3e_live`, closed by `u3e_stop`.
 static HELD: AtomicI32 = AtomicI32::new(-1);
 
-/// Keeps `file`'s lock for the life of the snapshot system, replacing (and
+/// Keeps `dir`'s lock for the life of the snapshot system, replacing (and
 /// releasing) any lock held before.
-pub fn hold(file: File) {
+pub fn hold(dir: Dir) {
     release();
-    HELD.store(file.into_raw(), Ordering::SeqCst);
+    HELD.store(dir.into_raw(), Ordering::SeqCst);
+}
+
+/// The device and inode of the directory whose lock is held, if any.
+pub fn held_identity() -> Option<(u64, u64)> {
+    let fd = HELD.load(Ordering::SeqCst);
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: an all-zero stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is the open directory HELD owns.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
 }
 
 /// Releases the held lock, if any.

@@ -3,10 +3,10 @@
 //! removing it, and copying an image durably. Results are typed; callers
 //! decide what to print and whether to stop.
 
-use crate::image::{self, File, IoError, Path, Size};
+use crate::image::{self, Dir, File, IoError, Path, Size};
 use crate::loom::{self, PAGE_BYTES};
 use crate::patch::{self, Control, PatchError};
-use crate::pier::Pier;
+use crate::pier::{self, LockError, Pier};
 
 /// A complete patch whose every page matched its checksum.
 #[derive(Debug)]
@@ -35,7 +35,7 @@ pub enum Pending {
 /// Reads and checks whatever patch is pending, without changing anything.
 /// `progress` is called with (pages checked, pages in all).
 pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
-    let control_file = match File::open(&pier.control(), libc::O_RDONLY, 0) {
+    let control_file = match File::open_regular(&pier.control(), libc::O_RDONLY, 0) {
         Ok(file) => file,
         Err(err) if err.errno == libc::ENOENT => {
             return if image::exists(&pier.memory()) {
@@ -44,17 +44,30 @@ pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
                 Pending::Nothing
             };
         }
-        Err(err) => return Pending::Unreadable(err),
+        Err(err) => return not_regular("control.bin", err),
     };
-    let memory = match File::open(&pier.memory(), libc::O_RDONLY, 0) {
+    let memory = match File::open_regular(&pier.memory(), libc::O_RDONLY, 0) {
         Ok(file) => file,
         Err(err) if err.errno == libc::ENOENT => return Pending::Corrupt(None),
-        Err(err) => return Pending::Unreadable(err),
+        Err(err) => return not_regular("memory.bin", err),
     };
     match check(&control_file, memory, progress) {
         Ok(valid) => Pending::Valid(valid),
         Err(Ok(why)) => Pending::Corrupt(Some(why)),
         Err(Err(err)) => Pending::Unreadable(err),
+    }
+}
+
+/// A patch file that could not be opened: corrupt when it is not a regular
+/// file (nothing a save writes), else unreadable.
+fn not_regular(file: &'static str, err: IoError) -> Pending {
+    if err.errno < 0 || err.errno == libc::EISDIR {
+        Pending::Corrupt(Some(PatchError::NotRegular {
+            file,
+            why: crate::msg::strerror(err.errno),
+        }))
+    } else {
+        Pending::Unreadable(err)
     }
 }
 
@@ -168,35 +181,96 @@ pub fn remove_orphan(pier: &Pier) -> Result<(), IoError> {
 /// Why a backup failed.
 #[derive(Debug)]
 pub enum BackupError {
-    /// The source image is missing, unreadable or of a corrupt size.
-    Source { size: Option<u64> },
+    /// The source image is missing, unreadable or of a corrupt size;
+    /// `refused`: it is not a regular file, and why.
+    Source {
+        size: Option<u64>,
+        refused: Option<IoError>,
+    },
     /// Without overwrite: the destination directory exists (`Some(EEXIST)`)
     /// or could not be made.
     Destination { errno: i32 },
+    /// The source or the destination is the snapshot directory of a pier
+    /// that a process (this one or another) is running: the copy could be
+    /// torn, or would be renamed under the running process.
+    InUse { dir: Path },
     /// Creating the temporary copy failed.
     Create(IoError),
     /// Copying, syncing or renaming failed; the temporary copy was removed.
     Copy(IoError),
 }
 
+/// The outcome of a backup that succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Copied {
+    /// `len` bytes copied.
+    Bytes(u64),
+    /// The source and the destination are the same file: nothing to do.
+    Same(u64),
+}
+
+/// Locks `dir` for the copy unless `held` (the directory whose lock the
+/// caller holds) is this directory: a running pier's own snapshot, which
+/// the caller knows is quiescent. `Err(InUse)` when anyone else holds it;
+/// a file system without locks goes on unguarded.
+fn lock_for_copy(
+    dir: &Dir,
+    held: Option<(u64, u64)>,
+    own_is_busy: bool,
+) -> Result<Option<Dir>, BackupError> {
+    let in_use = || BackupError::InUse {
+        dir: dir.path().clone(),
+    };
+    if held.is_some() && dir.identity().ok() == held {
+        return if own_is_busy { Err(in_use()) } else { Ok(None) };
+    }
+    match pier::lock_dir(dir.path()) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(LockError::Busy) => Err(in_use()),
+        Err(LockError::Open(_) | LockError::Unsupported(_)) => Ok(None),
+    }
+}
+
 /// Copies `<from>/image.bin` to `<to>/image.bin`: the source is checked
 /// before anything is created; the copy goes to `image.bin.tmp`, is synced,
 /// renamed over `image.bin` and the directory synced, so the destination is
-/// always the old file or a complete, durable copy.
+/// always the old file or a complete, durable copy. Names in `<to>` are
+/// reached through the directory (`openat`, `renameat`), so the longest
+/// path ever used is the one the caller gave.
+///
+/// `held` is the identity of a directory whose lock the caller holds (the
+/// pier it is running): it may be the source, and may not be the
+/// destination. Any other directory locked by a running pier is refused as
+/// either, and both are locked for the copy. When the two are the same
+/// file the copy is a no-op that succeeds (the reference rewrote the file
+/// onto itself).
 pub fn backup(
     from: &Path,
     to: &Path,
     overwrite: bool,
+    held: Option<(u64, u64)>,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<u64, BackupError> {
-    let source = File::open(&Path::join(from.bytes(), "image.bin"), libc::O_RDONLY, 0)
-        .map_err(|_| BackupError::Source { size: None })?;
-    let len = match source.len().map(image::classify) {
+) -> Result<Copied, BackupError> {
+    let source = File::open_regular(&Path::join(from.bytes(), "image.bin"), libc::O_RDONLY, 0)
+        .map_err(|err| BackupError::Source {
+            size: None,
+            refused: (err.errno < 0 || err.errno == libc::EISDIR).then_some(err),
+        })?;
+    let source_size = source.len().map(image::classify);
+    let len = match source_size {
         Ok(Size::Pages(pages)) => loom::bytes_of(pages) as u64,
         Ok(Size::Odd(len)) | Ok(Size::Overflow(len)) => {
-            return Err(BackupError::Source { size: Some(len) })
+            return Err(BackupError::Source {
+                size: Some(len),
+                refused: None,
+            })
         }
-        Err(_) => return Err(BackupError::Source { size: None }),
+        Err(_) => {
+            return Err(BackupError::Source {
+                size: None,
+                refused: None,
+            })
+        }
     };
     if !overwrite {
         image::mkdir(to, 0o700).map_err(|errno| BackupError::Destination { errno })?;
@@ -204,21 +278,45 @@ pub fn backup(
         // a power loss can take the directory and the copy in it.
         image::sync_dir(&image::parent(to)).map_err(BackupError::Copy)?;
     }
-    let target = Path::join(to.bytes(), "image.bin");
-    let temporary = Path::join(to.bytes(), "image.bin.tmp");
-    let copy = File::open(
-        &temporary,
-        libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
-        0o666,
-    )
-    .map_err(BackupError::Create)?;
+    let target = Dir::open(to).map_err(|err| {
+        BackupError::Create(IoError {
+            path: Path::join(to.bytes(), "image.bin").show(),
+            ..err
+        })
+    })?;
+    if target.identity_of("image.bin").is_some()
+        && target.identity_of("image.bin") == source.identity().ok()
+    {
+        return Ok(Copied::Same(len));
+    }
+    let source_dir = Dir::open(from).map_err(|_| BackupError::Source {
+        size: None,
+        refused: None,
+    })?;
+    let _source_lock = lock_for_copy(&source_dir, held, false)?;
+    let _target_lock = lock_for_copy(&target, held, true)?;
+
+    const TEMPORARY: &str = "image.bin.tmp";
+    // Whatever a crash or an odd file left under the temporary name goes:
+    // the copy is created afresh, so a FIFO there cannot take it.
+    match target.unlink(TEMPORARY) {
+        Err(err) if err.errno != libc::ENOENT => return Err(BackupError::Create(err)),
+        _ => {}
+    }
+    let copy = target
+        .open_regular(
+            TEMPORARY,
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
+            0o666,
+        )
+        .map_err(BackupError::Create)?;
     let written = image::copy_with_progress(&source, &copy, len, progress)
         .and_then(|()| copy.sync_data())
-        .and_then(|()| image::rename(&temporary, &target))
-        .and_then(|()| image::sync_dir(to));
+        .and_then(|()| target.rename(TEMPORARY, "image.bin"))
+        .and_then(|()| target.sync());
     if let Err(err) = written {
-        let _ = image::unlink(&temporary);
+        let _ = target.unlink(TEMPORARY);
         return Err(BackupError::Copy(err));
     }
-    Ok(len)
+    Ok(Copied::Bytes(len))
 }

@@ -17,13 +17,13 @@
 //! crash or power loss sees exactly the old snapshot or exactly the new one.
 
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::abi::{c3_c, c3_i, c3_o, c3_z, c3n, c3y, u3_post, u3e_line};
 use crate::dirty;
 use crate::fault;
 use crate::ffi::host::{self, ensure, PageDirectory};
-use crate::image::{self, File, IoError, Path, Size};
+use crate::image::{self, Dir, File, IoError, Path, Size};
 use crate::loom::{self, Access, Backing, PAGE_BYTES};
 use crate::msg::{say, strerror};
 use crate::patch;
@@ -40,7 +40,8 @@ fn current_pier() -> Pier {
     // SAFETY: u3P.dir_c is the NUL-terminated path the runtime gave `u3e_live`.
     let dir = unsafe { pool::get().dir_c };
     if dir.is_null() {
-        Pier::new(b"")
+        // What events.c's "%s" makes of a null directory: a relative one.
+        Pier::new(b"(null)")
     } else {
         // SAFETY: a valid C string, as above.
         Pier::new(unsafe { CStr::from_ptr(dir) }.to_bytes())
@@ -186,7 +187,7 @@ fn open_ephemeral(pier: &Pier) -> bool {
     }
     // SAFETY: u3C.eph_c is a valid C string (the runtime's or ours).
     let path = unsafe { Path::from_c(host::ephemeral_path()) };
-    let file = match File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
+    let file = match File::open_regular(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
         Ok(file) => file,
         Err(err) => {
             say!(
@@ -213,7 +214,7 @@ fn open_ephemeral(pier: &Pier) -> bool {
 /// Opens `<chk>/image.bin` into the pool; `Err` after printing why boot fails.
 fn open_image(pier: &Pier) -> Result<Size, ()> {
     let path = pier.image();
-    let file = match File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
+    let file = match File::open_regular(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
         Ok(file) => file,
         Err(err) => {
             say!("loom: c3_open {}: {}\r\n", path.show(), strerror(err.errno));
@@ -322,16 +323,16 @@ fn lock_pier(pier: &Pier) {
         Err(LockError::Busy) => {
             say!(
                 "loom: pier {} is in use by another process\r\n",
-                String::from_utf8_lossy(&pier.dir)
+                crate::msg::escape(&pier.dir)
             );
             say!("boot: image failed\r\n");
             exit_boot();
         }
-        // The image could not be opened: boot fails on it next, as the
-        // reference fails.
+        // .urb/chk could not be opened: boot fails on the image next, as
+        // the reference fails.
         Err(LockError::Open(_)) => {}
-        // A file system without open-file-description locks (ENOLCK,
-        // EINVAL): boot as the reference does, unguarded, and say so.
+        // A file system without flock locks (ENOLCK, EINVAL): boot as the
+        // reference does, unguarded, and say so.
         Err(LockError::Unsupported(err)) => {
             say!("loom: {err}; the pier is not guarded against a second process\r\n");
         }
@@ -439,8 +440,11 @@ fn load_image(pier: &Pier, pages: u32) {
 enum SaveError {
     /// Not enough free space for the patch and the image's growth.
     Space { need: u64, free: u64 },
-    /// Creating, writing or syncing the patch failed.
+    /// Reserving the image's blocks, or creating, writing or syncing the
+    /// patch failed.
     Patch(IoError),
+    /// No memory for the page lists of `pages` pages.
+    Memory { pages: usize },
 }
 
 /// The pages a save writes: dirty, below the heap's top, not free.
@@ -449,11 +453,16 @@ struct Composed {
     skipped: u32,
 }
 
-/// `_ce_patch_compose`'s selection of pages.
-fn compose(below: u32) -> Composed {
+/// `_ce_patch_compose`'s selection of pages; `Err` with the page count when
+/// the list cannot be allocated.
+fn compose(below: u32) -> Result<Composed, usize> {
     let map = pool::dirty_map();
     let directory = PageDirectory::current();
+    let count = (0..below)
+        .filter(|&page| dirty::is_dirty(map, page))
+        .count();
     let mut pages = Vec::new();
+    pages.try_reserve_exact(count).map_err(|_| count)?;
     let mut skipped = 0;
     for page in 0..below {
         if dirty::is_dirty(map, page) {
@@ -464,7 +473,55 @@ fn compose(below: u32) -> Composed {
             }
         }
     }
-    Composed { pages, skipped }
+    Ok(Composed { pages, skipped })
+}
+
+/// A vector of `len` items made by `item`, or `None` without the memory.
+fn try_collect<T>(len: usize, item: impl FnMut(usize) -> T) -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).ok()?;
+    out.extend((0..len).map(item));
+    Some(out)
+}
+
+/// Set once a file system has refused to reserve space (`EOPNOTSUPP`), so
+/// that it is said once per boot. Owned by the runtime's thread.
+static RESERVE_UNSUPPORTED_SAID: AtomicBool = AtomicBool::new(false);
+
+/// Reserves the blocks the image write of step 3 needs, before anything of
+/// the patch exists: every page to be written that lies in a hole of
+/// `image.bin` (free pages skipped by earlier saves) or beyond its end.
+/// Once the patch is durable the image write then cannot meet a full disk,
+/// whatever other writers take meanwhile. Neither the image's length nor
+/// its contents change. Where the file system cannot reserve, says so once
+/// and goes on as before.
+fn reserve_image(pier: &Pier, pages: &[u32]) -> Result<(), SaveError> {
+    let image = image_file(pier);
+    let end = image.len().map_err(SaveError::Patch)?;
+    let mut holes = image::Holes::new(&image, end);
+    for (first, count) in image::runs(pages) {
+        let run = (
+            loom::bytes_of(first) as u64,
+            loom::bytes_of(first + count) as u64,
+        );
+        for (from, to) in holes.within(run) {
+            match image.reserve(from, to - from) {
+                Ok(()) => {}
+                Err(err) if err.errno == libc::EOPNOTSUPP || err.errno == libc::ENOSYS => {
+                    if !RESERVE_UNSUPPORTED_SAID.swap(true, Ordering::Relaxed) {
+                        say!(
+                            "loom: save: {} cannot reserve space ({}); a full disk can stop a save after its patch is durable\r\n",
+                            pier.image().show(),
+                            strerror(err.errno)
+                        );
+                    }
+                    return Ok(());
+                }
+                Err(err) => return Err(SaveError::Patch(err)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Step 1–2: writes the patch and makes it durable. On error the patch files
@@ -475,16 +532,22 @@ fn write_patch(
     total: u32,
     verbose: bool,
 ) -> Result<(), SaveError> {
-    let need = patch::control_len(composed.pages.len() as u32)
-        + loom::bytes_of(composed.pages.len() as u32) as u64
+    let count = composed.pages.len();
+    let need = patch::control_len(count as u32)
+        + loom::bytes_of(count as u32) as u64
         + loom::bytes_of(total.saturating_sub(pool::view().image_pages)) as u64;
     let free = image::free_bytes(&pier.chk()).map_err(SaveError::Patch)?;
     if free < need {
         return Err(SaveError::Space { need, free });
     }
+    // SAFETY: dirty pages below the heap's top are mapped and readable,
+    // and the runtime does not write them during a save.
+    let slices = try_collect(count, |at| unsafe { loom::page_bytes(composed.pages[at]) })
+        .ok_or(SaveError::Memory { pages: count })?;
+    reserve_image(pier, &composed.pages)?;
 
     let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
-    let control_file = match File::open(&pier.control(), exclusive, 0o600) {
+    let control_file = match File::open_regular(&pier.control(), exclusive, 0o600) {
         Ok(file) => file,
         Err(err) if err.errno == libc::EEXIST => {
             // A patch this process did not write: never overwrite it.
@@ -497,28 +560,13 @@ fn write_patch(
         Err(err) => return Err(SaveError::Patch(err)),
     };
     let written = (|| {
-        let memory = File::open(&pier.memory(), exclusive, 0o600)?;
+        let memory = File::open_regular(&pier.memory(), exclusive, 0o600)?;
         // memory.bin is written once, read back only after a crash and
         // removed at the end of the save: keep it out of the page cache.
         // The pages are 16 KiB-aligned in memory and in the file, as direct
         // I/O wants; where it is refused the write goes through the cache.
         memory.enter_direct();
-        // SAFETY: dirty pages below the heap's top are mapped and readable,
-        // and the runtime does not write them during a save.
-        let slices: Vec<&[u8]> = composed
-            .pages
-            .iter()
-            .map(|&page| unsafe { loom::page_bytes(page) })
-            .collect();
-        // Hash on a second thread while this one writes: each page is read
-        // from memory twice but hashed once, and the disk never waits.
-        let (lines, wrote) = std::thread::scope(|scope| {
-            let hasher = scope.spawn(|| hash_pages(&composed.pages, &slices));
-            let wrote = memory.write_vectored_at(&slices, 0);
-            (hasher.join(), wrote)
-        });
-        wrote?;
-        let lines = lines.unwrap_or_else(|_| hash_pages(&composed.pages, &slices));
+        let lines = write_and_hash(&memory, &composed.pages, &slices)?;
         control_file.write_all_at(&patch::encode(total, &lines), 0)?;
         Ok::<File, IoError>(memory)
     })();
@@ -537,7 +585,7 @@ fn write_patch(
     // Attempt to avoid propagating anything insane to disk.
     host::loom_sane();
     if verbose {
-        host::print_memory(c"sync: save", loom::words_of(composed.pages.len() as u32));
+        host::print_memory(c"sync: save", loom::words_of(count as u32));
     }
 
     let synced = control_file
@@ -549,6 +597,31 @@ fn write_patch(
         return Err(SaveError::Patch(err));
     }
     Ok(())
+}
+
+/// Writes `slices` (the bytes of `pages`) into `memory` and returns their
+/// control lines. The pages are hashed on a second thread while this one
+/// writes, so the disk never waits; where no thread can be had (a process
+/// or cgroup limit on tasks, no address space for its stack) this thread
+/// hashes them after the write. Nothing here can panic.
+fn write_and_hash(
+    memory: &File,
+    pages: &[u32],
+    slices: &[&[u8]],
+) -> Result<Vec<u3e_line>, IoError> {
+    std::thread::scope(|scope| {
+        let hasher = std::thread::Builder::new()
+            .name("looms-hash".into())
+            .spawn_scoped(scope, || hash_pages(pages, slices));
+        let wrote = memory.write_vectored_at(slices, 0);
+        let lines = match hasher {
+            // A hasher that died (it cannot: panics abort) is redone here.
+            Ok(hasher) => hasher.join().ok(),
+            Err(_) => None,
+        };
+        wrote?;
+        Ok(lines.unwrap_or_else(|| hash_pages(pages, slices)))
+    })
 }
 
 /// The control lines of `pages`, whose bytes are `slices`.
@@ -581,22 +654,54 @@ fn write_image(pier: &Pier, pages: &[u32], total: u32) -> Result<(), IoError> {
     image.sync_data()
 }
 
+/// The watermarks of the last `u3e_save` that wrote nothing and kept the
+/// previous snapshot (a soft failure), packed `low << 32 | high`, until a
+/// save completes; `NO_UNSAVED` when there is none. A backup of this pier
+/// retries that save first (see `backup`). Owned by the runtime's thread.
+static UNSAVED: AtomicU64 = AtomicU64::new(NO_UNSAVED);
+const NO_UNSAVED: u64 = u64::MAX;
+
+fn set_unsaved(marks: Option<(u3_post, u3_post)>) {
+    let packed = marks.map_or(NO_UNSAVED, |(low, high)| {
+        u64::from(low) << 32 | u64::from(high)
+    });
+    UNSAVED.store(packed, Ordering::Relaxed);
+}
+
+fn unsaved() -> Option<(u3_post, u3_post)> {
+    let packed = UNSAVED.load(Ordering::Relaxed);
+    (packed != NO_UNSAVED).then_some(((packed >> 32) as u32, packed as u32))
+}
+
 /// `u3e_save`.
 pub fn save(low: u3_post, high: u3_post) {
     if host::flag(host::DRYRUN) {
         return;
     }
-    let old = pool::view().image_pages;
     let heap_top = loom::page_of(low);
-    let total = loom::page_above(low);
     let stack_top = loom::page_of(high);
     let guard = pool::view().guard;
     ensure!((guard > heap_top) && (guard < stack_top));
+    let saved = try_save(low, high);
+    set_unsaved((!saved).then_some((low, high)));
+}
+
+/// The save itself; `false` when it wrote nothing and kept the previous
+/// snapshot, with one `loom: save: …` line saying why.
+fn try_save(low: u3_post, high: u3_post) -> bool {
+    let old = pool::view().image_pages;
+    let total = loom::page_above(low);
 
     track::harvest();
-    let composed = compose(total);
+    let composed = match compose(total) {
+        Ok(composed) => composed,
+        Err(pages) => {
+            say_no_memory(pages);
+            return false;
+        }
+    };
     if composed.pages.is_empty() {
-        return;
+        return true;
     }
     let pier = current_pier();
     let verbose = host::flag(host::VERBOSE);
@@ -612,7 +717,7 @@ pub fn save(low: u3_post, high: u3_post) {
                 "loom: save: the last patch is still in {}; nothing written, will retry\r\n",
                 pier.chk().show()
             );
-            return;
+            return false;
         }
         LEFT_PATCH.store(false, Ordering::Relaxed);
     }
@@ -627,11 +732,15 @@ pub fn save(low: u3_post, high: u3_post) {
                 pier.chk().show(),
                 free >> 20
             );
-            return;
+            return false;
         }
         Err(SaveError::Patch(err)) => {
             say!("loom: save: {err}; previous snapshot kept, will retry\r\n");
-            return;
+            return false;
+        }
+        Err(SaveError::Memory { pages }) => {
+            say_no_memory(pages);
+            return false;
         }
     }
 
@@ -646,6 +755,11 @@ pub fn save(low: u3_post, high: u3_post) {
 
     settle(old);
     toss_gap(low, high);
+    true
+}
+
+fn say_no_memory(pages: usize) {
+    say!("loom: save: no memory to list {pages} pages; nothing written, will retry\r\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -682,7 +796,10 @@ fn toss_gap(low: u3_post, high: u3_post) {
     );
 }
 
-/// `u3e_stop`.
+/// `u3e_stop`. Idempotent: the descriptors it closes are forgotten (the
+/// image's becomes -1, as `u3e_init` leaves it; the ephemeral file's 0, as
+/// the reference means "none"), so a second stop closes nothing the
+/// runtime opened since.
 pub fn stop() {
     let view = pool::view();
     if view.ephemeral_fd != 0 {
@@ -698,8 +815,17 @@ pub fn stop() {
             libc::unlink(host::ephemeral_path());
         }
     }
-    // SAFETY: closing the image descriptor the pool owns.
-    unsafe { libc::close(view.image_fd) };
+    if view.image_fd >= 0 {
+        // SAFETY: closing the image descriptor the pool owns.
+        unsafe { libc::close(view.image_fd) };
+    }
+    {
+        // SAFETY: single-threaded pool access.
+        let pool = unsafe { pool::get() };
+        pool.eph_i = 0;
+        pool.img_u.fid_i = -1;
+    }
+    set_unsaved(None);
     pier::release();
     track::stop();
 }
@@ -750,19 +876,51 @@ pub fn ward(low: u3_post, high: u3_post) {
 // ---------------------------------------------------------------------------
 // Backup and image_open_any
 
+/// Whether `dir/image.bin` is the image this process has booted.
+fn is_booted_image(dir: &Path) -> bool {
+    let fd = pool::view().image_fd;
+    if fd < 0 {
+        return false;
+    }
+    let booted = image_file(&current_pier()).identity().ok();
+    let named = Dir::open(dir)
+        .ok()
+        .and_then(|dir| dir.identity_of("image.bin"));
+    booted.is_some() && booted == named
+}
+
 /// `u3e_backup`: copies `<from>/image.bin` to `<to>/image.bin`, durably
-/// and never torn (see `recovery::backup`).
+/// and never torn (see `recovery::backup`). A copy of this pier's image
+/// while its last save wrote nothing would hold a snapshot older than the
+/// state the runtime asked to save: that save is retried first, and the
+/// backup refused if it still cannot complete.
 pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
     let (Some(from), Some(to)) = (from, to) else {
         say!("loom: image backup: bad path\r\n");
         return c3n;
     };
-    match recovery::backup(&from, &to, overwrite == c3y, &mut |_, _| {}) {
+    if let Some((low, high)) = unsaved() {
+        if is_booted_image(&from) {
+            if !try_save(low, high) {
+                say!(
+                    "loom: image backup: the last save to {} did not complete; not copying an older snapshot\r\n",
+                    from.show()
+                );
+                return c3n;
+            }
+            set_unsaved(None);
+        }
+    }
+    let held = pier::held_identity();
+    match recovery::backup(&from, &to, overwrite == c3y, held, &mut |_, _| {}) {
         Ok(_) => {
             say!("loom: image backup complete\r\n");
             c3y
         }
-        Err(BackupError::Source { size }) => {
+        Err(BackupError::Source { size, refused }) => {
+            if let Some(err) = refused {
+                say!("loom: image backup: {err}\r\n");
+            }
             if let Some(len) = size {
                 say!("loom: image corrupt size {len}\r\n");
             }
@@ -773,6 +931,13 @@ pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
             if errno != libc::EEXIST {
                 say!("loom: image backup: {}\r\n", strerror(errno));
             }
+            c3n
+        }
+        Err(BackupError::InUse { dir }) => {
+            say!(
+                "loom: image backup: {} is the snapshot of a running pier; nothing copied\r\n",
+                dir.show()
+            );
             c3n
         }
         Err(BackupError::Create(err)) => {
@@ -795,7 +960,7 @@ pub fn image_open_any(name: &Path, dir: &Path) -> (c3_i, c3_z) {
     bytes.extend_from_slice(name.bytes());
     bytes.extend_from_slice(b".bin");
     let path = Path::from_bytes(bytes);
-    let file = match File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
+    let file = match File::open_regular(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
         Ok(file) => file,
         Err(err) => {
             say!("loom: c3_open {}: {}\r\n", path.show(), strerror(err.errno));

@@ -198,11 +198,18 @@ fn open_uffd() -> Result<(libc::c_int, libc::c_int), String> {
 /// Chooses the backend at boot; in verbose mode says which.
 pub fn start(swap: bool, verbose: bool) {
     stop();
-    let value = std::env::var("LOOMS_TRACKING").ok();
-    let choice = Choice::parse(value.as_deref()).unwrap_or_else(|| {
+    // A value that is not UTF-8 is unknown too, and said as its bytes.
+    let value = std::env::var_os("LOOMS_TRACKING");
+    let text = value
+        .as_ref()
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    let choice = Choice::parse(text).unwrap_or_else(|| {
+        let bytes = value
+            .as_ref()
+            .map_or(&[][..], |value| value.as_encoded_bytes());
         say!(
             "loom: LOOMS_TRACKING={} is not mprotect, uffd or auto; using auto\r\n",
-            value.as_deref().unwrap_or("")
+            crate::msg::escape(bytes)
         );
         Choice::Auto
     });

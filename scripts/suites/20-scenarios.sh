@@ -159,11 +159,11 @@ boot_no_dir() {
     expect 1 "$(T)" -- boot "$P" && has "loom: c3_open $P/.urb/chk/image.bin: No such file or directory" &&
         has "boot: image failed"
 }
-# Where the file system has no open-file-description locks, boot goes on
+# Where the file system has no flock locks, boot goes on
 # unguarded, as the reference always does, and says so.
 lock_unsupported() {
     expect 0 "$(T)" "LD_PRELOAD=$OUT/libnolock.so" -- write "$P" 1 8 &&
-        has "loom: lock $(chk image.bin): No locks available; the pier is not guarded" &&
+        has "loom: lock $P/.urb/chk: No locks available; the pier is not guarded" &&
         step "$(T)" -- verify "$P" 1 8
 }
 # unlink(control.bin) fails at the end of save 1 and again when save 2

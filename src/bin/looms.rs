@@ -10,6 +10,24 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!`, with the bytes of paths as they are (see `looms::msg::escape`).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::emit(&mut std::io::stdout(), &format!($($arg)*)) };
+}
+
+/// `eprintln!`, with the bytes of paths as they are.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::emit(&mut std::io::stderr(), &format!($($arg)*)) };
+}
+
+/// Writes `text` and a newline to `out`, escaped path bytes as bytes.
+fn emit(out: &mut dyn std::io::Write, text: &str) {
+    let mut bytes = looms::msg::unescape(text);
+    bytes.push(b'\n');
+    // As println! would, but a closed pipe is not worth a panic.
+    let _ = out.write_all(&bytes);
+}
+
 // The crate root is src/bin/looms.rs, so its modules are found relative to
 // src/bin/; they live in src/bin/looms/.
 #[path = "looms/backup.rs"]

@@ -59,14 +59,14 @@ pub fn run(a: &StdPath, b: &StdPath, as_json: bool) -> Status {
     let (a, b) = match sides {
         Ok(sides) => sides,
         Err(why) => {
-            eprintln!("looms: {why}");
+            errln!("looms: {why}");
             return Status::Error;
         }
     };
     let comparison = match compare(&a, &b) {
         Ok(comparison) => comparison,
         Err(err) => {
-            eprintln!("looms: {err}");
+            errln!("looms: {err}");
             return Status::Error;
         }
     };
@@ -102,11 +102,11 @@ fn print_text(
     only_b: &[u32],
     identical: bool,
 ) {
-    println!("{}", a.text());
-    println!("{}", b.text());
+    outln!("{}", a.text());
+    outln!("{}", b.text());
     for side in [a, b] {
         if side.patch_pending {
-            println!(
+            outln!(
                 "note: {} has a patch pending, not part of this comparison \
                  (`looms recover` applies it)",
                 side.name
@@ -114,16 +114,16 @@ fn print_text(
         }
     }
     if !comparison.differ.is_empty() {
-        println!("differ: {}", report::ranges_text(&comparison.differ));
+        outln!("differ: {}", report::ranges_text(&comparison.differ));
     }
     if !only_a.is_empty() {
-        println!("only in A: {}", report::ranges_text(only_a));
+        outln!("only in A: {}", report::ranges_text(only_a));
     }
     if !only_b.is_empty() {
-        println!("only in B: {}", report::ranges_text(only_b));
+        outln!("only in B: {}", report::ranges_text(only_b));
     }
     if identical {
-        println!("identical: {}", report::pages_text(a.pages()));
+        outln!("identical: {}", report::pages_text(a.pages()));
         return;
     }
     let mut summary = format!(
@@ -139,7 +139,7 @@ fn print_text(
         };
         summary += &format!("; {longer} has {} more", report::pages_text(more));
     }
-    println!("{summary}");
+    outln!("{summary}");
 }
 
 /// Opens an image given as a file, a pier or a directory holding image.bin.
@@ -161,7 +161,7 @@ fn open_side(name: &'static str, arg: &StdPath) -> Result<Side, String> {
     } else {
         (report::lib_path(arg), false)
     };
-    let file = File::open(&path, libc::O_RDONLY, 0).map_err(|err| err.to_string())?;
+    let file = File::open_regular(&path, libc::O_RDONLY, 0).map_err(|err| err.to_string())?;
     let bytes = file.len().map_err(|err| err.to_string())?;
     Ok(Side {
         name,

@@ -1,7 +1,7 @@
-//! Which processes hold a pier's lock. The lock is an open-file-description
-//! lock on `image.bin`; Linux lists such a lock in the `fdinfo` of the
+//! Which processes hold a pier's lock. The lock is a `flock` on the pier's
+//! `.urb/chk` directory; Linux lists such a lock in the `fdinfo` of the
 //! descriptor that owns it, as a line like
-//! `lock: 1: OFDLCK  ADVISORY  WRITE -1 08:01:1234 0 EOF`
+//! `lock: 1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF`
 //! (device major:minor in hex, then the inode), so scanning
 //! `/proc/*/fdinfo/*` finds the holders.
 
@@ -17,7 +17,7 @@ struct FileId {
     inode: u64,
 }
 
-/// The ids of the processes holding an OFD lock on `file`, ascending.
+/// The ids of the processes holding a `flock` lock on `file`, ascending.
 /// Processes this user cannot inspect are not seen.
 pub fn holders(file: &Path) -> Vec<u32> {
     let Ok(meta) = fs::metadata(file) else {
@@ -40,7 +40,7 @@ pub fn holders(file: &Path) -> Vec<u32> {
     pids
 }
 
-/// Whether any descriptor of `pid` owns an OFD lock on `want`.
+/// Whether any descriptor of `pid` owns a `flock` lock on `want`.
 fn holds(pid: u32, want: FileId) -> bool {
     let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
         return false;
@@ -52,9 +52,9 @@ fn holds(pid: u32, want: FileId) -> bool {
     })
 }
 
-/// Whether `line` is an OFD lock line on `want`.
+/// Whether `line` is a `flock` lock line on `want`.
 fn lock_line_names(line: &str, want: FileId) -> bool {
-    if !line.starts_with("lock:") || !line.contains("OFDLCK") {
+    if !line.starts_with("lock:") || !line.contains("FLOCK") {
         return false;
     }
     line.split_whitespace()

@@ -15,7 +15,7 @@ use crate::report::{self, ImageState, Status};
 pub fn run(dir: &StdPath, as_json: bool) -> Status {
     let pier = report::pier_at(dir);
     if let Err(why) = report::check_chk(&pier) {
-        eprintln!("looms: {why}");
+        errln!("looms: {why}");
         return Status::Error;
     }
     let (image_json, image_text, image_pages) = image_section(&pier);
@@ -42,15 +42,15 @@ pub fn run(dir: &StdPath, as_json: bool) -> Status {
             "lock": lock_json,
         }));
     } else {
-        println!("pier:   {}", dir.display());
-        println!("image:  {image_text}");
-        println!(
+        outln!("pier:   {}", dir.display());
+        outln!("image:  {image_text}");
+        outln!(
             "patch:  {}",
             report::pending_text(&pier, &pending, image_pages)
         );
-        println!("swap:   {swap_text}");
-        println!("free:   {free_text}");
-        println!("lock:   {lock_text}");
+        outln!("swap:   {swap_text}");
+        outln!("free:   {free_text}");
+        outln!("lock:   {lock_text}");
     }
     Status::Ok
 }
@@ -103,7 +103,7 @@ fn lock_section(pier: &Pier) -> (Value, String) {
             "not locked: no running process has the pier".to_string(),
         ),
         Ok(true) => {
-            let pids = holder::holders(report::std_path(&pier.image()));
+            let pids = holder::holders(report::std_path(&pier.chk()));
             let who = match pids.as_slice() {
                 [] => "a process this user cannot see".to_string(),
                 [pid] => format!("pid {pid}"),

@@ -17,11 +17,11 @@ use crate::report::{self, Status};
 pub fn run(dir: &StdPath) -> Status {
     let pier = report::pier_at(dir);
     if let Err(why) = report::check_chk(&pier) {
-        eprintln!("looms: {why}");
+        errln!("looms: {why}");
         return Status::Error;
     }
     if !image::exists(&pier.image()) {
-        eprintln!(
+        errln!(
             "looms: {}: missing; there is no snapshot to recover",
             pier.image().show()
         );
@@ -31,18 +31,19 @@ pub fn run(dir: &StdPath) -> Status {
     let lock = match pier::lock(&pier) {
         Ok(lock) => lock,
         Err(LockError::Busy) => {
-            eprintln!("looms: {}: {}", dir.display(), busy_text(&pier));
+            errln!("looms: {}: {}", dir.display(), busy_text(&pier));
             return Status::Busy;
         }
         Err(LockError::Open(err) | LockError::Unsupported(err)) => {
-            eprintln!("looms: {err}");
+            errln!("looms: {err}");
             return Status::Error;
         }
     };
-    let size = match lock.len() {
+    let _lock = lock;
+    let size = match image_len(&pier) {
         Ok(bytes) => image::classify(bytes),
         Err(err) => {
-            eprintln!("looms: {err}");
+            errln!("looms: {err}");
             return Status::Error;
         }
     };
@@ -57,7 +58,7 @@ pub fn run(dir: &StdPath) -> Status {
     };
     let applied = match pending {
         Pending::Nothing => {
-            println!("{}: no patch pending", pier.chk().show());
+            outln!("{}: no patch pending", pier.chk().show());
             false
         }
         Pending::Valid(valid) => match apply(&pier, valid) {
@@ -65,7 +66,7 @@ pub fn run(dir: &StdPath) -> Status {
             Err(status) => return status,
         },
         Pending::Corrupt(why) => {
-            println!(
+            outln!(
                 "{}/{}: {}; discarding the patch",
                 pier.chk().show(),
                 report::corrupt_file(&why),
@@ -78,14 +79,14 @@ pub fn run(dir: &StdPath) -> Status {
         }
         Pending::OrphanMemory => {
             if let Err(err) = recovery::remove_orphan(&pier) {
-                eprintln!("looms: {err}");
+                errln!("looms: {err}");
                 return Status::Error;
             }
-            println!("{}: orphan removed", pier.memory().show());
+            outln!("{}: orphan removed", pier.memory().show());
             false
         }
         Pending::Unreadable(err) => {
-            eprintln!("looms: {err}: the patch is kept; nothing was changed");
+            errln!("looms: {err}: the patch is kept; nothing was changed");
             return Status::Error;
         }
     };
@@ -93,9 +94,9 @@ pub fn run(dir: &StdPath) -> Status {
         report_size(&pier, size);
         return Status::No;
     }
-    match lock.len().map(image::classify) {
+    match image_len(&pier).map(image::classify) {
         Ok(Size::Pages(pages)) => {
-            println!(
+            outln!(
                 "{}: boots cleanly ({})",
                 dir.display(),
                 report::pages_text(pages.into())
@@ -107,14 +108,19 @@ pub fn run(dir: &StdPath) -> Status {
             Status::No
         }
         Err(err) => {
-            eprintln!("looms: {err}");
+            errln!("looms: {err}");
             Status::Error
         }
     }
 }
 
+/// The length of the pier's image, which must be a regular file.
+fn image_len(pier: &Pier) -> Result<u64, looms::image::IoError> {
+    File::open_regular(&pier.image(), libc::O_RDONLY, 0)?.len()
+}
+
 fn busy_text(pier: &Pier) -> String {
-    let pids = holder::holders(report::std_path(&pier.image()));
+    let pids = holder::holders(report::std_path(&pier.chk()));
     let who = match pids.first() {
         Some(pid) => format!("pid {pid}"),
         None => "another process".to_string(),
@@ -124,7 +130,7 @@ fn busy_text(pier: &Pier) -> String {
 
 fn report_size(pier: &Pier, size: Size) {
     let why = report::size_problem(size).unwrap_or_default();
-    println!(
+    outln!(
         "{}: {why}; not touched: the pier cannot boot from it (restore a backup)",
         pier.image().show()
     );
@@ -134,7 +140,7 @@ fn report_size(pier: &Pier, size: Size) {
 fn apply(pier: &Pier, valid: recovery::ValidPatch) -> Result<(), Status> {
     let total = valid.control.total;
     if total.saturating_add(1) >= u3a_pages {
-        println!(
+        outln!(
             "{}: the patch makes an image of {total} pages, too big for any loom; kept",
             pier.control().show()
         );
@@ -142,15 +148,15 @@ fn apply(pier: &Pier, valid: recovery::ValidPatch) -> Result<(), Status> {
     }
     let pages = valid.control.lines.len() as u64;
     let mut bar = Progress::new("applying patch", Unit::Pages);
-    let written = File::open(&pier.image(), libc::O_RDWR, 0)
+    let written = File::open_regular(&pier.image(), libc::O_RDWR, 0)
         .and_then(|image| recovery::apply(&valid, &image, &mut |done, all| bar.update(done, all)));
     drop(bar);
     if let Err(err) = written {
-        eprintln!("looms: {err}: the patch is kept; run `looms recover` again");
+        errln!("looms: {err}: the patch is kept; run `looms recover` again");
         return Err(Status::Error);
     }
     drop(valid);
-    println!(
+    outln!(
         "{}: applied the pending patch: {} written, image.bin is now {}",
         pier.control().show(),
         report::pages_text(pages),
@@ -168,10 +174,10 @@ fn removed(pier: &Pier, removal: Removal) -> Result<(), Status> {
         .filter(|err| err.errno != libc::ENOENT)
         .collect();
     for err in &errors {
-        eprintln!("looms: {err}");
+        errln!("looms: {err}");
     }
     if errors.is_empty() {
-        println!(
+        outln!(
             "{}: patch removed (control.bin, memory.bin)",
             pier.chk().show()
         );

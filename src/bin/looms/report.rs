@@ -101,7 +101,7 @@ pub enum ImageState {
 
 /// Opens `image.bin` read-only and classifies its length as boot does.
 pub fn image_state(pier: &Pier) -> ImageState {
-    let file = match File::open(&pier.image(), libc::O_RDONLY, 0) {
+    let file = match File::open_regular(&pier.image(), libc::O_RDONLY, 0) {
         Ok(file) => file,
         Err(err) if err.errno == libc::ENOENT => return ImageState::Missing,
         Err(err) => return ImageState::Unreadable(err),
@@ -146,6 +146,7 @@ pub fn corrupt_file(why: &Option<PatchError>) -> &'static str {
         None | Some(PatchError::MemoryLength { .. }) | Some(PatchError::PageChecksum { .. }) => {
             "memory.bin"
         }
+        Some(PatchError::NotRegular { file, .. }) => file,
         Some(_) => "control.bin",
     }
 }
@@ -233,7 +234,8 @@ pub fn pending_json(pending: &Pending) -> Value {
     }
 }
 
-/// Prints `value` as one line of JSON on stdout.
+/// Prints `value` as one line of JSON on stdout; path bytes that are not
+/// UTF-8 become U+FFFD, as JSON strings need.
 pub fn print_json(value: &Value) {
-    println!("{value}");
+    outln!("{}", looms::msg::lossy(&value.to_string()));
 }

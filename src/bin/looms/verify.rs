@@ -68,12 +68,12 @@ pub fn run(dir: &StdPath, as_json: bool) -> Status {
         }));
     } else {
         for (path, text) in &found.notes {
-            println!("note: {path}: {text}");
+            outln!("note: {path}: {text}");
         }
         for (path, reason) in &found.problems {
-            println!("{path}: {reason}");
+            outln!("{path}: {reason}");
         }
-        println!("{}", summary(dir, &found, patched));
+        outln!("{}", summary(dir, &found, patched));
     }
     if clean {
         Status::Ok
@@ -229,7 +229,7 @@ fn read_all(file: &File, len: u64) -> Result<(), String> {
 /// A running process may change the files while they are read.
 fn check_lock(pier: &Pier, found: &mut Findings) {
     if let Ok(true) = pier::is_locked(pier) {
-        let pids = holder::holders(report::std_path(&pier.image()));
+        let pids = holder::holders(report::std_path(&pier.chk()));
         let who = match pids.first() {
             Some(pid) => format!("pid {pid}"),
             None => "another process".to_string(),
