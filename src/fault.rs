@@ -267,7 +267,7 @@ fn move_run(
     }
     for (from, to) in spans {
         if from < to {
-            loom::remap(from, to - from, loom::Backing::FileShared(fd))?;
+            loom::remap_unmapping_first(from, to - from, loom::Backing::FileShared(fd))?;
             dirty::set_range(map, from, to, true);
         }
     }

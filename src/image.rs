@@ -530,13 +530,20 @@ impl Dir {
         (rc == 0).then_some((st.st_dev, st.st_ino))
     }
 
-    /// Removes `name` from this directory.
+    /// Removes `name` from this directory; an empty directory there goes
+    /// too, as in `unlink`.
     pub fn unlink(&self, name: &str) -> IoResult<()> {
         let c_name = Path::from_bytes(name.as_bytes().to_vec());
-        // SAFETY: the directory is open, the name a valid C string.
-        retry(|| unsafe { libc::unlinkat(self.fd(), c_name.c().as_ptr(), 0) })
-            .map(drop)
-            .map_err(|errno| self.join(name).err("unlink", errno))
+        let remove = |flags| {
+            // SAFETY: the directory is open, the name a valid C string.
+            retry(|| unsafe { libc::unlinkat(self.fd(), c_name.c().as_ptr(), flags) })
+        };
+        match remove(0) {
+            Err(libc::EISDIR) => remove(libc::AT_REMOVEDIR),
+            other => other,
+        }
+        .map(drop)
+        .map_err(|errno| self.join(name).err("unlink", errno))
     }
 
     /// Renames `from` to `to`, both in this directory.

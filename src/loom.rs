@@ -171,6 +171,24 @@ pub fn remap(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
     }
 }
 
+/// `remap`, for a process at the kernel's mapping limit, where `mmap`
+/// refuses even a mapping that would replace others (`ENOMEM` once the
+/// count is past `vm.max_map_count`): the range is unmapped first, which
+/// lowers the count when it ends on mapping boundaries, then mapped anew.
+/// The caller keeps the range's contents elsewhere (the swap file).
+pub fn remap_unmapping_first(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
+    match remap(first, count, backing) {
+        Err(libc::ENOMEM) => {}
+        other => return other,
+    }
+    // SAFETY: as in `remap`: the range is the library's and no Rust
+    // reference into it is alive; it is mapped again right below.
+    if unsafe { libc::munmap(page_ptr(first).cast(), bytes_of(count)) } != 0 {
+        return Err(last_errno());
+    }
+    remap(first, count, backing)
+}
+
 /// `madvise(MADV_DONTNEED)` pages `[first, first + count)`.
 pub fn discard(first: u32, count: u32) -> Result<(), i32> {
     // SAFETY: the range is inside the loom; dropping its contents is what

@@ -615,6 +615,44 @@ static const struct {
     {"read-only-directory", "(as uid 65534) boot works; a save prints `loom: save: open …/control.bin: Permission denied; previous snapshot kept, will retry` and changes nothing"},
 };
 
+/* Rows whose tests scripts/suites/22-hostile.sh runs (`PASS: hostile/<row>`),
+ * in every mode it says; that suite checks each has its row here. */
+static const struct {
+  const char *name;
+  const char *outcome;
+} hostile_rows[] = {
+    {"hostile/thread-refused", "no thread can be created (`pthread_create` fails, as under a pids limit), `RUST_BACKTRACE=1`: the save hashes on the runtime's thread and completes"},
+    {"hostile/map-limit-save", "at `vm.max_map_count`: first stores widen, the save gets no thread and hashes on its own, the image holds every page (swap mode: a widened run is unmapped first, since `mmap` refuses everything past the limit)"},
+    {"hostile/map-limit-guard", "at `vm.max_map_count` the heap runs into the guard: the old guard is released first (or a run around the new place merged), the guard moves, the store lands and is saved"},
+    {"hostile/backup-onto-itself", "`u3e_backup(chk, chk, c3y)` on a running pier: a no-op that succeeds; later saves reach the image"},
+    {"hostile/backup-into-own-pier", "a running process restores an epoch into its own `.urb/chk`: refused (`loom: image backup: DIR is the snapshot of a running pier; nothing copied`), `c3n`"},
+    {"hostile/backup-into-other-pier", "another process restores an epoch into a running pier's `.urb/chk`: refused as above; the running pier's next save is kept"},
+    {"hostile/stop-twice", "a second `u3e_stop` closes nothing: descriptors the runtime opened since the first stay open"},
+    {"hostile/image-fifo", "boot stops, exit 1, at once: `loom: c3_open …/image.bin: is a FIFO, not a regular file`, `boot: image failed`; `looms info`, `verify`, `recover` answer at once"},
+    {"hostile/image-socket", "as `image-fifo`: `… is a socket, not a regular file`"},
+    {"hostile/image-directory", "as `image-fifo`: `… Is a directory`"},
+    {"hostile/control-fifo", "a patch nothing wrote: discarded (`loom: patch control.bin: is a FIFO, not a regular file`), the old heap boots; `looms` answers at once"},
+    {"hostile/control-socket", "as `control-fifo`, a socket"},
+    {"hostile/control-directory", "as `control-fifo`, an empty directory (removed)"},
+    {"hostile/memory-fifo", "beside a valid control.bin: discarded (`loom: patch memory.bin: is a FIFO, not a regular file`), the old heap boots"},
+    {"hostile/memory-socket", "as `memory-fifo`, a socket"},
+    {"hostile/memory-directory", "as `memory-fifo`, an empty directory (removed)"},
+    {"hostile/swap-file-fifo", "swap mode: boot stops, exit 1: `loom: ephemeral c3_open …/limbo.bin: is a FIFO, not a regular file`"},
+    {"hostile/swap-file-socket", "as `swap-file-fifo`, a socket"},
+    {"hostile/swap-file-directory", "as `swap-file-fifo`, a directory"},
+    {"hostile/backup-files-fifo", "a FIFO as the backup's source image: `c3n` at once, with the reason; under `image.bin.tmp`: replaced; as the destination image: replaced by the copy"},
+    {"hostile/backup-files-socket", "as `backup-files-fifo`, a socket"},
+    {"hostile/backup-files-directory", "as `backup-files-fifo`, a directory; as the destination image it refuses the copy (`loom: image backup failed`), no temporary left"},
+    {"hostile/backup-destination-at-path-max", "`DST/image.bin` fits in PATH_MAX, `DST/image.bin.tmp` does not: the backup works (names are used relative to DST)"},
+    {"hostile/soft-save-then-backup", "a save writes nothing (no space), then `u3e_backup(chk, epoch, c3y)` as vere rolls an epoch: the save is retried, still fails: `loom: image backup: the last save to DIR did not complete; not copying an older snapshot`, `c3n`, no image in the epoch"},
+    {"hostile/soft-save-then-backup-transient", "as above, but the space is back: the backup completes the save first; a pier booted from the epoch holds the saved state"},
+    {"hostile/full-disk-sparse-image", "(not swap mode; root, a 16 MiB ext4 on a loop device) room for the patch but not for the image's holes: nothing written, `… No space left on device; previous snapshot kept, will retry`; with room again the pages are saved"},
+    {"hostile/reserved-blocks-as-root", "(not swap mode) ext4 with reserved blocks, nothing free to users: root saves; uid 65534 gets `loom: save: need N MiB in DIR, 0 MiB free`"},
+    {"hostile/non-utf8-pier-path", "`loom:` lines print a pier path's bytes as they are, not U+FFFD"},
+    {"hostile/non-utf8-tracking", "a `LOOMS_TRACKING` that is not UTF-8 is an unknown value: said (its bytes as they are), `auto` used"},
+    {"hostile/null-pier-directory", "`u3e_live(c3n, NULL)` boots the relative pier `(null)`, as events.c's `%s` did"},
+};
+
 static int write_markdown(const char *file) {
   FILE *f = fopen(file, "w");
   if (f == NULL) {
@@ -622,7 +660,9 @@ static int write_markdown(const char *file) {
   }
   fprintf(f, "<!-- bad-input table: generated by `crashtest badinput=FILE` "
              "(c-tests/crash/badinput.c); the crash suite checks that it is current. -->\n");
-  fprintf(f, "Each row is one test (`PASS: badinput/<row>`), run on a 64 MiB loom (4096 "
+  fprintf(f, "Each row is one test (`PASS: badinput/<row>`; rows named `hostile/…` are "
+             "`scripts/suites/22-hostile.sh`'s, run in default, no_demand and swap modes with "
+             "each tracking backend unless the row says otherwise), run on a 64 MiB loom (4096 "
              "pages). The pier holds an image of 6 pages; the patch, when there is one, "
              "rewrites pages 1, 4, 6 and 7 and makes the image 8 pages long. \"The old heap "
              "boots\": the loom and image.bin hold exactly the 6 old pages and no patch file "
@@ -633,6 +673,9 @@ static int write_markdown(const char *file) {
   }
   for (size_t i = 0; i < sizeof special_rows / sizeof special_rows[0]; i++) {
     fprintf(f, "| `%s` | %s |\n", special_rows[i].name, special_rows[i].outcome);
+  }
+  for (size_t i = 0; i < sizeof hostile_rows / sizeof hostile_rows[0]; i++) {
+    fprintf(f, "| `%s` | %s |\n", hostile_rows[i].name, hostile_rows[i].outcome);
   }
   fprintf(f, "\n");
   return fclose(f);

@@ -1,7 +1,8 @@
 /* crashio: an LD_PRELOAD interposer over the file calls liblooms makes.
  *
- * It counts the mutating calls (open with O_CREAT, write, writev, pwrite,
- * pwritev, fdatasync, fsync, ftruncate, unlink, rename, mkdir) on paths
+ * It counts the mutating calls (open and openat with O_CREAT, write, writev,
+ * pwrite, pwritev, fdatasync, fsync, ftruncate, fallocate, unlink and
+ * unlinkat, rename and renameat, mkdir) on paths
  * under a root directory, and on descriptors opened from such paths, while
  * it is armed.
  * Armed, it can
@@ -61,6 +62,12 @@ static int (*real_ftruncate64)(int, off_t);
 static int (*real_unlink)(const char *);
 static int (*real_rename)(const char *, const char *);
 static int (*real_mkdir)(const char *, mode_t);
+static int (*real_openat)(int, const char *, int, ...);
+static int (*real_openat64)(int, const char *, int, ...);
+static int (*real_unlinkat)(int, const char *, int);
+static int (*real_renameat)(int, const char *, int, const char *);
+static int (*real_fallocate)(int, int, off_t, off_t);
+static int (*real_fallocate64)(int, int, off_t, off_t);
 static int (*real_statvfs)(const char *, struct statvfs *);
 static int (*real_statvfs64)(const char *, struct statvfs64 *);
 
@@ -525,6 +532,120 @@ int mkdir(const char *path, mode_t mode) {
     return -1;
   }
   return real_mkdir(path, mode);
+}
+
+/* ---- calls relative to a directory ------------------------------------------ */
+
+/* DIRFD/NAME as a path (NAME alone when absolute or DIRFD is AT_FDCWD or
+ * unknown), in BUF. */
+static const char *at_path(char *buf, size_t len, int dirfd, const char *name) {
+  if (name == NULL || name[0] == '/' || dirfd == AT_FDCWD || dirfd < 0 || dirfd >= MAX_FDS) {
+    return name;
+  }
+  pthread_mutex_lock(&lock);
+  const char *dir = fd_path[dirfd];
+  if (dir != NULL) {
+    snprintf(buf, len, "%s/%s", dir, name);
+  }
+  pthread_mutex_unlock(&lock);
+  return dir != NULL ? buf : name;
+}
+
+static int openat_common(int (*real)(int, const char *, int, ...), int dirfd, const char *name,
+                         int flags, mode_t mode) {
+  char buf[8192];
+  const char *path = at_path(buf, sizeof buf, dirfd, name);
+  if (flags & O_CREAT) {
+    if (gate("open", path, 0, NULL, 0, 0) == FAIL) {
+      return -1;
+    }
+  }
+  int fd = real(dirfd, name, flags, mode);
+  if (fd >= 0) {
+    remember(fd, path);
+  }
+  return fd;
+}
+
+int openat(int dirfd, const char *name, int flags, ...) {
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list args;
+    va_start(args, flags);
+    mode = (mode_t)va_arg(args, int);
+    va_end(args);
+  }
+  RESOLVE(openat);
+  return openat_common(real_openat, dirfd, name, flags, mode);
+}
+
+int openat64(int dirfd, const char *name, int flags, ...) {
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list args;
+    va_start(args, flags);
+    mode = (mode_t)va_arg(args, int);
+    va_end(args);
+  }
+  RESOLVE(openat64);
+  return openat_common(real_openat64, dirfd, name, flags, mode);
+}
+
+int unlinkat(int dirfd, const char *name, int flags) {
+  RESOLVE(unlinkat);
+  char buf[8192];
+  switch (gate("unlink", at_path(buf, sizeof buf, dirfd, name), 0, NULL, 0, 0)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
+    return -1;
+  }
+  return real_unlinkat(dirfd, name, flags);
+}
+
+int renameat(int fromfd, const char *from, int tofd, const char *to) {
+  RESOLVE(renameat);
+  char from_buf[8192], to_buf[8192];
+  switch (gate("rename", at_path(from_buf, sizeof from_buf, fromfd, from), 0,
+               at_path(to_buf, sizeof to_buf, tofd, to), 0, 0)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
+    return -1;
+  }
+  return real_renameat(fromfd, from, tofd, to);
+}
+
+/* fallocate reserves blocks: a lying disk (DROP) reserves nothing and says
+ * it did. */
+static int fallocate_common(int (*real)(int, int, off_t, off_t), int fd, int mode, off_t offset,
+                            off_t len) {
+  switch (gate_fd("fallocate", fd, (long long)offset, (long long)len)) {
+  case GO:
+  case SHORTEN:
+    break;
+  case DROP:
+    return 0;
+  case FAIL:
+    return -1;
+  }
+  return real(fd, mode, offset, len);
+}
+
+int fallocate(int fd, int mode, off_t offset, off_t len) {
+  RESOLVE(fallocate);
+  return fallocate_common(real_fallocate, fd, mode, offset, len);
+}
+
+int fallocate64(int fd, int mode, off_t offset, off_t len) {
+  RESOLVE(fallocate64);
+  return fallocate_common(real_fallocate64, fd, mode, offset, len);
 }
 
 /* ---- free space ------------------------------------------------------------ */

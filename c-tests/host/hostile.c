@@ -1,0 +1,411 @@
+/* hostile: steps that put the library under hostile conditions, each in its
+ * own process, on the same host as the scenarios (host.c).
+ *
+ *   hostile STEP DIR [ARGS...]
+ *
+ * SCN_FLAGS sets the host's flags as for the scenarios (no_demand, swap,
+ * verbose). scripts/suites/22-hostile.sh runs every step in every mode it
+ * applies to and checks what only another process can see. */
+#define _GNU_SOURCE
+#include "host.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static host_options opts;
+
+static uint32_t arg(int argc, char **argv, int i) {
+  host_check(i < argc, "missing argument %d", i);
+  return (uint32_t)strtoul(argv[i], NULL, 0);
+}
+
+static void options_from_env(void) {
+  const char *flags = getenv("SCN_FLAGS");
+  if (flags) {
+    if (strstr(flags, "verbose")) opts.flags |= HOST_VERBOSE;
+    if (strstr(flags, "no_demand")) opts.flags |= HOST_NO_DEMAND;
+    if (strstr(flags, "swap")) opts.flags |= HOST_SWAP;
+  }
+  const char *words = getenv("SCN_WORDS");
+  if (words) opts.words = strtoull(words, NULL, 0);
+}
+
+/* DIR/.urb/chk/NAME */
+static char *chk_path(const char *dir, const char *name) {
+  char *path = NULL;
+  host_check(asprintf(&path, "%s/.urb/chk%s%s", dir, *name ? "/" : "", name) > 0, "asprintf");
+  return path;
+}
+
+/* Fills heap pages [0, N) with SEED and saves. */
+static void fill_and_save(uint32_t seed, uint32_t n) {
+  for (uint32_t p = 0; p < n; p++) host_fill(seed, p);
+  u3e_save(host_low(), host_high());
+}
+
+/* image.bin holds exactly N pages, each SEED's pattern. */
+static void check_image(const char *dir, uint32_t seed, uint32_t n) {
+  char *path = chk_path(dir, "image.bin");
+  size_t len;
+  uint8_t *img = host_slurp(path, &len);
+  host_check(img != NULL, "%s missing", path);
+  host_check(len == (size_t)n * HOST_PAGE_BYTES, "image.bin has %zu bytes, expected %zu", len,
+             (size_t)n * HOST_PAGE_BYTES);
+  for (uint32_t p = 0; p < n; p++) {
+    host_check(host_holds(seed, p, img + (size_t)p * HOST_PAGE_BYTES),
+               "image.bin page %u does not hold seed %u", p, seed);
+  }
+  free(img);
+  free(path);
+}
+
+/* ---- the mapping limit ----------------------------------------------------------- */
+
+/* Mappings this process has (lines of /proc/self/maps). */
+static long map_count(void) {
+  int fd = open("/proc/self/maps", O_RDONLY);
+  host_check(fd >= 0, "open /proc/self/maps");
+  static char buf[1 << 16];
+  long lines = 0;
+  ssize_t got;
+  while ((got = read(fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < got; i++) lines += buf[i] == '\n';
+  }
+  close(fd);
+  return lines;
+}
+
+static long max_map_count(void) {
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+  long max = 65530;
+  if (f) {
+    host_check(fscanf(f, "%ld", &max) == 1, "read max_map_count");
+    fclose(f);
+  }
+  return max;
+}
+
+/* Whether the kernel refuses to split a mapping now (what every first
+ * store under mprotect tracking and every guard placement needs). */
+static bool splits_refused(void) {
+  static uint8_t *probe;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (probe == NULL) {
+    probe = mmap(NULL, 3 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    host_check(probe != MAP_FAILED, "mmap probe");
+  }
+  if (mprotect(probe + page, page, PROT_NONE) == 0) {
+    host_check(mprotect(probe + page, page, PROT_READ) == 0, "undo probe");
+    return false;
+  }
+  host_check(errno == ENOMEM, "probe mprotect: %s", strerror(errno));
+  return true;
+}
+
+/* Takes the process's mappings up to the kernel's limit with one-page
+ * mappings far from the loom, two pages apart so that none merges, until
+ * the kernel refuses a split; returns how many it made. */
+static long exhaust_mappings(void) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  host_check(!splits_refused(), "the kernel refuses splits before any were made");
+  long want = max_map_count() - map_count() + 8;
+  host_check(want > 0, "already past the mapping limit");
+  size_t span = (size_t)(want + 16) * 2 * page;
+  uint8_t *area = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  host_check(area != MAP_FAILED, "reserve %zu bytes", span);
+  /* One mapping, split into readable pages with gaps: each split adds two. */
+  long made = 0;
+  for (long i = 0; i < want + 16; i++) {
+    if (mprotect(area + (size_t)(2 * i + 1) * page, page, PROT_READ) != 0) {
+      host_check(errno == ENOMEM, "mprotect: %s", strerror(errno));
+      break;
+    }
+    made++;
+  }
+  host_check(splits_refused(), "the kernel still splits mappings after %ld", made);
+  return made;
+}
+
+static void *nothing(void *arg) { return arg; }
+
+/* maplimit_save DIR N: at the mapping limit, N first stores and a save:
+ * stores widen, the save hashes on this thread when no thread can be had,
+ * and the image holds every page. */
+static void step_maplimit_save(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  long made = exhaust_mappings();
+  for (uint32_t p = 0; p < n; p++) host_fill(7, p);
+  pthread_t thread;
+  int refused = pthread_create(&thread, NULL, nothing, NULL);
+  if (refused == 0) pthread_join(thread, NULL);
+  host_check(refused != 0, "a thread could still be created at the mapping limit");
+  u3e_save(host_low(), host_high());
+  check_image(dir, 7, n);
+  printf("saved %u pages at the mapping limit (%ld mappings made, %ld in all; thread refused: %s)\n",
+         n, made, map_count(), strerror(refused));
+}
+
+static void store_word(void *page) { *(volatile uint32_t *)page = 0xfeedf00du; }
+
+/* maplimit_guard DIR N: an image of N pages; at the mapping limit the heap
+ * runs into the guard, which moves all the same; the store lands and the
+ * next save keeps it. */
+static void step_maplimit_guard(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  uint32_t pages = host_pages();
+  host_road(n, 8);
+  u3e_ward(host_low(), host_high());
+  uint32_t guard = u3e_Pool.gar_w, high_page = pages - 8;
+  /* Scattered first stores split the image's mapping (mprotect tracking). */
+  for (uint32_t p = 0; p < n; p += 2) host_poke(9, p);
+  exhaust_mappings();
+  host_marks((guard << u3a_page) + 5, high_page << u3a_page);
+  host_faults = 0;
+  host_check(host_try(store_word, host_page(guard)), "store to the guard ended in meme");
+  host_check(host_last_flaw == u3e_flaw_good, "flaw %d", host_last_flaw);
+  uint32_t moved = guard + (high_page - guard) / 2;
+  host_check(u3e_Pool.gar_w == moved, "guard moved to %u, expected %u", u3e_Pool.gar_w, moved);
+  host_check(*(volatile uint32_t *)host_page(guard) == 0xfeedf00du, "store lost");
+  /* The new guard is a guard: a store there faults into the library. */
+  host_marks((moved << u3a_page) - 5, high_page << u3a_page);
+  u3e_save(host_low(), host_high());
+  size_t len;
+  char *img = chk_path(dir, "image.bin");
+  uint8_t *bytes = host_slurp(img, &len);
+  host_check(bytes != NULL && len == (size_t)moved * HOST_PAGE_BYTES, "image.bin has %zu bytes",
+             len);
+  uint32_t word;
+  memcpy(&word, bytes + (size_t)guard * HOST_PAGE_BYTES, 4);
+  host_check(word == 0xfeedf00du, "the store into the old guard was not saved");
+  free(bytes);
+  free(img);
+  printf("guard %u -> %u at the mapping limit (%ld mappings)\n", guard, moved, map_count());
+}
+
+/* ---- backups onto live snapshots ------------------------------------------------------ */
+
+/* backup_self DIR: a running pier's u3e_backup(chk, chk) is a no-op that
+ * succeeds; saves after it still reach the pier's image. */
+static void step_backup_self(char *dir) {
+  host_boot(dir, &opts);
+  host_road(8, 2);
+  u3e_ward(host_low(), host_high());
+  fill_and_save(1, 8);
+  char *chk = chk_path(dir, "");
+  struct stat before, after;
+  char *img = chk_path(dir, "image.bin");
+  host_check(stat(img, &before) == 0, "stat image.bin");
+  host_check(u3e_backup(chk, chk, c3y) == c3y, "backup onto itself failed");
+  host_check(stat(img, &after) == 0 && after.st_ino == before.st_ino,
+             "image.bin was replaced by a backup onto itself");
+  fill_and_save(2, 8);
+  check_image(dir, 2, 8);
+  free(img);
+  free(chk);
+  printf("backup onto itself: no-op, later saves kept\n");
+}
+
+/* backup_into DIR SRC: u3e_backup(SRC, DIR/.urb/chk, c3y) must be refused
+ * while DIR's pier runs (here when BOOT is 1, or in another process). */
+static void step_backup_into(char *dir, int argc, char **argv) {
+  uint32_t boot = arg(argc, argv, 4);
+  char *chk = chk_path(dir, "");
+  if (boot) {
+    host_boot(dir, &opts);
+    host_road(8, 2);
+    u3e_ward(host_low(), host_high());
+    fill_and_save(3, 8);
+  }
+  c3_o done = u3e_backup(argv[3], chk, c3y);
+  host_check(done == c3n, "a backup over a running pier's snapshot succeeded");
+  if (boot) {
+    fill_and_save(4, 8);
+    check_image(dir, 4, 8);
+  }
+  free(chk);
+  printf("backup into a running pier refused\n");
+}
+
+/* backup DIR SRC DST OVERWRITE: u3e_backup(SRC, DST, OVERWRITE) must give
+ * WANT (y or n). */
+static void step_backup(char *dir, int argc, char **argv) {
+  (void)dir;
+  host_check(argc > 6, "backup SRC DST OVERWRITE WANT");
+  c3_o ovw = argv[5][0] == 'y' ? c3y : c3n;
+  c3_o want = argv[6][0] == 'y' ? c3y : c3n;
+  c3_o got = u3e_backup(argv[3], argv[4], ovw);
+  host_check(got == want, "u3e_backup returned %d", got);
+  printf("backup returned %s\n", got == c3y ? "yes" : "no");
+}
+
+/* ---- stop twice ---------------------------------------------------------------------------- */
+
+/* stop_twice DIR: descriptors the runtime opens after u3e_stop survive a
+ * second u3e_stop. */
+static void step_stop_twice(char *dir) {
+  host_boot(dir, &opts);
+  host_road(4, 2);
+  u3e_ward(host_low(), host_high());
+  fill_and_save(1, 4);
+  int image_fd = u3e_Pool.img_u.fid_i, eph_fd = u3e_Pool.eph_i;
+  u3e_stop();
+  int mine[4];
+  for (int i = 0; i < 4; i++) {
+    mine[i] = open("/dev/null", O_RDONLY);
+    host_check(mine[i] >= 0, "open /dev/null");
+  }
+  u3e_stop();
+  for (int i = 0; i < 4; i++) {
+    host_check(fcntl(mine[i], F_GETFD) >= 0, "u3e_stop closed descriptor %d the runtime opened",
+               mine[i]);
+  }
+  printf("stop twice: image fd %d, swap fd %d; the runtime's descriptors %d-%d kept\n", image_fd,
+         eph_fd, mine[0], mine[3]);
+}
+
+/* ---- a save that wrote nothing, then a backup (vere's epoch roll) ---------------------------- */
+
+/* Free space the statvfs shim reports (see space.c); -1 for the truth. */
+static void set_free(long long bytes) {
+  void (*set)(long long) = (void (*)(long long))dlsym(RTLD_DEFAULT, "space_set_free");
+  host_check(set != NULL, "the space shim is not preloaded");
+  set(bytes);
+}
+
+/* soft_backup DIR EPOCH MODE: save seed 1, then seed 2 with no free space:
+ * the save writes nothing. Then u3e_backup(chk, EPOCH, c3y), as vere rolls
+ * an epoch: with MODE "transient" the space is back and the backup first
+ * completes the save, so EPOCH holds seed 2; with "persistent" the backup
+ * is refused and EPOCH gets no image. */
+static void step_soft_backup(char *dir, int argc, char **argv) {
+  host_check(argc > 4, "soft_backup DIR EPOCH MODE");
+  bool transient = strcmp(argv[4], "transient") == 0;
+  host_boot(dir, &opts);
+  host_road(8, 2);
+  u3e_ward(host_low(), host_high());
+  fill_and_save(1, 8);
+  set_free(0);
+  fill_and_save(2, 8);
+  check_image(dir, 1, 8);
+  if (transient) set_free(-1);
+  char *chk = chk_path(dir, "");
+  c3_o done = u3e_backup(chk, argv[3], c3y);
+  if (transient) {
+    host_check(done == c3y, "backup after the space came back failed");
+    check_image(dir, 2, 8);
+  } else {
+    host_check(done == c3n, "backup of a pier whose last save wrote nothing succeeded");
+    /* The space comes back: the next save writes everything. */
+    set_free(-1);
+    fill_and_save(5, 8);
+    check_image(dir, 5, 8);
+  }
+  free(chk);
+  printf("soft-failed save, then backup (%s): %s\n", argv[4], done == c3y ? "copied" : "refused");
+}
+
+/* ---- a sparse image on a nearly full file system ------------------------------------------- */
+
+/* Marks heap pages [a, b) free in a page directory in the top stack page. */
+static void directory_free(uint32_t n, uint32_t a, uint32_t b) {
+  uint32_t top = host_pages() - 1;
+  uint32_t *dir_w = host_words(top);
+  for (uint32_t i = 0; i < n; i++) {
+    dir_w[i] = (i >= a && i < b) ? 0 : 0x80000000u | i;
+  }
+  host_directory(top << u3a_page, n);
+}
+
+/* sparse DIR N A B: saves N heap pages of seed 1 with [A, B) free, so that
+ * image.bin has a hole there. */
+static void step_sparse(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3), a = arg(argc, argv, 4), b = arg(argc, argv, 5);
+  host_boot(dir, &opts);
+  host_road(n, 1);
+  u3e_ward(host_low(), host_high());
+  for (uint32_t p = 0; p < n; p++) host_fill(1, p);
+  host_fill(1, host_pages() - 1);
+  directory_free(n, a, b);
+  u3e_save(host_low(), host_high());
+  printf("sparse image: %u pages, [%u, %u) a hole\n", n, a, b);
+}
+
+/* fill_holes DIR N A B SEED: the pages [A, B) are in use now and hold SEED;
+ * a save either writes them or writes nothing; the step says which. */
+static void step_fill_holes(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3), a = arg(argc, argv, 4), b = arg(argc, argv, 5);
+  uint32_t seed = arg(argc, argv, 6);
+  host_boot(dir, &opts);
+  host_road(n, 1);
+  u3e_ward(host_low(), host_high());
+  directory_free(n, 0, 0);
+  for (uint32_t p = a; p < b; p++) host_fill(seed, p);
+  u3e_save(host_low(), host_high());
+  printf("save returned\n");
+}
+
+/* live_null DIR: u3e_live with a null directory boots the pier "(null)",
+ * relative to the working directory (DIR names it for the host). */
+static void step_live_null(char *dir) {
+  host_start(dir, &opts, false);
+  c3_o nuu = u3e_live(c3n, NULL);
+  host_check(nuu == c3y, "u3e_live(c3n, NULL) returned %d", nuu);
+  printf("booted the pier (null)\n");
+}
+
+/* image_seeds DIR N A B IN OUT: image.bin has N pages; pages [A, B) hold
+ * seed IN, the others seed OUT. */
+static void step_image_seeds(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3), a = arg(argc, argv, 4), b = arg(argc, argv, 5);
+  uint32_t in = arg(argc, argv, 6), out = arg(argc, argv, 7);
+  char *path = chk_path(dir, "image.bin");
+  size_t len;
+  uint8_t *img = host_slurp(path, &len);
+  host_check(img != NULL && len == (size_t)n * HOST_PAGE_BYTES, "image.bin has %zu bytes", len);
+  for (uint32_t p = 0; p < n; p++) {
+    uint32_t seed = p >= a && p < b ? in : out;
+    host_check(host_holds(seed, p, img + (size_t)p * HOST_PAGE_BYTES),
+               "image.bin page %u does not hold seed %u", p, seed);
+  }
+  free(img);
+  free(path);
+  printf("image: %u pages as expected\n", n);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc < 3) {
+    fprintf(stderr, "usage: hostile STEP DIR [ARGS...]\n");
+    return 2;
+  }
+  options_from_env();
+  const char *step = argv[1];
+  char *dir = argv[2];
+  if (!strcmp(step, "maplimit_save")) step_maplimit_save(dir, argc, argv);
+  else if (!strcmp(step, "maplimit_guard")) step_maplimit_guard(dir, argc, argv);
+  else if (!strcmp(step, "backup_self")) step_backup_self(dir);
+  else if (!strcmp(step, "backup_into")) step_backup_into(dir, argc, argv);
+  else if (!strcmp(step, "backup")) step_backup(dir, argc, argv);
+  else if (!strcmp(step, "stop_twice")) step_stop_twice(dir);
+  else if (!strcmp(step, "soft_backup")) step_soft_backup(dir, argc, argv);
+  else if (!strcmp(step, "sparse")) step_sparse(dir, argc, argv);
+  else if (!strcmp(step, "fill_holes")) step_fill_holes(dir, argc, argv);
+  else if (!strcmp(step, "live_null")) step_live_null(dir);
+  else if (!strcmp(step, "image_seeds")) step_image_seeds(dir, argc, argv);
+  else {
+    fprintf(stderr, "hostile: unknown step %s\n", step);
+    return 2;
+  }
+  return 0;
+}

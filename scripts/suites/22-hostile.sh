@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# Hostile conditions: threads refused, the kernel's mapping limit, backups
+# onto live snapshots, odd files in place of pier files, a nearly full file
+# system, reserved blocks, long paths, a second u3e_stop, a save that wrote
+# nothing followed by a backup, paths that are not UTF-8. Each test runs in
+# every mode it applies to: default, no_demand and swap, each tracking
+# backend (swap mode always tracks with mprotect). Every test has a row in
+# the README's bad-input table (`hostile/<name>`); this suite checks that.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$ROOT/target/c-tests
+make -s -C c-tests/host >/dev/null || { echo "FAIL: hostile/build"; exit 1; }
+cargo build --quiet --release --features cli --bin looms || { echo "FAIL: hostile/build-cli"; exit 1; }
+SCN=$OUT/scenario
+HOST=$OUT/hostile
+LOOMS=$ROOT/target/release/looms
+W=$(mktemp -d /tmp/looms-hostile.XXXXXX)
+MOUNTS=()
+cleanup() {
+    local m
+    for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+failed=0
+LOG=$W/log
+NAMES=()
+
+# The modes: "FLAGS TRACKING" pairs.
+MODES=(" mprotect" " uffd" "no_demand mprotect" "no_demand uffd" "swap mprotect")
+
+# step PROGRAM [env...] -- ARGS: runs one step with the mode's settings,
+# output in $W/out (and appended to $LOG); returns its exit status.
+step() {
+    local prog=$1; shift
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    echo "+ [$FLAGS $TRACK] ${envs[*]} $(basename "$prog") $*" >>"$LOG"
+    env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "${envs[@]}" "$prog" "$@" >"$W/out" 2>&1
+    local rc=$?
+    cat "$W/out" >>"$LOG"
+    return $rc
+}
+ok() { step "$@" || { echo "exit $?, expected 0" >>"$LOG"; return 1; }; }
+# code CODE PROGRAM ...: a step that must exit CODE.
+code() {
+    local want=$1; shift
+    step "$@"
+    local rc=$?
+    [ "$rc" -eq "$want" ] || { echo "exit $rc, expected $want" >>"$LOG"; return 1; }
+}
+has() { LC_ALL=C grep -aqF -- "$1" "$W/out" || { echo "missing output: $1" >>"$LOG"; return 1; }; }
+hasnt() { ! LC_ALL=C grep -aqF -- "$1" "$W/out" || { echo "unexpected output: $1" >>"$LOG"; return 1; }; }
+chk() { echo "$P/.urb/chk/$1"; }
+# returns SECONDS CMD...: CMD ends (whatever its status) within SECONDS.
+returns() {
+    local limit=$1; shift
+    timeout -s KILL "$limit" "$@" >"$W/out" 2>&1
+    local rc=$?
+    cat "$W/out" >>"$LOG"
+    [ "$rc" -ne 137 ] || { echo "still running after ${limit}s: $*" >>"$LOG"; return 1; }
+}
+
+run() {
+    local name=$1; shift
+    NAMES+=("$name")
+    : >"$LOG"
+    rm -rf "$W/p" "$W/e" "$W/e2" "$W/q" "$W/src" "$W/x" "$W/cwd" "$W/d"
+    P=$W/p
+    local tag="[${FLAGS:-default} $TRACK]"
+    if "$@"; then
+        echo "PASS: hostile/$name $tag"
+    else
+        echo "FAIL: hostile/$name $tag"
+        tail -n 25 "$LOG" | sed 's/^/    /'
+        failed=1
+    fi
+}
+skip() { NAMES+=("$1"); echo "SKIP: hostile/$1 ($2)"; }
+
+# ---- threads and mappings -------------------------------------------------------
+
+# No thread can be created: the save hashes on the runtime's thread. With
+# RUST_BACKTRACE set too (a panic there used to deadlock).
+thread_refused() {
+    ok "$SCN" "LD_PRELOAD=$OUT/libnothread.so" RUST_BACKTRACE=1 -- write "$P" 1 64 &&
+        has "nothread: pthread_create refused" &&
+        ok "$SCN" -- verify "$P" 1 64
+}
+
+# At the kernel's mapping limit (vm.max_map_count): first stores widen, the
+# save finds no thread and hashes itself. A 4 MiB loom keeps it small.
+map_limit_save() {
+    ok "$SCN" SCN_WORDS=1048576 -- write "$P" 1 64 &&
+        ok "$HOST" SCN_WORDS=1048576 -- maplimit_save "$P" 64 && has "thread refused" &&
+        ok "$SCN" SCN_WORDS=1048576 -- verify "$P" 7 64
+}
+
+# At the mapping limit the heap runs into the guard: the guard moves.
+map_limit_guard() {
+    ok "$SCN" SCN_WORDS=1048576 -- write "$P" 1 64 &&
+        ok "$HOST" SCN_WORDS=1048576 -- maplimit_guard "$P" 64 &&
+        hasnt "failed to protect guard page"
+}
+
+# ---- backups onto live snapshots --------------------------------------------------
+
+backup_onto_itself() { ok "$HOST" -- backup_self "$P" && ok "$SCN" -- verify "$P" 2 8; }
+
+# The running process restores an epoch into its own pier: refused.
+backup_into_own_pier() {
+    ok "$SCN" -- write "$P" 1 8 && mkdir -p "$W/e" && cp "$(chk image.bin)" "$W/e/image.bin" &&
+        ok "$HOST" -- backup_into "$P" "$W/e" 1 &&
+        has "is the snapshot of a running pier; nothing copied" &&
+        ok "$SCN" -- verify "$P" 4 8
+}
+
+# Another process restores an epoch into a running pier: refused, and the
+# running pier's saves still reach its image.
+backup_into_other_pier() {
+    ok "$SCN" -- write "$P" 1 8 && mkdir -p "$W/e" && ok "$SCN" -- write "$W/x" 6 8 &&
+        cp "$W/x/.urb/chk/image.bin" "$W/e/image.bin" || return 1
+    env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$SCN" hold "$P" 2 8 >"$W/hold" 2>&1 &
+    local holder=$! i
+    for i in $(seq 200); do grep -q holding "$W/hold" && break; sleep 0.05; done
+    code 0 "$HOST" -- backup_into "$P" "$W/e" 0
+    local rc=$?
+    cp "$W/out" "$W/refused"
+    kill -USR1 "$holder"
+    wait "$holder"
+    local held=$?
+    cat "$W/hold" >>"$LOG"
+    rm -rf "$W/x"
+    [ $rc -eq 0 ] && [ $held -eq 0 ] &&
+        grep -aqF "$P/.urb/chk is the snapshot of a running pier; nothing copied" "$W/refused" &&
+        ok "$SCN" -- verify "$P" 2 8
+}
+
+# ---- files that are not regular files ------------------------------------------------------
+
+# make_odd KIND PATH: a FIFO, a socket or a directory at PATH.
+make_odd() {
+    rm -rf "$2"
+    case $1 in
+    fifo) mkfifo "$2" ;;
+    socket) python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$2" ;;
+    directory) mkdir "$2" ;;
+    esac
+}
+odd_text() {
+    case $1 in
+    fifo) echo "is a FIFO, not a regular file" ;;
+    socket) echo "is a socket, not a regular file" ;;
+    directory) echo "Is a directory" ;;
+    esac
+}
+
+# image.bin: boot stops (exit 1) with the reason; looms info, verify and
+# recover answer at once.
+odd_image() {
+    local kind=$1
+    ok "$SCN" -- write "$P" 1 8 && make_odd "$kind" "$(chk image.bin)" &&
+        returns 2 env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$SCN" boot "$P" &&
+        has "loom: c3_open $(chk image.bin): $(odd_text "$kind")" && has "boot: image failed" &&
+        returns 2 "$LOOMS" info "$P" && returns 2 "$LOOMS" verify "$P" &&
+        returns 2 "$LOOMS" recover "$P" && [ -e "$(chk image.bin)" ]
+}
+
+# control.bin or memory.bin: a patch nothing wrote; boot discards it, the
+# old heap boots; looms answers at once.
+odd_patch_file() {
+    local kind=$1 file=$2
+    ok "$SCN" -- write "$P" 1 8 && ok "$SCN" -- patch "$P" valid && make_odd "$kind" "$(chk "$file")" &&
+        returns 2 "$LOOMS" info "$P" && returns 2 "$LOOMS" verify "$P" &&
+        returns 2 env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$SCN" verify "$P" 1 8 &&
+        has "loom: patch $file: $(odd_text "$kind")" &&
+        [ ! -e "$(chk control.bin)" ] && [ ! -e "$(chk memory.bin)" ]
+}
+
+# limbo.bin in swap mode: boot stops with the reason.
+odd_swap_file() {
+    local kind=$1
+    ok "$SCN" -- write "$P" 1 8 && make_odd "$kind" "$(chk limbo.bin)" &&
+        returns 2 env SCN_FLAGS=swap "$SCN" boot "$P" &&
+        has "loom: ephemeral c3_open $(chk limbo.bin): $(odd_text "$kind")" &&
+        has "boot: failed to load ephemeral file"
+}
+
+# A backup's source image, its destination's temporary and final names.
+odd_backup_files() {
+    local kind=$1
+    ok "$SCN" -- write "$P" 1 8 && mkdir -p "$W/e" "$W/src" || return 1
+    make_odd "$kind" "$W/src/image.bin"
+    returns 2 "$HOST" backup "$P" "$W/src" "$W/e" y n &&
+        has "loom: image backup: open $W/src/image.bin: $(odd_text "$kind")" &&
+        has "loom: couldn't open image at $W/src" || return 1
+    # Whatever is left under the temporary name is replaced.
+    make_odd "$kind" "$W/e/image.bin.tmp"
+    returns 2 "$HOST" backup "$P" "$(chk '')" "$W/e" y y && cmp -s "$(chk image.bin)" "$W/e/image.bin" &&
+        [ ! -e "$W/e/image.bin.tmp" ] || return 1
+    # A FIFO or socket as the destination image is replaced by the copy; a
+    # directory there refuses it.
+    make_odd "$kind" "$W/e/image.bin"
+    if [ "$kind" = directory ]; then
+        returns 2 "$HOST" backup "$P" "$(chk '')" "$W/e" y n && has "loom: image backup failed" &&
+            [ ! -e "$W/e/image.bin.tmp" ]
+    else
+        returns 2 "$HOST" backup "$P" "$(chk '')" "$W/e" y y && cmp -s "$(chk image.bin)" "$W/e/image.bin"
+    fi && returns 2 "$LOOMS" backup "$P" "$W/e2" && cmp -s "$(chk image.bin)" "$W/e2/image.bin"
+}
+
+# ---- space ---------------------------------------------------------------------------------
+
+# A small ext4 of its own at $W/fs, on a loop device of SIZE MiB with
+# RESERVED percent of its blocks kept back for root.
+small_fs() {
+    local size=$1 reserved=$2
+    mkdir -p "$W/fs"
+    rm -f "$W/fs.img"
+    truncate -s "${size}M" "$W/fs.img" && mkfs.ext4 -q -m "$reserved" "$W/fs.img" 2>/dev/null &&
+        mount -o loop "$W/fs.img" "$W/fs" 2>/dev/null || return 1
+    FS=ext4
+    MOUNTS+=("$W/fs")
+}
+drop_fs() { umount "$W/fs" 2>/dev/null; MOUNTS=(); rm -f "$W/fs.img"; }
+
+# A sparse image (free pages skipped leave holes) on a nearly full file
+# system: 1.2 MiB free is room for the 768 KiB patch but not for it and the
+# 768 KiB of holes the image write then fills. The save reserves the
+# image's blocks before its patch exists, so it fails before anything is
+# durable (events.c, and looms before, made the patch durable and then
+# bailed in the image write at every boot until space was freed); once
+# there is room again the same pages are saved.
+full_disk_sparse() {
+    P=$W/fs/p
+    ok "$HOST" -- sparse "$P" 64 8 56 && cp "$(chk image.bin)" "$W/before" || return 1
+    local free
+    free=$(df -B1 --output=avail "$W/fs" | tail -n 1)
+    fallocate -l $((free - 1258291)) "$W/fs/filler" || return 1
+    ok "$HOST" -- fill_holes "$P" 64 8 56 2 && has "save returned" &&
+        has "No space left on device; previous snapshot kept, will retry" &&
+        hasnt "host: bail" && cmp -s "$(chk image.bin)" "$W/before" &&
+        [ ! -e "$(chk control.bin)" ] && [ ! -e "$(chk memory.bin)" ] || return 1
+    rm -f "$W/fs/filler"
+    ok "$HOST" -- fill_holes "$P" 64 8 56 2 && hasnt "loom: save:" &&
+        ok "$HOST" -- image_seeds "$P" 64 8 56 2 1
+}
+
+# Root may write the blocks ext4 keeps back: a save as root succeeds where
+# nothing is free to unprivileged users; as uid 65534 the same save is
+# refused. On an ext4 loop mount with reserved blocks where one can be made,
+# else by making statvfs report no unprivileged space.
+reserved_blocks() {
+    local how=$1 envs=()
+    if [ "$how" = shim ]; then
+        envs=("LD_PRELOAD=$OUT/libspace.so" SPACE_AVAIL=0)
+        P=$W/p
+    else
+        P=$W/fs/p
+    fi
+    ok "$SCN" "${envs[@]}" -- write "$P" 1 64 && hasnt "loom: save:" || return 1
+    chmod -R a+rwX "$P" && chmod a+rx "$W" "$(dirname "$P")"
+    setpriv --reuid=65534 --regid=65534 --clear-groups env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" \
+        "${envs[@]}" "$SCN" resave "$P" 1 64 >"$W/out" 2>&1
+    cat "$W/out" >>"$LOG"
+    has "save 1 returned" && has "loom: save: need " && has " 0 MiB free; nothing written"
+}
+reserved_ext4() {
+    small_fs 64 50 && [ "$FS" = ext4 ] || return 1
+    # Take what unprivileged users may have; the reserved half stays free.
+    local avail
+    avail=$(df -B1 --output=avail "$W/fs" | tail -n 1)
+    fallocate -l "$avail" "$W/fs/filler" 2>/dev/null || dd if=/dev/zero of="$W/fs/filler" bs=1M \
+        count=$((avail >> 20)) status=none
+    [ "$(df -B1 --output=avail "$W/fs" | tail -n 1)" -lt $((1 << 20)) ]
+}
+
+# A soft-failed save, then a backup, as vere rolls an epoch.
+soft_save_then_backup() {
+    local mode=$1
+    mkdir -p "$W/e" && ok "$HOST" "LD_PRELOAD=$OUT/libspace.so" -- soft_backup "$P" "$W/e" "$mode" &&
+        has "loom: save: need " || return 1
+    if [ "$mode" = transient ]; then
+        # A pier booted from the epoch holds the state that was saved.
+        mkdir -p "$W/q/.urb/chk" && cp "$W/e/image.bin" "$W/q/.urb/chk/image.bin" &&
+            ok "$SCN" -- verify "$W/q" 2 8
+    else
+        has "loom: image backup: the last save to $P/.urb/chk did not complete; not copying an older snapshot" &&
+            [ ! -e "$W/e/image.bin" ] && ok "$SCN" -- verify "$P" 5 8
+    fi
+}
+
+# ---- paths, stop ---------------------------------------------------------------------------
+
+# DST/image.bin fits in PATH_MAX (4096 with its NUL), DST/image.bin.tmp
+# does not.
+long_destination() {
+    ok "$SCN" -- write "$P" 1 8 || return 1
+    local dst=$W/d seg
+    seg=$(printf 'd%.0s' $(seq 200))
+    while [ $((${#dst} + 201)) -le 4082 ]; do dst=$dst/$seg; done
+    dst=$dst/$(printf 'x%.0s' $(seq $((4082 - ${#dst} - 1))))
+    [ ${#dst} -eq 4082 ] && mkdir -p "$dst" &&
+        ok "$HOST" -- backup "$P" "$(chk '')" "$dst" y y &&
+        cmp -s "$(chk image.bin)" "$dst/image.bin"
+}
+
+stop_twice() { ok "$HOST" -- stop_twice "$P" && ok "$SCN" -- verify "$P" 1 4; }
+
+# Bytes of a pier path that are not UTF-8 are printed as they are.
+non_utf8_path() {
+    P=$W/$'pier-\xff\xfe'
+    code 1 "$SCN" -- boot "$P" && has "loom: c3_open $P/.urb/chk/image.bin: No such file or directory" &&
+        hasnt $'\xef\xbf\xbd'
+}
+non_utf8_tracking() {
+    ok "$SCN" LOOMS_TRACKING=$'mp\xffrotect' -- write "$P" 1 4 &&
+        has $'loom: LOOMS_TRACKING=mp\xffrotect is not mprotect, uffd or auto; using auto'
+}
+# A null pier directory is "(null)", relative, as events.c's "%s" made it.
+null_pier_dir() {
+    mkdir -p "$W/cwd/(null)/.urb/chk" &&
+        (cd "$W/cwd" && ok "$HOST" -- live_null "(null)") && [ -e "$W/cwd/(null)/.urb/chk/image.bin" ]
+}
+
+for mode in "${MODES[@]}"; do
+    FLAGS=${mode% *}
+    TRACK=${mode#* }
+    run thread-refused thread_refused
+    run map-limit-save map_limit_save
+    run map-limit-guard map_limit_guard
+    run backup-onto-itself backup_onto_itself
+    run backup-into-own-pier backup_into_own_pier
+    run backup-into-other-pier backup_into_other_pier
+    run stop-twice stop_twice
+    for kind in fifo socket directory; do
+        run "image-$kind" odd_image "$kind"
+        run "control-$kind" odd_patch_file "$kind" control.bin
+        run "memory-$kind" odd_patch_file "$kind" memory.bin
+    done
+    run soft-save-then-backup soft_save_then_backup persistent
+    run soft-save-then-backup-transient soft_save_then_backup transient
+done
+FLAGS= TRACK=mprotect
+for kind in fifo socket directory; do
+    run "swap-file-$kind" odd_swap_file "$kind"
+    run "backup-files-$kind" odd_backup_files "$kind"
+done
+run backup-destination-at-path-max long_destination
+run non-utf8-pier-path non_utf8_path
+run non-utf8-tracking non_utf8_tracking
+run null-pier-directory null_pier_dir
+if [ "$(id -u)" -ne 0 ]; then
+    skip full-disk-sparse-image "mounting a small file system needs root"
+    skip reserved-blocks-as-root "needs root"
+else
+    # Not in swap mode: its swap file would take the little room there is.
+    for mode in "${MODES[@]}"; do
+        FLAGS=${mode% *}
+        TRACK=${mode#* }
+        [ "$FLAGS" = swap ] && continue
+        # Not on tmpfs: holes of a file mapped from it take space as soon as
+        # they are read, so the patch finds no room either. (Reserving fails
+        # soft wherever it fails: the crash suite injects ENOSPC there.)
+        if small_fs 16 0 && [ "$FS" = ext4 ]; then
+            run full-disk-sparse-image full_disk_sparse
+        else
+            skip full-disk-sparse-image "no ext4 file system on a loop device can be made here"
+        fi
+        drop_fs
+        if reserved_ext4; then
+            run reserved-blocks-as-root reserved_blocks ext4
+            drop_fs
+        else
+            drop_fs
+            run reserved-blocks-as-root reserved_blocks shim
+        fi
+    done
+fi
+
+# Every test has its row in the README's bad-input table.
+missing=()
+for name in $(printf '%s\n' "${NAMES[@]}" | sort -u); do
+    grep -qF "| \`hostile/$name\` |" README.md || missing+=("$name")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "PASS: hostile/readme-rows"
+else
+    echo "FAIL: hostile/readme-rows"
+    echo "    no row in README.md's bad-input table for: ${missing[*]}"
+    failed=1
+fi
+exit $failed
