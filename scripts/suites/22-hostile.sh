@@ -27,6 +27,7 @@ failed=0
 LOG=$W/log
 NAMES=()
 
+STEP_SECONDS=${STEP_SECONDS:-120}
 # The modes: "FLAGS TRACKING" pairs.
 MODES=(" mprotect" " uffd" "no_demand mprotect" "no_demand uffd" "swap mprotect")
 
@@ -38,8 +39,12 @@ step() {
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
     echo "+ [$FLAGS $TRACK] ${envs[*]} $(basename "$prog") $*" >>"$LOG"
-    env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "${envs[@]}" "$prog" "$@" >"$W/out" 2>&1
+    # No step takes long; one that hangs (a blocked open, a deadlock) is
+    # killed and fails.
+    timeout -s KILL "$STEP_SECONDS" env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "${envs[@]}" \
+        "$prog" "$@" >"$W/out" 2>&1
     local rc=$?
+    [ "$rc" -ne 137 ] || echo "killed after ${STEP_SECONDS}s" >>"$W/out"
     cat "$W/out" >>"$LOG"
     return $rc
 }
@@ -262,7 +267,7 @@ reserved_blocks() {
     fi
     ok "$SCN" "${envs[@]}" -- write "$P" 1 64 && hasnt "loom: save:" || return 1
     chmod -R a+rwX "$P" && chmod a+rx "$W" "$(dirname "$P")"
-    setpriv --reuid=65534 --regid=65534 --clear-groups env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" \
+    timeout -s KILL "$STEP_SECONDS" setpriv --reuid=65534 --regid=65534 --clear-groups env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" \
         "${envs[@]}" "$SCN" resave "$P" 1 64 >"$W/out" 2>&1
     cat "$W/out" >>"$LOG"
     has "save 1 returned" && has "loom: save: need " && has " 0 MiB free; nothing written"
