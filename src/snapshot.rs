@@ -342,6 +342,8 @@ fn lock_pier(pier: &Pier) {
 /// `u3e_live`.
 pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     LEFT_PATCH.store(false, Ordering::Relaxed);
+    RESERVE_UNSUPPORTED_SAID.store(false, Ordering::Relaxed);
+    set_unsaved(None);
     let system = loom::system_page_size();
     if PAGE_BYTES % system != 0 {
         say!(
@@ -485,7 +487,8 @@ fn try_collect<T>(len: usize, item: impl FnMut(usize) -> T) -> Option<Vec<T>> {
 }
 
 /// Set once a file system has refused to reserve space (`EOPNOTSUPP`), so
-/// that it is said once per boot. Owned by the runtime's thread.
+/// that it is said once per boot (`u3e_live` clears it). Owned by the
+/// runtime's thread.
 static RESERVE_UNSUPPORTED_SAID: AtomicBool = AtomicBool::new(false);
 
 /// Reserves the blocks the image write of step 3 needs, before anything of
