@@ -280,6 +280,22 @@ static enum verdict gate_fd(const char *op, int fd, long long offset, long long 
   return verdict;
 }
 
+/* For a call that transfers no bytes: returns from the calling function
+ * with -1 (errno set) when the call is to fail, 0 when it is to be
+ * dropped (a lying disk), and goes on otherwise. */
+#define PASS_OR_RETURN(verdict)                                                                    \
+  do {                                                                                             \
+    switch (verdict) {                                                                             \
+    case GO:                                                                                       \
+    case SHORTEN:                                                                                  \
+      break;                                                                                       \
+    case DROP:                                                                                     \
+      return 0;                                                                                    \
+    case FAIL:                                                                                     \
+      return -1;                                                                                   \
+    }                                                                                              \
+  } while (0)
+
 /* ---- opening and closing ------------------------------------------------ */
 
 static int open_common(int (*real)(const char *, int, ...), const char *path, int flags,
@@ -438,99 +454,43 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
 
 int fdatasync(int fd) {
   RESOLVE(fdatasync);
-  switch (gate_fd("fdatasync", fd, 0, 0)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate_fd("fdatasync", fd, 0, 0));
   return real_fdatasync(fd);
 }
 
 int fsync(int fd) {
   RESOLVE(fsync);
-  switch (gate_fd("fsync", fd, 0, 0)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate_fd("fsync", fd, 0, 0));
   return real_fsync(fd);
 }
 
 int ftruncate(int fd, off_t length) {
   RESOLVE(ftruncate);
-  switch (gate_fd("ftruncate", fd, 0, (long long)length)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate_fd("ftruncate", fd, 0, (long long)length));
   return real_ftruncate(fd, length);
 }
 
 int ftruncate64(int fd, off_t length) {
   RESOLVE(ftruncate64);
-  switch (gate_fd("ftruncate", fd, 0, (long long)length)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate_fd("ftruncate", fd, 0, (long long)length));
   return real_ftruncate64(fd, length);
 }
 
 int unlink(const char *path) {
   RESOLVE(unlink);
-  switch (gate("unlink", path, 0, NULL, 0, 0)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate("unlink", path, 0, NULL, 0, 0));
   return real_unlink(path);
 }
 
 int rename(const char *from, const char *to) {
   RESOLVE(rename);
-  switch (gate("rename", from, 0, to, 0, 0)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate("rename", from, 0, to, 0, 0));
   return real_rename(from, to);
 }
 
 int mkdir(const char *path, mode_t mode) {
   RESOLVE(mkdir);
-  switch (gate("mkdir", path, 1, NULL, 0, 0)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate("mkdir", path, 1, NULL, 0, 0));
   return real_mkdir(path, mode);
 }
 
@@ -594,31 +554,15 @@ int openat64(int dirfd, const char *name, int flags, ...) {
 int unlinkat(int dirfd, const char *name, int flags) {
   RESOLVE(unlinkat);
   char buf[8192];
-  switch (gate("unlink", at_path(buf, sizeof buf, dirfd, name), 0, NULL, 0, 0)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate("unlink", at_path(buf, sizeof buf, dirfd, name), 0, NULL, 0, 0));
   return real_unlinkat(dirfd, name, flags);
 }
 
 int renameat(int fromfd, const char *from, int tofd, const char *to) {
   RESOLVE(renameat);
   char from_buf[8192], to_buf[8192];
-  switch (gate("rename", at_path(from_buf, sizeof from_buf, fromfd, from), 0,
-               at_path(to_buf, sizeof to_buf, tofd, to), 0, 0)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate("rename", at_path(from_buf, sizeof from_buf, fromfd, from), 0,
+               at_path(to_buf, sizeof to_buf, tofd, to), 0, 0));
   return real_renameat(fromfd, from, tofd, to);
 }
 
@@ -626,15 +570,7 @@ int renameat(int fromfd, const char *from, int tofd, const char *to) {
  * it did. */
 static int fallocate_common(int (*real)(int, int, off_t, off_t), int fd, int mode, off_t offset,
                             off_t len) {
-  switch (gate_fd("fallocate", fd, (long long)offset, (long long)len)) {
-  case GO:
-  case SHORTEN:
-    break;
-  case DROP:
-    return 0;
-  case FAIL:
-    return -1;
-  }
+  PASS_OR_RETURN(gate_fd("fallocate", fd, (long long)offset, (long long)len));
   return real(fd, mode, offset, len);
 }
 
