@@ -9,7 +9,8 @@
 #
 # install honours PREFIX (default /usr/local), BINDIR (default $(PREFIX)/bin), LIBDIR (default $(PREFIX)/lib),
 # INCLUDEDIR (default $(PREFIX)/include) and DESTDIR (a staging root that is
-# not written into looms.pc). It installs what `make lib` built: run
+# not written into looms.pc). looms.pc derives LIBDIR and INCLUDEDIR from
+# ${prefix} when they lie under PREFIX. It installs what `make lib` built: run
 # `make lib` first, as your user, then `make install` as root if needed.
 
 PREFIX     ?= /usr/local
@@ -25,11 +26,16 @@ LOOMS_MAJOR   := $(firstword $(subst ., ,$(LOOMS_VERSION)))
 LOOMS_REAL    := liblooms.so.$(LOOMS_VERSION)
 LOOMS_SONAME  := liblooms.so.$(LOOMS_MAJOR)
 
+# $(call looms_pc_dir,DIR,VAR): DIR as looms.pc names it, from ${VAR} when
+# DIR is PREFIX or lies under it (so the file still holds when the tree is
+# staged or moved), else as given.
+looms_pc_dir = $(if $(filter $(PREFIX),$(1)),$${$(2)},$(if $(filter $(PREFIX)/%,$(1)),$${$(2)}$(patsubst $(PREFIX)/%,/%,$(1)),$(1)))
+
 # The pkg-config file for the given directories, on stdout.
 define looms_render_pc
-sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(LOOMS_VERSION)|g' \
-    $(LOOMS_ROOT)/pkgconfig/looms.pc.in
+sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call looms_pc_dir,$(LIBDIR),exec_prefix)|g' \
+    -e 's|@INCLUDEDIR@|$(call looms_pc_dir,$(INCLUDEDIR),prefix)|g' \
+    -e 's|@VERSION@|$(LOOMS_VERSION)|g' $(LOOMS_ROOT)/pkgconfig/looms.pc.in
 endef
 
 .PHONY: header pc install uninstall abi-check package-check

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # liblooms as a runtime gets it: linked statically into a fully static
 # host; installed (make install, with PREFIX and with DESTDIR), found with
-# pkg-config alone and uninstalled without a trace; and dropped in with
+# pkg-config alone, also from a staged or moved tree with --define-prefix,
+# and uninstalled without a trace; and dropped in with
 # LD_PRELOAD under a host linked against another events.c shared object,
 # PIE and non-PIE, with the host's own copy of u3e_Pool showing looms' state.
 set -euo pipefail
@@ -88,13 +89,33 @@ check_pc() {
     pcq --validate
 }
 
+# pc_dirs FILE: the directory lines of a .pc file as written, unexpanded.
+pc_dirs() { grep -E '^(exec_prefix|libdir|includedir)=' "$1" | tr '\n' ' ' | sed 's/ $//'; }
+
+# Directories under the prefix are written from ${prefix}, so the file
+# holds wherever the tree is staged or moved.
 if quiet_make pc PREFIX=/opt/looms LIBDIR=/opt/looms/lib64 INCLUDEDIR=/opt/looms/inc \
     >"$W/pc.log" 2>&1 && check_pc target/looms.pc /opt/looms /opt/looms/lib64 /opt/looms/inc \
-    >>"$W/pc.log" 2>&1 && ! grep -q '@[A-Z]*@' target/looms.pc; then
-    pass "pc_fields (version $version from Cargo.toml, directories filled in)"
+    >>"$W/pc.log" 2>&1 && ! grep -q '@[A-Z]*@' target/looms.pc &&
+    [ "$(pc_dirs target/looms.pc)" = \
+        'exec_prefix=${prefix} libdir=${exec_prefix}/lib64 includedir=${prefix}/inc' ]; then
+    pass "pc_fields (version $version from Cargo.toml, directories relative to \${prefix})"
 else
     cat target/looms.pc >>"$W/pc.log" 2>/dev/null || true
     fail_with pc_fields "$W/pc.log"
+fi
+
+# Directories outside it (/opt/loomsx only shares its spelling) stay absolute.
+if quiet_make pc PREFIX=/opt/looms LIBDIR=/opt/loomsx/lib INCLUDEDIR=/usr/include/looms \
+    >"$W/pc-outside.log" 2>&1 &&
+    check_pc target/looms.pc /opt/looms /opt/loomsx/lib /usr/include/looms \
+        >>"$W/pc-outside.log" 2>&1 &&
+    [ "$(pc_dirs target/looms.pc)" = \
+        'exec_prefix=${prefix} libdir=/opt/loomsx/lib includedir=/usr/include/looms' ]; then
+    pass "pc_outside_prefix (LIBDIR and INCLUDEDIR outside PREFIX stay absolute)"
+else
+    cat target/looms.pc >>"$W/pc-outside.log" 2>/dev/null || true
+    fail_with pc_outside_prefix "$W/pc-outside.log"
 fi
 
 # ---------------------------------------------------------------------------
@@ -129,26 +150,37 @@ else
     fail_with install_prefix "$W/install.log"
 fi
 
-export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-rm -f "$PKG_OUT/roundtrip-pkg"
-if ! quiet_make -C c-tests/pkg OUT="$PKG_OUT" >"$W/pkg-build.log" 2>&1; then
-    fail_with pkg_config_host "$W/pkg-build.log"
-else
+# pkg_host NAME ROOT [OPTION...]: build the minimal host from the install
+# under ROOT (lib/ and include/) with `pkg-config OPTION...` alone, the
+# caller having set PKG_CONFIG_PATH, and run it: it must compile against
+# ROOT/include and load liblooms from ROOT/lib.
+pkg_host() {
+    local name=$1 root=$2 pc="pkg-config${3:+ ${*:3}}" cflags exe loaded rc=0
+    cflags=$($pc --cflags looms 2>&1 | sed 's/ *$//')
+    if [ "$cflags" != "-I$root/include" ]; then
+        fail "$name" "$pc --cflags looms: '$cflags', want -I$root/include"
+        return
+    fi
+    rm -f "$PKG_OUT/roundtrip-pkg"
+    if ! quiet_make -C c-tests/pkg OUT="$PKG_OUT" PKG_CONFIG="$pc" >"$W/$name-build.log" 2>&1; then
+        fail_with "$name" "$W/$name-build.log"
+        return
+    fi
     exe=$PKG_OUT/roundtrip-pkg
     loaded=$(ldd "$exe" | awk '$1 == "liblooms.so.'"$major"'" {print $3}')
-    rc=0
     {
-        "$exe" write "$W/pkg-pier" 3 4 && "$exe" read "$W/pkg-pier" 3 4
-    } >"$W/pkg.log" 2>&1 || rc=$?
-    if [ "$loaded" = "$prefix/lib/liblooms.so.$major" ] && [ "$rc" -eq 0 ] &&
-        grep -q '^read: 4 pages verified$' "$W/pkg.log"; then
-        pass "pkg_config_host (built with pkg-config --cflags --libs looms, loads $loaded)"
+        "$exe" write "$W/$name-pier" 3 4 && "$exe" read "$W/$name-pier" 3 4
+    } >"$W/$name.log" 2>&1 || rc=$?
+    if [ "$loaded" = "$root/lib/liblooms.so.$major" ] && [ "$rc" -eq 0 ] &&
+        grep -q '^read: 4 pages verified$' "$W/$name.log"; then
+        pass "$name (built with $pc --cflags --libs looms, loads $loaded)"
     else
-        echo "    exit $rc; liblooms.so.$major loaded from '${loaded}'" >>"$W/pkg.log"
-        fail_with pkg_config_host "$W/pkg.log"
+        echo "    exit $rc; liblooms.so.$major loaded from '${loaded}'" >>"$W/$name.log"
+        fail_with "$name" "$W/$name.log"
     fi
-fi
-unset PKG_CONFIG_PATH
+}
+
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg_host pkg_config_host "$prefix"
 
 quiet_make uninstall PREFIX="$prefix" >"$W/uninstall.log" 2>&1 || true
 left=$(left_under "$prefix")
@@ -178,6 +210,28 @@ if [ -z "$left" ] && [ -d "$stage/usr/include" ]; then
     pass uninstall_destdir
 else
     fail uninstall_destdir "left behind:" $left
+fi
+
+# ---------------------------------------------------------------------------
+# Relocated installs: pkg-config --define-prefix takes the prefix from where
+# looms.pc lies, and every other directory follows it
+
+# Staged with DESTDIR, used in place before it is packaged.
+stage=$W/stage-usr
+if quiet_make install DESTDIR="$stage" PREFIX=/usr >"$W/destdir-host.log" 2>&1; then
+    PKG_CONFIG_PATH=$stage/usr/lib/pkgconfig pkg_host pkg_config_destdir_host "$stage/usr" \
+        --define-prefix
+else
+    fail_with pkg_config_destdir_host "$W/destdir-host.log"
+fi
+
+# Installed, then the whole tree moved elsewhere.
+if quiet_make install PREFIX="$W/installed" >"$W/moved-host.log" 2>&1 &&
+    mv "$W/installed" "$W/moved" >>"$W/moved-host.log" 2>&1; then
+    PKG_CONFIG_PATH=$W/moved/lib/pkgconfig pkg_host pkg_config_moved_host "$W/moved" \
+        --define-prefix
+else
+    fail_with pkg_config_moved_host "$W/moved-host.log"
 fi
 
 # ---------------------------------------------------------------------------
