@@ -300,7 +300,10 @@ void rt_mkdirs(const char *dir) {
   static const char *const below[] = {"", "/.urb", "/.urb/chk"};
   for (size_t i = 0; i < sizeof below / sizeof below[0]; i++) {
     char path[8300];
-    snprintf(path, sizeof path, "%s%s", dir, below[i]);
+    if (snprintf(path, sizeof path, "%s%s", dir, below[i]) >= (int)sizeof path) {
+      errno = ENAMETOOLONG;
+      rt_die(dir);
+    }
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
       rt_die(path);
     }

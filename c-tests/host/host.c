@@ -46,6 +46,14 @@ _Noreturn void host_fail(const char *file, int line, const char *fmt, ...) {
   _exit(HOST_EXIT_CHECK);
 }
 
+/* ---- loom pages ------------------------------------------------------------ */
+
+void host_fill(uint32_t seed, uint32_t page) { rt_fill(seed, page, rt_page(page)); }
+
+void host_poke(uint32_t seed, uint32_t page) {
+  rt_page(page)[page % HOST_PAGE_WORDS] = rt_pattern(seed, page, 0);
+}
+
 /* ---- the handler through libsigsegv ---------------------------------------- */
 
 #ifdef HOST_LIBSIGSEGV

@@ -63,11 +63,10 @@ c3_o host_boot(char *dir, const host_options *opt);
 /* Loom page PAGE as bytes. */
 static inline uint8_t *host_page(uint32_t page) { return (uint8_t *)rt_page(page); }
 
-/* Fills page PAGE with SEED's pattern (every word), or one word. */
-static inline void host_fill(uint32_t seed, uint32_t page) { rt_fill(seed, page, rt_page(page)); }
-static inline void host_poke(uint32_t seed, uint32_t page) {
-  rt_page(page)[page % HOST_PAGE_WORDS] = rt_pattern(seed, page, 0);
-}
+/* Fills page PAGE with SEED's pattern (every word), or one word. Calls,
+ * not inline stores: a test reads host_faults right after them. */
+void host_fill(uint32_t seed, uint32_t page);
+void host_poke(uint32_t seed, uint32_t page);
 
 /* Runs FN(ARG); returns true if it completed, false if a fault the library
  * did not handle (meme) ended it: the handler jumps back here, as the
