@@ -231,7 +231,10 @@ void rt_unhandled(uintptr_t addr) {
   if (setup.unhandled_exit != 0) {
     _exit(setup.unhandled_exit);
   }
+  /* Blocked while the handler runs: delivered, with the default action,
+   * as soon as it returns, whatever the store would do if run again. */
   signal(SIGSEGV, SIG_DFL);
+  raise(SIGSEGV);
 }
 
 bool rt_try(void (*fn)(void *), void *arg) {

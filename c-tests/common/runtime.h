@@ -79,7 +79,7 @@ typedef struct rt_setup {
   /* u3m_bail exits with this status; 0: abort(), as a runtime crashes. */
   int bail_exit;
   /* A fault u3e_fault did not handle, outside rt_try, exits with this
-   * status; 0: the store faults again and the process dies of SIGSEGV. */
+   * status; 0: the process dies of SIGSEGV, as the runtime would. */
   int unhandled_exit;
   /* Told of every u3a_loom_sane, u3a_print_memory and u3l_log call, as
    * "loom_sane", "print_memory CAP WORDS" or "log TEXT". */
@@ -150,8 +150,8 @@ rt_verdict rt_fault(uintptr_t addr);
  * continuation that runs after it). */
 _Noreturn void rt_escape(void);
 /* Says on stderr that the fault at ADDR was not handled, then exits with
- * rt_setup.unhandled_exit or, when that is 0, restores the default action
- * so that the store kills the process when it runs again. */
+ * rt_setup.unhandled_exit or, when that is 0, makes the process die of
+ * SIGSEGV when the handler returns. */
 void rt_unhandled(uintptr_t addr);
 
 /* ---- loom pages and their contents ---------------------------------------- */
