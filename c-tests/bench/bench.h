@@ -46,7 +46,4 @@ void bench_map_loom(size_t len);
 /* Parses a non-negative decimal argument. */
 uint32_t bench_arg(const char *text);
 
-/* Makes DIR, DIR/.urb and DIR/.urb/chk. */
-void bench_make_pier(const char *dir);
-
 #endif /* BENCH_H */

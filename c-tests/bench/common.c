@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 
 uint64_t bench_now(void) {
@@ -74,15 +73,4 @@ uint32_t bench_arg(const char *text) {
     exit(2);
   }
   return (uint32_t)value;
-}
-
-void bench_make_pier(const char *dir) {
-  const char *tails[] = {"", "/.urb", "/.urb/chk"};
-  for (size_t i = 0; i < 3; i++) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s%s", dir, tails[i]);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-      bench_die(path);
-    }
-  }
 }

@@ -1,4 +1,5 @@
-/* The runtime's side of liblooms for the benchmark: see host.c. */
+/* The benchmark's host of liblooms, on the stand-in runtime of
+ * c-tests/common: see host.c. */
 #ifndef BENCH_HOST_H
 #define BENCH_HOST_H
 
@@ -6,23 +7,10 @@
 #include <stdint.h>
 
 #include "bench.h"
-#include "looms.h"
-
-/* The runtime's u3o_config: the fields the library reads, padded to 88. */
-typedef struct bench_config {
-  uint32_t who_w;
-  char *dir_c;
-  char *eph_c;
-  uint32_t wag_w;
-  size_t wor_i;
-  uint32_t tos_w;
-  uint8_t rest_y[44];
-} bench_config;
-
-extern bench_config u3o_Config;
+#include "runtime.h"
 
 /* u3o_Config flags. */
-#define BENCH_NO_DEMAND (1u << 9)
+#define BENCH_NO_DEMAND RT_NO_DEMAND
 
 /* Makes the pier DIR, sets u3o_Config (loom of PAGES pages, FLAGS), maps
  * the loom and installs the fault handler. */
@@ -33,13 +21,13 @@ void host_start(char *dir, uint32_t pages, uint32_t flags);
 void host_heap(uint32_t heap_pages);
 
 /* The watermarks as word offsets. */
-u3_post host_low(void);
-u3_post host_high(void);
+#define host_low rt_low
+#define host_high rt_high
 
 /* SIGSEGVs taken in the loom so far. */
 uint64_t host_faults(void);
 
 /* Pages in [FROM, TO) the library's bitmap marks dirty. */
-uint32_t host_dirty(uint32_t from, uint32_t to);
+#define host_dirty rt_dirty_pages
 
 #endif /* BENCH_HOST_H */

@@ -203,7 +203,7 @@ static int run_live(char *dir, const char *mode) {
  * first makes its image here as a sparse file. */
 static void boot_image(char *dir, uint32_t loom, uint32_t image, const char *kind) {
   if (strcmp(kind, "sparse") == 0) {
-    bench_make_pier(dir);
+    rt_mkdirs(dir);
     int fd = open(image_path(dir), O_RDWR | O_CREAT, 0600);
     if (fd < 0 || ftruncate(fd, (off_t)image * BENCH_PAGE_BYTES) != 0) {
       bench_die("sparse image");

@@ -1,7 +1,8 @@
 /* Bad input: piers whose files were damaged, truncated or made up, one
  * test per row of a table, each with the outcome the library defines.
- * Patches are built here, with this file's own writer of the format and
- * its own MurmurHash3_x86_32 (host.c), never with the library's code.
+ * Patches are built here, with the tests' own writer of the format and
+ * MurmurHash3_x86_32 (c-tests/common/format.c), never with the library's
+ * code.
  *
  * A pier starts from the "old" image (6 pages); the "new" patch rewrites
  * pages 1, 4, 6 and 7 and makes the image 8 pages long. */
@@ -49,34 +50,21 @@ static patch_spec good_patch(void) {
   return s;
 }
 
-static void page_bytes(uint32_t seed, uint32_t page, uint32_t *words) {
-  for (uint32_t i = 0; i < PAGE_WORDS; i++) {
-    words[i] = pattern(seed, page, i);
-  }
-}
-
-static void put32(uint8_t *at, uint32_t value) {
-  at[0] = (uint8_t)value;
-  at[1] = (uint8_t)(value >> 8);
-  at[2] = (uint8_t)(value >> 16);
-  at[3] = (uint8_t)(value >> 24);
-}
-
 /* Writes CHK/control.bin and CHK/memory.bin as SPEC says. */
 static void write_patch(const char *chk, const patch_spec *s) {
   static uint32_t words[PAGE_WORDS];
   size_t len = 16 + 8 * (size_t)s->lines;
   uint8_t control[16 + 8 * 8];
-  put32(control, s->version);
-  put32(control + 8, s->total);
-  put32(control + 12, (uint32_t)s->lines);
+  rt_put32(control, s->version);
+  rt_put32(control + 8, s->total);
+  rt_put32(control + 12, (uint32_t)s->lines);
   for (int i = 0; i < s->lines; i++) {
-    page_bytes(NEW_SEED, s->pages[i], words);
-    put32(control + 16 + 8 * i, s->pages[i]);
-    put32(control + 20 + 8 * i, murmur3(words, PAGE_BYTES, CHECKSUM_SEED));
+    rt_fill(NEW_SEED, s->pages[i], words);
+    rt_put32(control + 16 + 8 * i, s->pages[i]);
+    rt_put32(control + 20 + 8 * i, rt_page_sum(words));
   }
-  uint32_t sum = murmur3(control + 8, len - 8, CHECKSUM_SEED);
-  put32(control + 4, s->bad_meta ? sum + 1 : sum);
+  uint32_t sum = rt_control_sum(control, (uint32_t)s->lines);
+  rt_put32(control + 4, s->bad_meta ? sum + 1 : sum);
   write_file(cat(chk, "control.bin"), control, len - (size_t)s->control_cut);
 
   int fd = open(cat(chk, "memory.bin"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -85,7 +73,7 @@ static void write_patch(const char *chk, const patch_spec *s) {
   }
   for (int i = 0; i < s->memory_pages; i++) {
     uint32_t page = i < s->lines ? s->pages[i] : 100 + (uint32_t)i;
-    page_bytes(NEW_SEED, page, words);
+    rt_fill(NEW_SEED, page, words);
     if (s->bad_page && i == 2) {
       words[17] ^= 0x100;
     }
@@ -314,15 +302,9 @@ static int child_boot_check(void *arg) {
 
 /* A pier at RUN/pier holding the old image. */
 static void old_pier(const char *run) {
-  char dir[4200];
-  fmt(dir, sizeof dir, "%s/pier", run);
-  mkdir(dir, 0700);
-  fmt(dir, sizeof dir, "%s/pier/.urb", run);
-  mkdir(dir, 0700);
-  fmt(dir, sizeof dir, "%s/pier/.urb/chk", run);
-  mkdir(dir, 0700);
   heap h = old_heap();
-  image_write(cat(dir, "image.bin"), &h);
+  rt_mkdirs(cat(run, "pier"));
+  image_write(cat(run, "pier/.urb/chk/image.bin"), &h);
 }
 
 static void run_row(const row *r) {
@@ -591,9 +573,9 @@ static void row_permissions(int readable) {
 
 static void checksum_vectors(void) {
   static uint8_t zero[16384];
-  uint32_t empty = murmur3("", 0, CHECKSUM_SEED);
-  uint32_t hello = murmur3("hello", 5, CHECKSUM_SEED);
-  uint32_t page = murmur3(zero, sizeof zero, CHECKSUM_SEED);
+  uint32_t empty = rt_murmur3("", 0, RT_SEED);
+  uint32_t hello = rt_murmur3("hello", 5, RT_SEED);
+  uint32_t page = rt_murmur3(zero, sizeof zero, RT_SEED);
   if (empty == 0x79ff04e8u && hello == 0xe15a67a3u && page == 0xf9b4b0e0u) {
     pass("badinput/murmur3-vectors");
   } else {

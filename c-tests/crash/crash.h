@@ -1,6 +1,7 @@
 /* Shared parts of the crash, I/O-fault and bad-input tests: the host the
- * library runs in, loom contents by generation, child processes, files,
- * traces of the interposer (crashio.c), and result lines. */
+ * library runs in (on the stand-in runtime of c-tests/common), loom
+ * contents by generation, child processes, files, traces of the
+ * interposer (crashio.c), and result lines. */
 #ifndef CRASH_H
 #define CRASH_H
 
@@ -9,16 +10,14 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "looms.h"
+#include "runtime.h"
 
 /* ---- the host ------------------------------------------------------------ */
 
-#define LOOM_BASE ((uintptr_t)0x200000000ULL)
 #define LOOM_PAGES 4096u /* a 64 MiB loom */
 #define LOOM_WORDS ((size_t)LOOM_PAGES << u3a_page)
-#define PAGE_WORDS ((uint32_t)1 << u3a_page)
-#define PAGE_BYTES ((size_t)PAGE_WORDS * 4)
-#define STACK_POST ((LOOM_PAGES - 1) * PAGE_WORDS)
+#define PAGE_WORDS RT_PAGE_WORDS
+#define PAGE_BYTES RT_PAGE_BYTES
 
 /* Exit codes of a child. */
 #define EXIT_BAIL 77     /* the library called u3m_bail */
@@ -34,15 +33,16 @@ void host_start(void);
 void host_pier(char *dir, int make_dirs);
 /* u3e_live on the configured pier; sets the watermarks. */
 c3_o host_boot(void);
-/* Sets the heap's top (in pages) for store faults and saves. */
+/* Sets the heap's top (in pages) for store faults and saves; the stack is
+ * the loom's last page. */
 void host_heap(uint32_t pages);
 /* u3e_save with the heap's top at PAGES. */
 void host_save(uint32_t pages);
 /* The runtime flags (u3o_Config.wag_w). */
 void host_flags(uint32_t wag_w);
 uint32_t host_current_flags(void);
-uint32_t *host_page(uint32_t page);
-_Noreturn void host_die(const char *what);
+/* Prints "host: WHAT: reason" and exits EXIT_HOSTFAIL. */
+#define host_die rt_die
 
 /* The interposer's controls, when it is loaded (NULL otherwise). */
 int crashio_loaded(void);
@@ -52,11 +52,8 @@ long armed_calls(void);
 
 /* ---- loom contents ----------------------------------------------------------- */
 
-/* Word I of page P under SEED: distinct for every page and seed. */
-uint32_t pattern(uint32_t seed, uint32_t page, uint32_t i);
-
 /* A snapshot's expected contents: PAGES pages, page p holding SEED[p]'s
- * pattern (seed 0: all zero). */
+ * pattern (rt_pattern; seed 0: all zero). */
 #define MAX_HEAP 2048u
 typedef struct {
   uint32_t pages;
@@ -100,7 +97,7 @@ char *fresh_dir(const char *tag);
 /* path = a/b (static rotation of buffers). */
 const char *cat(const char *a, const char *b);
 int exists(const char *path);
-long long file_size(const char *path);
+static inline long long file_size(const char *path) { return rt_size(path); }
 /* Copies every regular file of directory FROM into TO (made if missing). */
 void copy_dir(const char *from, const char *to);
 /* Removes a tree. */
@@ -145,11 +142,6 @@ void pass(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fail(const char *detail, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void skip(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int failures(void);
-
-/* ---- MurmurHash3_x86_32 --------------------------------------------------------------------- */
-
-uint32_t murmur3(const void *bytes, size_t len, uint32_t seed);
-#define CHECKSUM_SEED 0xcafebabeu
 
 /* ---- the test groups ---------------------------------------------------------------------- */
 

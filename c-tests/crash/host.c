@@ -1,5 +1,5 @@
-/* The host the library runs in, and the functions every test group shares;
- * see crash.h. */
+/* The crash tests' host on the stand-in runtime (c-tests/common), and the
+ * functions every test group shares; see crash.h. */
 #define _GNU_SOURCE
 #include "crash.h"
 
@@ -7,7 +7,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,64 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- what the runtime defines ------------------------------------------------ */
-
-/* u3o_config: the fields the library reads, padded to the runtime's 88 bytes. */
-typedef struct {
-  uint32_t who_w;
-  char *dir_c;
-  char *eph_c;
-  uint32_t wag_w;
-  size_t wor_i;
-  uint32_t tos_w;
-  uint8_t rest_y[44];
-} host_config;
-
-_Static_assert(sizeof(host_config) == 88, "u3o_config is 88 bytes");
-
-host_config u3o_Config;
-static uint8_t road_y[1368] __attribute__((aligned(8)));
-void *u3a_Road = road_y;
-
-void u3a_loom_sane(void) {}
-
-void u3a_print_memory(FILE *fil_u, char *cap_c, uint32_t wor_w) {
-  (void)fil_u;
-  (void)cap_c;
-  (void)wor_w;
-}
-
-void u3l_log(const char *format, ...) {
-  (void)format;
-}
-
-_Noreturn void u3m_bail(uint32_t mote) {
-  dprintf(STDERR_FILENO, "host: bail %x\n", mote);
-  _exit(EXIT_BAIL);
-}
-
-/* ---- the loom ------------------------------------------------------------------------ */
-
-static u3_post low_p;
-
-_Noreturn void host_die(const char *what) {
-  dprintf(STDERR_FILENO, "host: %s: %s\n", what, strerror(errno));
-  _exit(EXIT_HOSTFAIL);
-}
-
-static void on_fault(int sig, siginfo_t *info, void *context) {
-  (void)sig;
-  (void)context;
-  uintptr_t addr = (uintptr_t)info->si_addr;
-  if (addr >= LOOM_BASE && addr < LOOM_BASE + LOOM_WORDS * 4) {
-    u3_post off_p = (u3_post)((addr - LOOM_BASE) / 4);
-    if (u3e_fault(low_p, STACK_POST, off_p) == u3e_flaw_good) {
-      return;
-    }
-  }
-  signal(SIGSEGV, SIG_DFL);
-  raise(SIGSEGV);
-}
+/* ---- the host ---------------------------------------------------------------------- */
 
 static uint32_t start_flags;
 
@@ -81,38 +23,23 @@ void host_default_flags(uint32_t wag_w) {
   start_flags = wag_w;
 }
 
+/* Quiet: a child's stderr holds the library's own lines only, which the
+ * tests count. A bail exits EXIT_BAIL; a fault the library did not handle
+ * kills the child with SIGSEGV, as it would kill the runtime. */
 void host_start(void) {
-  u3o_Config.wag_w = start_flags;
-  void *got = mmap((void *)LOOM_BASE, LOOM_WORDS * 4, PROT_READ | PROT_WRITE,
-                   MAP_ANON | MAP_FIXED | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
-  if (got == MAP_FAILED) {
-    host_die("mmap loom");
-  }
-  static uint8_t alt_stack[1 << 16];
-  stack_t stack = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
-  if (sigaltstack(&stack, NULL) != 0) {
-    host_die("sigaltstack");
-  }
-  struct sigaction action;
-  memset(&action, 0, sizeof action);
-  action.sa_sigaction = on_fault;
-  action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-  if (sigaction(SIGSEGV, &action, NULL) != 0) {
-    host_die("sigaction");
-  }
-  u3o_Config.wor_i = LOOM_WORDS;
+  rt_setup setup = {
+      .name = "host",
+      .words = LOOM_WORDS,
+      .flags = start_flags,
+      .quiet = true,
+      .bail_exit = EXIT_BAIL,
+  };
+  rt_start(&setup);
 }
 
 void host_pier(char *dir, int make_dirs) {
   if (make_dirs) {
-    const char *tails[] = {"", "/.urb", "/.urb/chk"};
-    for (int i = 0; i < 3; i++) {
-      char path[4200];
-      fmt(path, sizeof path, "%s%s", dir, tails[i]);
-      if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        host_die(path);
-      }
-    }
+    rt_mkdirs(dir);
   }
   /* The library keeps the pointer: give it a copy of its own. */
   u3o_Config.dir_c = strdup(dir);
@@ -130,22 +57,18 @@ uint32_t host_current_flags(void) {
 }
 
 c3_o host_boot(void) {
-  low_p = 0;
+  rt_road(0, 1);
   return u3e_live(c3n, u3o_Config.dir_c);
 }
 
 void host_heap(uint32_t pages) {
-  low_p = pages * PAGE_WORDS;
-  u3e_ward(low_p, STACK_POST);
+  rt_road(pages, 1);
+  u3e_ward(rt_low(), rt_high());
 }
 
 void host_save(uint32_t pages) {
   host_heap(pages);
-  u3e_save(low_p, STACK_POST);
-}
-
-uint32_t *host_page(uint32_t page) {
-  return (uint32_t *)(LOOM_BASE + (uintptr_t)page * PAGE_BYTES);
+  u3e_save(rt_low(), rt_high());
 }
 
 /* ---- the interposer's controls --------------------------------------------------------- */
@@ -180,26 +103,12 @@ long armed_calls(void) {
 
 /* ---- loom contents ---------------------------------------------------------------------- */
 
-uint32_t pattern(uint32_t seed, uint32_t page, uint32_t i) {
-  if (seed == 0) {
-    return 0;
-  }
-  uint32_t x = seed * 0x9e3779b9u ^ (page * 0x85ebca6bu) ^ (i * 0xc2b2ae35u);
-  x ^= x >> 15;
-  x *= 0x2c1b3c6du;
-  x ^= x >> 12;
-  return x | 1; /* never zero: a page of a seed is never a zero page */
-}
-
 void heap_write(heap *h, uint32_t page, uint32_t seed) {
   if (page >= h->pages) {
     dprintf(STDERR_FILENO, "host: page %u above the heap's %u\n", page, h->pages);
     _exit(EXIT_HOSTFAIL);
   }
-  uint32_t *words = host_page(page);
-  for (uint32_t i = 0; i < PAGE_WORDS; i++) {
-    words[i] = pattern(seed, page, i);
-  }
+  rt_fill(seed, page, rt_page(page));
   h->seed[page] = seed;
 }
 
@@ -217,20 +126,19 @@ void heap_resize(heap *h, uint32_t pages, uint32_t seed) {
 }
 
 int loom_matches(const heap *h, uint32_t check_above, char *why, size_t why_len) {
-  if (u3o_Config.wag_w & (1u << 12)) {
+  if (u3o_Config.wag_w & RT_SWAP) {
     /* Swap mode: above the image the loom maps the ephemeral file, which
      * keeps whatever the last process left there. */
     check_above = 0;
   }
   for (uint32_t page = 0; page < h->pages + check_above && page < LOOM_PAGES - 1; page++) {
     uint32_t seed = page < h->pages ? h->seed[page] : 0;
-    const uint32_t *words = host_page(page);
-    for (uint32_t i = 0; i < PAGE_WORDS; i++) {
-      if (words[i] != pattern(seed, page, i)) {
-        fmt(why, why_len, "loom page %u word %u is %08x, want %08x (seed %u)", page, i,
-                 words[i], pattern(seed, page, i), seed);
-        return 0;
-      }
+    const uint32_t *words = rt_page(page);
+    long i = rt_mismatch(seed, page, words);
+    if (i >= 0) {
+      fmt(why, why_len, "loom page %u word %ld is %08x, want %08x (seed %u)", page, i, words[i],
+          rt_pattern(seed, page, (uint32_t)i), seed);
+      return 0;
     }
   }
   return 1;
@@ -245,24 +153,23 @@ int image_matches(const char *file, const heap *h, char *why, size_t why_len) {
   struct stat st;
   if (fstat(fd, &st) != 0 || (size_t)st.st_size != h->pages * PAGE_BYTES) {
     fmt(why, why_len, "%s has %lld bytes, want %zu", file, (long long)st.st_size,
-             h->pages * PAGE_BYTES);
+        h->pages * PAGE_BYTES);
     close(fd);
     return 0;
   }
   static uint32_t words[PAGE_WORDS];
   for (uint32_t page = 0; page < h->pages; page++) {
-    if (pread(fd, words, PAGE_BYTES, (off_t)(page * PAGE_BYTES)) != (ssize_t)PAGE_BYTES) {
+    if (!rt_read_page(fd, page, words)) {
       fmt(why, why_len, "%s: short read at page %u", file, page);
       close(fd);
       return 0;
     }
-    for (uint32_t i = 0; i < PAGE_WORDS; i++) {
-      if (words[i] != pattern(h->seed[page], page, i)) {
-        fmt(why, why_len, "%s page %u word %u differs (want seed %u)", file, page, i,
-                 h->seed[page]);
-        close(fd);
-        return 0;
-      }
+    long i = rt_mismatch(h->seed[page], page, words);
+    if (i >= 0) {
+      fmt(why, why_len, "%s page %u word %ld differs (want seed %u)", file, page, i,
+          h->seed[page]);
+      close(fd);
+      return 0;
     }
   }
   close(fd);
@@ -276,9 +183,7 @@ void image_write(const char *file, const heap *h) {
   }
   static uint32_t words[PAGE_WORDS];
   for (uint32_t page = 0; page < h->pages; page++) {
-    for (uint32_t i = 0; i < PAGE_WORDS; i++) {
-      words[i] = pattern(h->seed[page], page, i);
-    }
+    rt_fill(h->seed[page], page, words);
     if (pwrite(fd, words, PAGE_BYTES, (off_t)(page * PAGE_BYTES)) != (ssize_t)PAGE_BYTES) {
       host_die(file);
     }
@@ -394,11 +299,6 @@ const char *cat(const char *a, const char *b) {
 int exists(const char *path) {
   struct stat st;
   return lstat(path, &st) == 0;
-}
-
-long long file_size(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
 /* Copies a file; runs of zeros become holes (the ephemeral file of swap
@@ -629,54 +529,4 @@ void skip(const char *why, const char *fmt, ...) {
 
 int failures(void) {
   return failed;
-}
-
-/* ---- MurmurHash3_x86_32 ---------------------------------------------------------------------------- */
-
-static uint32_t rotl(uint32_t x, int r) {
-  return (x << r) | (x >> (32 - r));
-}
-
-uint32_t murmur3(const void *bytes, size_t len, uint32_t seed) {
-  const uint8_t *p = bytes;
-  const uint32_t c1 = 0xcc9e2d51u;
-  const uint32_t c2 = 0x1b873593u;
-  uint32_t h = seed;
-  size_t blocks = len / 4;
-  for (size_t b = 0; b < blocks; b++) {
-    uint32_t k = (uint32_t)p[4 * b] | (uint32_t)p[4 * b + 1] << 8 | (uint32_t)p[4 * b + 2] << 16 |
-                 (uint32_t)p[4 * b + 3] << 24;
-    k *= c1;
-    k = rotl(k, 15);
-    k *= c2;
-    h ^= k;
-    h = rotl(h, 13);
-    h = h * 5 + 0xe6546b64u;
-  }
-  const uint8_t *tail = p + blocks * 4;
-  uint32_t k = 0;
-  switch (len & 3) {
-  case 3:
-    k ^= (uint32_t)tail[2] << 16;
-    /* fall through */
-  case 2:
-    k ^= (uint32_t)tail[1] << 8;
-    /* fall through */
-  case 1:
-    k ^= tail[0];
-    k *= c1;
-    k = rotl(k, 15);
-    k *= c2;
-    h ^= k;
-    break;
-  default:
-    break;
-  }
-  h ^= (uint32_t)len;
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
 }

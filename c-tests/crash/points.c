@@ -212,13 +212,8 @@ static int has_patch(const char *run) {
 }
 
 void make_pier_from(const char *run, const char *tpl) {
-  char dir[4200];
-  fmt(dir, sizeof dir, "%s/pier", run);
-  mkdir(dir, 0700);
-  fmt(dir, sizeof dir, "%s/pier/.urb", run);
-  mkdir(dir, 0700);
-  fmt(dir, sizeof dir, "%s/pier/.urb/chk", run);
-  copy_dir(tpl, dir);
+  rt_mkdirs(cat(run, "pier"));
+  copy_dir(tpl, cat(run, "pier/.urb/chk"));
 }
 
 /* Kills the recovering boot of the crash state in TPL before each of its
