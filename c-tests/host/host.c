@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -118,4 +119,21 @@ void host_start(char *dir, const host_options *opt, bool make_dirs) {
 c3_o host_boot(char *dir, const host_options *opt) {
   host_start(dir, opt, true);
   return u3e_live(c3n, dir);
+}
+
+void host_options_from_env(host_options *opt) {
+  const char *flags = getenv("SCN_FLAGS");
+  if (flags) {
+    if (strstr(flags, "verbose")) opt->flags |= HOST_VERBOSE;
+    if (strstr(flags, "dryrun")) opt->flags |= HOST_DRYRUN;
+    if (strstr(flags, "no_demand")) opt->flags |= HOST_NO_DEMAND;
+    if (strstr(flags, "swap")) opt->flags |= HOST_SWAP;
+  }
+  const char *words = getenv("SCN_WORDS");
+  if (words) opt->words = strtoull(words, NULL, 0);
+}
+
+uint32_t host_arg(int argc, char **argv, int i) {
+  host_check(i < argc, "missing argument %d", i);
+  return (uint32_t)strtoul(argv[i], NULL, 0);
 }

@@ -60,6 +60,13 @@ void host_start(char *dir, const host_options *opt, bool make_dirs);
 /* host_start, then u3e_live(c3n, dir); returns what u3e_live returned. */
 c3_o host_boot(char *dir, const host_options *opt);
 
+/* Options from the environment of a step: SCN_FLAGS (comma-separated:
+ * verbose, dryrun, no_demand, swap) and SCN_WORDS (loom words). */
+void host_options_from_env(host_options *opt);
+
+/* Argument I of a step as a number; a missing one fails the step. */
+uint32_t host_arg(int argc, char **argv, int i);
+
 /* Loom page PAGE as bytes. */
 static inline uint8_t *host_page(uint32_t page) { return (uint8_t *)rt_page(page); }
 

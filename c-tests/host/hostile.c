@@ -21,21 +21,7 @@
 
 static host_options opts;
 
-static uint32_t arg(int argc, char **argv, int i) {
-  host_check(i < argc, "missing argument %d", i);
-  return (uint32_t)strtoul(argv[i], NULL, 0);
-}
-
-static void options_from_env(void) {
-  const char *flags = getenv("SCN_FLAGS");
-  if (flags) {
-    if (strstr(flags, "verbose")) opts.flags |= HOST_VERBOSE;
-    if (strstr(flags, "no_demand")) opts.flags |= HOST_NO_DEMAND;
-    if (strstr(flags, "swap")) opts.flags |= HOST_SWAP;
-  }
-  const char *words = getenv("SCN_WORDS");
-  if (words) opts.words = strtoull(words, NULL, 0);
-}
+#define arg host_arg
 
 /* DIR/.urb/chk/NAME */
 static char *chk_path(const char *dir, const char *name) {
@@ -389,7 +375,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: hostile STEP DIR [ARGS...]\n");
     return 2;
   }
-  options_from_env();
+  host_options_from_env(&opts);
   const char *step = argv[1];
   char *dir = argv[2];
   if (!strcmp(step, "maplimit_save")) step_maplimit_save(dir, argc, argv);

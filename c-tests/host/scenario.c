@@ -27,21 +27,10 @@ static host_options opts;
 static long expect_faults = -1;
 static char path_a[8300], path_b[8300];
 
-static uint32_t arg(int argc, char **argv, int i) {
-  host_check(i < argc, "missing argument %d", i);
-  return (uint32_t)strtoul(argv[i], NULL, 0);
-}
+#define arg host_arg
 
 static void options_from_env(void) {
-  const char *flags = getenv("SCN_FLAGS");
-  if (flags) {
-    if (strstr(flags, "verbose")) opts.flags |= HOST_VERBOSE;
-    if (strstr(flags, "dryrun")) opts.flags |= HOST_DRYRUN;
-    if (strstr(flags, "no_demand")) opts.flags |= HOST_NO_DEMAND;
-    if (strstr(flags, "swap")) opts.flags |= HOST_SWAP;
-  }
-  const char *words = getenv("SCN_WORDS");
-  if (words) opts.words = strtoull(words, NULL, 0);
+  host_options_from_env(&opts);
   const char *faults = getenv("SCN_FAULTS");
   if (faults && *faults) expect_faults = strtol(faults, NULL, 0);
 }
