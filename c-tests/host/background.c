@@ -289,9 +289,10 @@ static void step_end(char *dir, int argc, char **argv) {
     } else {
       printf("worker calls: %ld\n", calls);
     }
+    /* A patch whose removal failed may be left (the next save or boot
+     * removes it); the suite's next boot checks that. */
     the_seed = 2;
     check_image(dir, n + 8, one_seed);
-    check_no_patch(dir);
     return;
   }
   if (!strcmp(how, "exit")) exit(0);
