@@ -102,7 +102,7 @@ pub unsafe extern "C" fn u3e_image_open_any(
 /// finishes it. Returns 0 when the last save is durable or none is pending,
 /// -1 when it wrote nothing and the previous snapshot was kept (the next
 /// save writes its pages). A save that failed after its patch was durable
-/// ends in `u3m_bail`, as a synchronous one does. With synchronous saves it
+/// ends in the runtime's bail, as a synchronous one does. With synchronous saves it
 /// returns at once: 0, or -1 when the last save wrote nothing.
 #[no_mangle]
 pub extern "C" fn looms_save_wait() -> c3_i {
