@@ -3,7 +3,8 @@
 # the runtime (c-tests/host). Every scenario runs in fresh processes on a
 # fresh pier, once per dirty-tracking backend. SCENARIO_BIN runs another
 # build of the host (libsigsegv, AddressSanitizer); SCENARIO_WRAP prefixes
-# every step (valgrind); SCENARIO_TRACKING picks the backends.
+# every step (valgrind); SCENARIO_TRACKING picks the backends; SCENARIO_SKIP
+# leaves scenarios out; SCENARIO_SAVE=background saves in the background.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -214,6 +215,8 @@ for TRACK in ${SCENARIO_TRACKING:-mprotect uffd}; do
     for s in "${SCENARIOS[@]}"; do
         # Other builds of the host (ASan) cannot take a preloaded library.
         case $s in pool_live | lock_unsupported | unlink_fails_twice) [ -n "${SCENARIO_BIN:-}" ] && continue ;; esac
+        # SCENARIO_SKIP: scenarios another build cannot run in time.
+        case " ${SCENARIO_SKIP:-} " in *" $s "*) continue ;; esac
         # These preload their own library (24-background.sh runs the
         # unlink failure in background mode).
         case $s in pool_live | lock_unsupported | unlink_fails_twice) [ -n "${LD_PRELOAD:-}" ] && continue ;; esac
