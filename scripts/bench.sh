@@ -386,7 +386,7 @@ for pages in $SAVE_SIZES; do
 done
 row "peak RSS (ru_maxrss), $(k "$SAVE_MAX") pages, background" uffd MiB \
     "bg-background-rss_peak-$SAVE_MAX" "bg-sync-rss_peak-$SAVE_MAX" k "" ""
-row "RSS after the pages are mapped back, background" uffd MiB \
+row "RSS once mapped back, background" uffd MiB \
     "bg-background-rss_after-$SAVE_MAX" "bg-sync-rss_after-$SAVE_MAX" k "" ""
 
 echo
