@@ -15,6 +15,12 @@
 //! The patch is durable (data and names) before the image is touched, and
 //! the image is durable before the patch is removed, so a boot after any
 //! crash or power loss sees exactly the old snapshot or exactly the new one.
+//!
+//! Both kinds of save run these steps through `write_durably`: a
+//! synchronous save (the default) straight from the loom; a background save
+//! (`LOOMS_SAVE=background`, see `background.rs` for its threads and who
+//! owns what) from a copy, on a worker thread, finished at a barrier by
+//! `after_background`.
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
