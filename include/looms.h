@@ -202,4 +202,14 @@ void u3e_ward(u3_post low_p, u3_post hig_p);
  */
 c3_i u3e_image_open_any(c3_c *nam_c, c3_c *dir_c, c3_z *len_z);
 
+/**
+ * Waits until the last `u3e_save` is on disk (`LOOMS_SAVE=background`) and
+ * finishes it. Returns 0 when the last save is durable or none is pending,
+ * -1 when it wrote nothing and the previous snapshot was kept (the next
+ * save writes its pages). A save that failed after its patch was durable
+ * ends in the runtime's bail, as a synchronous one does. With synchronous saves it
+ * returns at once: 0, or -1 when the last save wrote nothing.
+ */
+c3_i looms_save_wait(void);
+
 #endif  /* LOOMS_H */

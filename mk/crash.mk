@@ -1,7 +1,8 @@
 # Crash, I/O-fault and bad-input tests (c-tests/crash).
 #   make crash-check   builds the library and the tests, runs the suite
 #   make soak          the same, with 10,000 random kills per tracking backend
-#                      and mode (after make soak-track, see mk/track.mk)
+#                      and mode (after make soak-track, see mk/track.mk), then
+#                      10,000 random kills of background saves (24-background.sh)
 
 .PHONY: crash-check soak
 crash-check: lib
@@ -9,3 +10,4 @@ crash-check: lib
 
 soak: lib
 	CRASH_RUNS=10000 bash scripts/suites/50-crash.sh
+	CRASH_RUNS=10000 bash scripts/suites/24-background.sh

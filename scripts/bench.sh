@@ -221,6 +221,26 @@ measure_harvest() {
     sample raw-reprotect "$(kv "$OUT" value)"
 }
 
+# Background saves (LOOMS_SAVE=background) beside synchronous ones of the
+# same pages, back to back in fresh processes.
+measure_background() {
+    local pages mode
+    for pages in $SAVE_SIZES; do
+        for mode in sync background; do
+            rm -rf "$SCRATCH/bgsave"
+            sync
+            run "bgsave $mode $pages" env LOOMS_TRACKING=uffd LOOMS_SAVE=$mode \
+                "$LOOMS" bgsave "$SCRATCH/bgsave" "$pages"
+            [ "$(kv "$OUT" verified)" = 1 ] || check_fail "bgsave $mode $pages: image differs"
+            local key
+            for key in pause_fresh durable_fresh pause durable rss_peak rss_after; do
+                sample "bg-$mode-$key-$pages" "$(kv "$OUT" $key)"
+            done
+        done
+    done
+    rm -rf "$SCRATCH/bgsave"
+}
+
 started=$(date +%s)
 load_start=$(cut -d ' ' -f 1-3 /proc/loadavg)
 make_live_piers
@@ -230,6 +250,7 @@ for rep in $(seq "$REPS"); do
     measure_live
     measure_toss
     measure_harvest
+    measure_background
 done
 elapsed=$(($(date +%s) - started))
 load_end=$(cut -d ' ' -f 1-3 /proc/loadavg)
@@ -350,6 +371,24 @@ row "u3e_toss = harvest + re-protect; gap ~0" uffd ms harvest raw-reprotect h ""
 row "u3e_save, 1 page, 1k-page image (fixed cost)" uffd ms save1-small raw-one i "" ""
 row "u3e_save, 1 page, the sparse image above" uffd ms save1-big raw-one i "" ""
 
+section "background saves (ms, MiB): LOOMS_SAVE=background beside the synchronous save of the same pages"
+for pages in $SAVE_SIZES; do
+    target=""; [ "$pages" -ge 10000 ] && target="base:0.1"
+    row "$(k "$pages") pages, pause in u3e_save, fresh" uffd ms "bg-background-pause_fresh-$pages" \
+        "bg-sync-pause_fresh-$pages" j "" "$target"
+    row "$(k "$pages") pages, pause in u3e_save, rewrite" uffd ms "bg-background-pause-$pages" \
+        "bg-sync-pause-$pages" j "" "$target"
+    target=""; [ "$pages" -ge 10000 ] && target="base:1.2"
+    row "$(k "$pages") pages, until durable (+ wait), fresh" uffd ms \
+        "bg-background-durable_fresh-$pages" "bg-sync-durable_fresh-$pages" j "" "$target"
+    row "$(k "$pages") pages, until durable (+ wait), rewrite" uffd ms \
+        "bg-background-durable-$pages" "bg-sync-durable-$pages" j "" "$target"
+done
+row "peak RSS (ru_maxrss), $(k "$SAVE_MAX") pages, background" uffd MiB \
+    "bg-background-rss_peak-$SAVE_MAX" "bg-sync-rss_peak-$SAVE_MAX" k "" ""
+row "RSS once mapped back, background" uffd MiB \
+    "bg-background-rss_after-$SAVE_MAX" "bg-sync-rss_after-$SAVE_MAX" k "" ""
+
 echo
 echo "base: a = bare SIGSEGV handler that only mprotects the 16 KiB page read-write, populated"
 echo "          anonymous PROT_READ pages, same store loop (one word)"
@@ -368,6 +407,9 @@ echo "          what mprotect tracking pays to re-arm them"
 echo "      i = one 16 KiB pwrite into an existing synced 1k-page file, one fdatasync; the"
 echo "          difference between the two u3e_save rows is what harvest, remap and re-arm"
 echo "          of the whole image cost at that size"
+echo "      j = the synchronous save (LOOMS_SAVE=sync) of the same pages in the same run"
+echo "      k = the same process with synchronous saves; the background RSS includes the"
+echo "          staging copy, kept MADV_FREE for the next save until the kernel wants it"
 echo "each disk measurement starts after a sync, so that earlier writeback does not land in it."
 echo "u3e_save under DRYRUN returns before harvesting, so it cannot time harvest; u3e_toss does."
 echo "targets: $MET met, $MISSED missed; checks: $([ $CHECKS = 0 ] && echo "all passed" || echo "$CHECKS FAILED")"

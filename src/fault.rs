@@ -130,7 +130,7 @@ const WIDENINGS: [u32; 4] = [64, 1024, 16384, 1 << 20];
 /// `vm.max_map_count`), the whole aligned run around the page is marked
 /// dirty and made writable instead, so that neighbouring mappings merge.
 /// Marking extra pages dirty only makes the next save write them.
-fn unprotect_or_widen(map: &mut [u32], page: u32) -> bool {
+pub(crate) fn unprotect_or_widen(map: &mut [u32], page: u32) -> bool {
     match loom::protect(page, 1, Access::ReadWrite) {
         Ok(()) => return true,
         Err(libc::ENOMEM) => {}

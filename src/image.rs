@@ -792,20 +792,33 @@ pub fn runs(pages: &[u32]) -> Vec<(u32, u32)> {
     out
 }
 
-/// Writes loom pages `pages` (ascending) into `image` at their own offsets,
-/// straight from memory, coalescing adjacent pages.
-pub fn write_loom_pages(image: &File, pages: &[u32]) -> IoResult<()> {
-    const MAX_RUN: u32 = 1024;
+/// Writes pages `pages` (ascending), whose bytes are `slices`, into
+/// `image` at their own offsets: one `pwrite` per run of adjacent pages (up
+/// to 1024 pages) whose bytes are adjacent in memory too, as they are in
+/// the loom and in a save's copy of it, so a save from the loom and
+/// one from the copy make the same calls; other runs go out as vectored
+/// writes.
+pub fn write_pages(image: &File, pages: &[u32], slices: &[&[u8]]) -> IoResult<()> {
+    const MAX_RUN: usize = 1024;
+    let mut index = 0;
     for (first, count) in runs(pages) {
-        let mut at = first;
-        while at < first + count {
-            let take = MAX_RUN.min(first + count - at);
-            // SAFETY: the pages are mapped and the runtime is quiescent
-            // during a save: nothing writes them while they are read.
-            let bytes =
-                unsafe { core::slice::from_raw_parts(loom::page_ptr(at), loom::bytes_of(take)) };
-            image.write_all_at(bytes, loom::bytes_of(at) as u64)?;
-            at += take;
+        let run = &slices[index..index + count as usize];
+        index += count as usize;
+        for (chunk_at, chunk) in run.chunks(MAX_RUN).enumerate() {
+            let offset = loom::bytes_of(first + (chunk_at * MAX_RUN) as u32) as u64;
+            let adjacent = chunk
+                .windows(2)
+                .all(|pair| pair[0].as_ptr_range().end == pair[1].as_ptr());
+            if adjacent {
+                let len = chunk.iter().map(|slice| slice.len()).sum();
+                // SAFETY: the slices are live for this call and lie end to
+                // end in one mapping (checked above), so together they are
+                // one readable range of `len` bytes.
+                let bytes = unsafe { core::slice::from_raw_parts(chunk[0].as_ptr(), len) };
+                image.write_all_at(bytes, offset)?;
+            } else {
+                image.write_vectored_at(chunk, offset)?;
+            }
         }
     }
     Ok(())

@@ -12,6 +12,7 @@
 compile_error!("looms must be built with panic = \"abort\"");
 
 pub mod abi;
+pub mod background;
 pub mod checksum;
 pub mod dirty;
 pub mod fault;

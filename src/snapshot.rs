@@ -15,11 +15,18 @@
 //! The patch is durable (data and names) before the image is touched, and
 //! the image is durable before the patch is removed, so a boot after any
 //! crash or power loss sees exactly the old snapshot or exactly the new one.
+//!
+//! Both kinds of save run these steps through `write_durably`: a
+//! synchronous save (the default) straight from the loom; a background save
+//! (`LOOMS_SAVE=background`, see `background.rs` for its threads and who
+//! owns what) from a copy, on a worker thread, finished at a barrier by
+//! `after_background`.
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::abi::{c3_c, c3_i, c3_o, c3_z, c3n, c3y, u3_post, u3e_line};
+use crate::background;
 use crate::dirty;
 use crate::fault;
 use crate::ffi::host::{self, ensure, PageDirectory};
@@ -93,20 +100,27 @@ fn protect_loom(pages: u32, old: u32) {
             host::oops("0", file!(), line!());
         }
     }
-    let mut released = 0;
-    if old > pages {
-        released = old - pages;
-        if let Err(errno) = loom::protect(pages, released, Access::ReadWrite) {
-            say!(
-                "loom: foul ({pages} pages, {old} old): {}\r\n",
-                strerror(errno)
-            );
-            host::oops("0", file!(), line!());
-        }
-        restore_guard(old, "reprotect");
-    }
+    let released = protect_above(pages, old);
     track_bits(pages, released);
     track::arm(pages);
+}
+
+/// Pages `[pages, old)`, which the image no longer holds, writable (no_demand);
+/// returns how many.
+fn protect_above(pages: u32, old: u32) -> u32 {
+    if old <= pages {
+        return 0;
+    }
+    let released = old - pages;
+    if let Err(errno) = loom::protect(pages, released, Access::ReadWrite) {
+        say!(
+            "loom: foul ({pages} pages, {old} old): {}\r\n",
+            strerror(errno)
+        );
+        host::oops("0", file!(), line!());
+    }
+    restore_guard(old, "reprotect");
+    released
 }
 
 /// `_ce_loom_mapf`: maps the image's `pages` read-only and private at the
@@ -122,30 +136,36 @@ fn map_image(fd: c3_i, pages: u32, old: u32) {
             host::oops("0", file!(), line!());
         }
     }
-    let mut released = 0;
-    if old > pages {
-        released = old - pages;
-        let view = pool::view();
-        if host::flag(host::SWAP) {
-            if let Err(errno) = loom::remap(pages, released, Backing::FileShared(view.ephemeral_fd))
-            {
-                say!(
-                    "loom: ephemeral mmap failed ({pages} pages, {old} old): {}\r\n",
-                    strerror(errno)
-                );
-                host::oops("0", file!(), line!());
-            }
-        } else if let Err(errno) = loom::remap(pages, released, Backing::Anonymous) {
+    let released = map_above(pages, old);
+    track_bits(pages, released);
+    track::arm(pages);
+}
+
+/// Pages `[pages, old)`, which the image no longer holds, get fresh writable
+/// memory (the ephemeral file's, in swap mode); returns how many.
+fn map_above(pages: u32, old: u32) -> u32 {
+    if old <= pages {
+        return 0;
+    }
+    let released = old - pages;
+    let view = pool::view();
+    if host::flag(host::SWAP) {
+        if let Err(errno) = loom::remap(pages, released, Backing::FileShared(view.ephemeral_fd)) {
             say!(
-                "loom: anonymous mmap failed ({pages} pages, {old} old): {}\r\n",
+                "loom: ephemeral mmap failed ({pages} pages, {old} old): {}\r\n",
                 strerror(errno)
             );
             host::oops("0", file!(), line!());
         }
-        restore_guard(old, "remap");
+    } else if let Err(errno) = loom::remap(pages, released, Backing::Anonymous) {
+        say!(
+            "loom: anonymous mmap failed ({pages} pages, {old} old): {}\r\n",
+            strerror(errno)
+        );
+        host::oops("0", file!(), line!());
     }
-    track_bits(pages, released);
-    track::arm(pages);
+    restore_guard(old, "remap");
+    released
 }
 
 /// Reinstates protection after a save: the image's pages clean, the rest dirty.
@@ -252,19 +272,24 @@ static LEFT_PATCH: AtomicBool = AtomicBool::new(false);
 /// and remembers an incomplete removal for the next save.
 fn report_removal(removal: recovery::Removal) {
     LEFT_PATCH.store(!removal.complete(), Ordering::Relaxed);
-    if let Some(err) = removal.control {
+    say_removal(&removal);
+}
+
+/// Prints what removing an applied patch met, in the reference's words.
+fn say_removal(removal: &recovery::Removal) {
+    if let Some(err) = &removal.control {
         say!(
             "loom: failed to delete control.bin: {}\r\n",
             strerror(err.errno)
         );
     }
-    if let Some(err) = removal.memory {
+    if let Some(err) = &removal.memory {
         say!(
             "loom: failed to remove memory.bin: {}\r\n",
             strerror(err.errno)
         );
     }
-    if let Some(err) = removal.directory {
+    if let Some(err) = &removal.directory {
         say!("loom: {err}\r\n");
     }
 }
@@ -341,6 +366,7 @@ fn lock_pier(pier: &Pier) {
 
 /// `u3e_live`.
 pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
+    background::finish();
     LEFT_PATCH.store(false, Ordering::Relaxed);
     RESERVE_UNSUPPORTED_SAID.store(false, Ordering::Relaxed);
     set_unsaved(None);
@@ -362,6 +388,7 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     }
     let pier = current_pier();
     track::start(host::flag(host::SWAP), host::flag(host::VERBOSE));
+    background::start(host::flag(host::VERBOSE));
     if host::flag(host::SWAP) {
         make_dirs(&pier);
     }
@@ -445,8 +472,6 @@ enum SaveError {
     /// Reserving the image's blocks, or creating, writing or syncing the
     /// patch failed.
     Patch(IoError),
-    /// No memory for the page lists of `pages` pages.
-    Memory { pages: usize },
 }
 
 /// The pages a save writes: dirty, below the heap's top, not free.
@@ -529,25 +554,26 @@ fn reserve_image(pier: &Pier, pages: &[u32]) -> Result<(), SaveError> {
 
 /// Step 1–2: writes the patch and makes it durable. On error the patch files
 /// this call created are removed again; the image is untouched.
+/// `slices[i]` holds the bytes of `pages[i]`; `old` is the image's length
+/// in pages before the save. `between` runs after the patch is written and
+/// before it is synced, where the reference calls the runtime.
 fn write_patch(
     pier: &Pier,
-    composed: &Composed,
+    pages: &[u32],
+    slices: &[&[u8]],
     total: u32,
-    verbose: bool,
+    old: u32,
+    between: &mut dyn FnMut(),
 ) -> Result<(), SaveError> {
-    let count = composed.pages.len();
+    let count = pages.len();
     let need = patch::control_len(count as u32)
         + loom::bytes_of(count as u32) as u64
-        + loom::bytes_of(total.saturating_sub(pool::view().image_pages)) as u64;
+        + loom::bytes_of(total.saturating_sub(old)) as u64;
     let free = image::free_bytes(&pier.chk()).map_err(SaveError::Patch)?;
     if free < need {
         return Err(SaveError::Space { need, free });
     }
-    // SAFETY: dirty pages below the heap's top are mapped and readable,
-    // and the runtime does not write them during a save.
-    let slices = try_collect(count, |at| unsafe { loom::page_bytes(composed.pages[at]) })
-        .ok_or(SaveError::Memory { pages: count })?;
-    reserve_image(pier, &composed.pages)?;
+    reserve_image(pier, pages)?;
 
     let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
     let control_file = match File::open_regular(&pier.control(), exclusive, 0o600) {
@@ -569,7 +595,7 @@ fn write_patch(
         // The pages are 16 KiB-aligned in memory and in the file, as direct
         // I/O wants; where it is refused the write goes through the cache.
         memory.enter_direct();
-        let lines = write_and_hash(&memory, &composed.pages, &slices)?;
+        let lines = write_and_hash(&memory, pages, slices)?;
         control_file.write_all_at(&patch::encode(total, &lines), 0)?;
         Ok::<File, IoError>(memory)
     })();
@@ -581,15 +607,7 @@ fn write_patch(
         }
     };
 
-    if verbose {
-        say!("sync: skipped {} free", composed.skipped);
-        host::print_memory(c" pages", loom::words_of(composed.skipped));
-    }
-    // Attempt to avoid propagating anything insane to disk.
-    host::loom_sane();
-    if verbose {
-        host::print_memory(c"sync: save", loom::words_of(count as u32));
-    }
+    between();
 
     let synced = control_file
         .sync_data()
@@ -648,13 +666,92 @@ fn discard_own_patch(pier: &Pier) {
     let _ = image::sync_dir(&pier.chk());
 }
 
-/// Step 3: writes the saved pages into the image straight from the loom.
-fn write_image(pier: &Pier, pages: &[u32], total: u32) -> Result<(), IoError> {
-    let image = image_file(pier);
-    image::resize(&image, total)?;
-    pool::image().pgs_w = total;
-    image::write_loom_pages(&image, pages)?;
+/// Step 3: writes the saved pages into the image, `tot_w` pages long.
+fn write_image(image: &File, pages: &[u32], slices: &[&[u8]], total: u32) -> Result<(), IoError> {
+    image::resize(image, total)?;
+    image::write_pages(image, pages, slices)?;
     image.sync_data()
+}
+
+/// The image's length in pages after a save (`tot_w`) and before it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lengths {
+    pub total: u32,
+    pub old: u32,
+}
+
+/// How the durable protocol ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// The image holds the pages and the patch is gone.
+    Saved,
+    /// Nothing written: the previous snapshot is whole, every page to save
+    /// is still to save. One `loom: save: …` line said why.
+    Kept,
+    /// The image failed after the patch was durable: the next boot
+    /// re-applies the patch; the runtime must stop (`u3m_bail`).
+    Lost,
+}
+
+/// Steps 1-4 of the save protocol, from `slices` (the bytes of `pages`),
+/// for both kinds of save: the synchronous one straight from the loom, the
+/// background one from the copy taken at `u3e_save`, on the worker thread.
+/// Touches no runtime state: `between` is where the caller may call the
+/// runtime; `left_patch` is `LEFT_PATCH`, read and written by the caller.
+pub(crate) fn write_durably(
+    pier: &Pier,
+    image: &File,
+    pages: &[u32],
+    slices: &[&[u8]],
+    Lengths { total, old }: Lengths,
+    left_patch: &mut bool,
+    between: &mut dyn FnMut(),
+) -> Written {
+    // An applied patch whose removal failed must go before a new one is
+    // written (its control.bin would refuse the new patch).
+    if *left_patch {
+        // Part of it may be gone already: only what is left counts.
+        let removal = recovery::remove_patch(pier).gone_is_removed();
+        if !removal.complete() {
+            say_removal(&removal);
+            say!(
+                "loom: save: the last patch is still in {}; nothing written, will retry\r\n",
+                pier.chk().show()
+            );
+            return Written::Kept;
+        }
+        *left_patch = false;
+    }
+
+    // Steps 1-2. Failure here keeps the old snapshot and every dirty page dirty.
+    match write_patch(pier, pages, slices, total, old, between) {
+        Ok(()) => {}
+        Err(SaveError::Space { need, free }) => {
+            say!(
+                "loom: save: need {} MiB in {}, {} MiB free; nothing written, will retry\r\n",
+                need.div_ceil(1 << 20),
+                pier.chk().show(),
+                free >> 20
+            );
+            return Written::Kept;
+        }
+        Err(SaveError::Patch(err)) => {
+            say!("loom: save: {err}; previous snapshot kept, will retry\r\n");
+            return Written::Kept;
+        }
+    }
+
+    // Step 3. The patch is durable: from here a failure is recovered at boot.
+    if let Err(err) = write_image(image, pages, slices, total) {
+        say!("loom: save: {err}; the patch is kept and applied at the next boot\r\n");
+        return Written::Lost;
+    }
+
+    // Step 4.
+    let removal = recovery::remove_patch(pier);
+    *left_patch = !removal.complete();
+    say_removal(&removal);
+    Written::Saved
 }
 
 /// The watermarks of the last `u3e_save` that wrote nothing and kept the
@@ -685,8 +782,27 @@ pub fn save(low: u3_post, high: u3_post) {
     let stack_top = loom::page_of(high);
     let guard = pool::view().guard;
     ensure!((guard > heap_top) && (guard < stack_top));
+    // The previous save first: its pages, its outcome.
+    background::finish();
+    if background::enabled() {
+        if let Some(saved) = try_save_background(low, high) {
+            set_unsaved((!saved).then_some((low, high)));
+        }
+        return;
+    }
     let saved = try_save(low, high);
     set_unsaved((!saved).then_some((low, high)));
+}
+
+/// `looms_save_wait`: the barrier; 0 when the last save is durable (or
+/// there was none), -1 when it wrote nothing and kept the previous snapshot.
+pub fn save_wait() -> c3_i {
+    background::finish();
+    if unsaved().is_some() {
+        -1
+    } else {
+        0
+    }
 }
 
 /// The save itself; `false` when it wrote nothing and kept the previous
@@ -706,63 +822,214 @@ fn try_save(low: u3_post, high: u3_post) -> bool {
     if composed.pages.is_empty() {
         return true;
     }
-    let pier = current_pier();
+    save_now(&composed, low, high, old, total)
+}
+
+/// The runtime's calls of a save (verbose sizes, `u3a_loom_sane`), in
+/// the reference's order.
+fn call_runtime(composed: &Composed) {
     let verbose = host::flag(host::VERBOSE);
-
-    // An applied patch whose removal failed must go before a new one is
-    // written (its control.bin would refuse the new patch).
-    if LEFT_PATCH.load(Ordering::Relaxed) {
-        // Part of it may be gone already: only what is left counts.
-        let removal = recovery::remove_patch(&pier).gone_is_removed();
-        if !removal.complete() {
-            report_removal(removal);
-            say!(
-                "loom: save: the last patch is still in {}; nothing written, will retry\r\n",
-                pier.chk().show()
-            );
-            return false;
-        }
-        LEFT_PATCH.store(false, Ordering::Relaxed);
+    if verbose {
+        say!("sync: skipped {} free", composed.skipped);
+        host::print_memory(c" pages", loom::words_of(composed.skipped));
     }
+    // Attempt to avoid propagating anything insane to disk.
+    host::loom_sane();
+    if verbose {
+        host::print_memory(c"sync: save", loom::words_of(composed.pages.len() as u32));
+    }
+}
 
-    // Steps 1-2. Failure here keeps the old snapshot and every dirty page dirty.
-    match write_patch(&pier, &composed, total, verbose) {
-        Ok(()) => {}
-        Err(SaveError::Space { need, free }) => {
-            say!(
-                "loom: save: need {} MiB in {}, {} MiB free; nothing written, will retry\r\n",
-                need.div_ceil(1 << 20),
-                pier.chk().show(),
-                free >> 20
-            );
-            return false;
-        }
-        Err(SaveError::Patch(err)) => {
-            say!("loom: save: {err}; previous snapshot kept, will retry\r\n");
-            return false;
-        }
-        Err(SaveError::Memory { pages }) => {
-            say_no_memory(pages);
-            return false;
+/// The synchronous save of `composed`, straight from the loom; `false`
+/// when it wrote nothing.
+fn save_now(composed: &Composed, low: u3_post, high: u3_post, old: u32, total: u32) -> bool {
+    let pier = current_pier();
+    let count = composed.pages.len();
+    // SAFETY: dirty pages below the heap's top are mapped and readable,
+    // and the runtime does not write them during a save.
+    let Some(slices) = try_collect(count, |at| unsafe { loom::page_bytes(composed.pages[at]) })
+    else {
+        say_no_memory(count);
+        return false;
+    };
+    let mut left_patch = LEFT_PATCH.load(Ordering::Relaxed);
+    let written = write_durably(
+        &pier,
+        &image_file(&pier),
+        &composed.pages,
+        &slices,
+        Lengths { total, old },
+        &mut left_patch,
+        &mut || call_runtime(composed),
+    );
+    LEFT_PATCH.store(left_patch, Ordering::Relaxed);
+    match written {
+        Written::Kept => false,
+        Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
+        Written::Saved => {
+            pool::image().pgs_w = total;
+            settle(old);
+            toss_gap(low, high);
+            true
         }
     }
-
-    // Step 3. The patch is durable: from here a failure is recovered at boot.
-    if let Err(err) = write_image(&pier, &composed.pages, total) {
-        say!("loom: save: {err}; the patch is kept and applied at the next boot\r\n");
-        host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!());
-    }
-
-    // Step 4.
-    report_removal(recovery::remove_patch(&pier));
-
-    settle(old);
-    toss_gap(low, high);
-    true
 }
 
 fn say_no_memory(pages: usize) {
     say!("loom: save: no memory to list {pages} pages; nothing written, will retry\r\n");
+}
+
+// ---------------------------------------------------------------------------
+// Background saves (see background.rs for the threads and who owns what)
+
+/// A background save: composes the pages as `try_save` does, has them
+/// copied, makes every page below the heap's top clean again and hands the
+/// copy to the worker. `None` once the worker has it; `Some` when the save
+/// ran (or found nothing to write) here, synchronously, as `try_save`.
+fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
+    let old = pool::view().image_pages;
+    let total = loom::page_above(low);
+
+    track::harvest();
+    let composed = match compose(total) {
+        Ok(composed) => composed,
+        Err(pages) => {
+            say_no_memory(pages);
+            return Some(false);
+        }
+    };
+    if composed.pages.is_empty() {
+        return Some(true);
+    }
+    let pier = current_pier();
+    let left_patch = LEFT_PATCH.load(Ordering::Relaxed);
+    let job = match background::stage(
+        &pier,
+        pool::view().image_fd,
+        &composed.pages,
+        total,
+        old,
+        left_patch,
+    ) {
+        Ok(job) => job,
+        Err(why) => {
+            if host::flag(host::VERBOSE) {
+                say!("loom: save: {why}; saving synchronously\r\n");
+            }
+            return Some(save_now(&composed, low, high, old, total));
+        }
+    };
+    call_runtime(&composed);
+    // The pages the image will no longer hold, and the gap, as a completed
+    // save leaves them; then the copied pages clean, so that the next
+    // save sees what the runtime stores from now on.
+    let released = if host::flag(host::NO_DEMAND) {
+        protect_above(total, old)
+    } else {
+        map_above(total, old)
+    };
+    dirty::set_range(pool::dirty_map(), total, total + released, true);
+    let captured = make_clean(total);
+    toss_gap(low, high);
+    background::launch(job, captured, total, (low, high));
+    None
+}
+
+/// Marks every dirty page below `total` clean and protects it as a clean
+/// page (read-only, or write-protected with userfaultfd), keeping its
+/// memory; returns the runs of pages it made clean. A run the kernel will
+/// not protect stays dirty: the next save writes it again.
+fn make_clean(total: u32) -> Vec<(u32, u32)> {
+    let map = pool::dirty_map();
+    let dirty: Vec<u32> = (0..total)
+        .filter(|&page| dirty::is_dirty(map, page))
+        .collect();
+    let runs = image::runs(&dirty);
+    if track::clean_pages_writable() {
+        dirty::set_range(map, 0, total, false);
+        track::arm(total);
+        return runs;
+    }
+    let mut clean = Vec::with_capacity(runs.len());
+    for &(first, count) in &runs {
+        if loom::protect(first, count, Access::Read).is_ok() {
+            dirty::set_range(map, first, first + count, false);
+            clean.push((first, count));
+        }
+    }
+    clean
+}
+
+/// Sub-runs of `runs` whose pages are still clean (not stored to since the
+/// copy) and not the guard.
+fn still_clean(runs: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let map = pool::dirty_map();
+    let guard = pool::view().guard;
+    let pages: Vec<u32> = runs
+        .iter()
+        .flat_map(|&(first, count)| first..first + count)
+        .filter(|&page| page != guard && !dirty::is_dirty(map, page))
+        .collect();
+    image::runs(&pages)
+}
+
+/// The end of a background save, on the runtime's thread, at a barrier.
+pub(crate) fn after_background(done: background::Finished) {
+    LEFT_PATCH.store(done.left_patch, Ordering::Relaxed);
+    // What the runtime stored since the copy (userfaultfd lags).
+    track::harvest();
+    match done.written {
+        Written::Saved => {
+            pool::image().pgs_w = done.total;
+            if !host::flag(host::NO_DEMAND) {
+                map_back(&still_clean(&done.captured));
+            }
+            set_unsaved(None);
+        }
+        Written::Kept => {
+            make_dirty(&still_clean(&done.captured));
+            set_unsaved(Some(done.marks));
+        }
+        Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
+    }
+}
+
+/// Maps the image back under clean pages, releasing their copies. Where the
+/// kernel refuses, a page keeps its copy, which holds the same bytes.
+fn map_back(runs: &[(u32, u32)]) {
+    let view = pool::view();
+    let writable = track::clean_pages_writable();
+    let map = pool::dirty_map();
+    for &(first, count) in runs {
+        let backing = Backing::FilePrivate {
+            fd: view.image_fd,
+            writable,
+        };
+        if loom::remap(first, count, backing).is_ok()
+            && writable
+            && !track::protect_range(first, count)
+        {
+            // Mapped, but stores to it cannot be seen: dirty, saved again.
+            dirty::set_range(map, first, first + count, true);
+        }
+    }
+}
+
+/// A save that wrote nothing: its pages are dirty again (and writable),
+/// so the next save writes them.
+fn make_dirty(runs: &[(u32, u32)]) {
+    let map = pool::dirty_map();
+    let writable = track::clean_pages_writable();
+    for &(first, count) in runs {
+        dirty::set_range(map, first, first + count, true);
+        if !writable && loom::protect(first, count, Access::ReadWrite).is_err() {
+            // The kernel refused the split: page by page, widening as a
+            // store fault would.
+            for page in first..first + count {
+                ensure!(fault::unprotect_or_widen(map, page));
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -804,6 +1071,8 @@ fn toss_gap(low: u3_post, high: u3_post) {
 /// the reference means "none"), so a second stop closes nothing the
 /// runtime opened since.
 pub fn stop() {
+    background::finish();
+    background::release();
     let view = pool::view();
     if view.ephemeral_fd != 0 {
         // Everything above the image lives in the ephemeral file.
@@ -835,6 +1104,7 @@ pub fn stop() {
 
 /// `u3e_yolo`: stops tracking; the whole loom becomes writable.
 pub fn yolo() -> c3_o {
+    background::finish();
     track::harvest();
     track::disarm();
     if let Err(errno) = loom::protect(0, pool::view().pages, Access::ReadWrite) {
@@ -847,12 +1117,14 @@ pub fn yolo() -> c3_o {
 
 /// `u3e_foul`: marks every page dirty.
 pub fn foul() {
+    background::finish();
     track::harvest();
     dirty::foul(pool::dirty_map());
 }
 
 /// `u3e_init`: tracking without persistence.
 pub fn init() {
+    background::finish();
     track::stop();
     {
         // SAFETY: single-threaded pool access.
@@ -898,6 +1170,7 @@ fn is_booted_image(dir: &Path) -> bool {
 /// state the runtime asked to save: that save is retried first, and the
 /// backup refused if it still cannot complete.
 pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
+    background::finish();
     let (Some(from), Some(to)) = (from, to) else {
         say!("loom: image backup: bad path\r\n");
         return c3n;
@@ -958,6 +1231,7 @@ pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
 /// `u3e_image_open_any`: opens (creating) `<dir><name>.bin`; its length in
 /// bytes goes to `len`, or 0 and -1 when the file is corrupt or unopenable.
 pub fn image_open_any(name: &Path, dir: &Path) -> (c3_i, c3_z) {
+    background::finish();
     let mut bytes = dir.bytes().to_vec();
     bytes.push(b'/');
     bytes.extend_from_slice(name.bytes());

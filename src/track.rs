@@ -289,6 +289,35 @@ pub fn arm(pages: u32) {
     ARMED.store(pages, Ordering::Relaxed);
 }
 
+/// Tracks stores to the clean pages `[first, first + count)` again after
+/// they were remapped (`mmap(MAP_FIXED)` drops a registration), within the
+/// armed range; `false` when the kernel refused (the caller counts them as
+/// written).
+pub fn protect_range(first: u32, count: u32) -> bool {
+    if backend() != Backend::Uffd || first + count > ARMED.load(Ordering::Relaxed) {
+        return backend() != Backend::Uffd;
+    }
+    let fd = UFFD_FD.load(Ordering::Relaxed);
+    let range = UffdioRange {
+        start: loom::page_ptr(first) as u64,
+        len: loom::bytes_of(count) as u64,
+    };
+    let mut register = UffdioRegister {
+        range,
+        mode: UFFDIO_REGISTER_MODE_WP,
+        ioctls: 0,
+    };
+    let mut protect = UffdioWriteprotect {
+        range,
+        mode: UFFDIO_WRITEPROTECT_MODE_WP,
+    };
+    // SAFETY: UFFDIO_REGISTER and UFFDIO_WRITEPROTECT over mapped loom pages.
+    unsafe {
+        libc::ioctl(fd, UFFDIO_REGISTER, &mut register) == 0
+            && libc::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) == 0
+    }
+}
+
 /// Stops tracking (`u3e_yolo`): stores are no longer recorded.
 pub fn disarm() {
     let pages = ARMED.swap(0, Ordering::Relaxed);

@@ -23,6 +23,11 @@
  *       page with the bytes it already holds and times u3e_save: the fixed
  *       cost of a save (harvest, patch, syncs, remap and re-arm of the
  *       whole image)
+ *   looms_bench bgsave DIR PAGES
+ *       new pier, saves PAGES dirty pages twice (fresh, then rewritten),
+ *       each time timing u3e_save (the runtime's pause) and u3e_save plus
+ *       looms_save_wait (until durable), in the mode LOOMS_SAVE says; then
+ *       the peak RSS and the RSS once the saved pages are mapped back
  *
  * Prints one line of key=value pairs on stdout; `value` is the measurement,
  * the other keys are checks the smoke suite reads. LOOMS_TRACKING chooses
@@ -247,6 +252,40 @@ static int run_save1(char *dir, uint32_t loom, uint32_t image, const char *kind)
          image_holds(dir, image, page) && host_dirty(0, image) == 0);
   return 0;
 }
+/* Resident memory now (KiB), from /proc/self/statm. */
+static long rss_kib(void) {
+  long size = 0, resident = 0;
+  FILE *statm = fopen("/proc/self/statm", "r");
+  if (statm == NULL || fscanf(statm, "%ld %ld", &size, &resident) != 2) {
+    bench_fail("read /proc/self/statm");
+  }
+  fclose(statm);
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int run_bgsave(char *dir, uint32_t pages) {
+  boot(dir, loom_for(pages), 0, c3y);
+  host_heap(pages);
+  fill(0, pages, 1, 1);
+  uint64_t t0 = bench_now();
+  save();
+  uint64_t t1 = bench_now();
+  int waited = looms_save_wait();
+  uint64_t t2 = bench_now();
+  int fresh_ok = waited == 0 && image_holds(dir, pages, pages / 2);
+  fill(0, pages, 1, 2);
+  uint64_t t3 = bench_now();
+  save();
+  uint64_t t4 = bench_now();
+  waited = looms_save_wait();
+  uint64_t t5 = bench_now();
+  int rewrite_ok = waited == 0 && image_holds(dir, pages, pages - 1);
+  printf("pause_fresh=%.3f durable_fresh=%.3f pause=%.3f durable=%.3f rss_peak=%.1f "
+         "rss_after=%.1f verified=%d\n",
+         bench_ms(t0, t1), bench_ms(t0, t2), bench_ms(t3, t4), bench_ms(t3, t5),
+         max_rss_kib() / 1024.0, rss_kib() / 1024.0, fresh_ok && rewrite_ok);
+  return 0;
+}
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -259,6 +298,9 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "save") == 0 && (argc == 4 || argc == 5)) {
     return run_save(argv[2], bench_arg(argv[3]), argc == 5 ? bench_arg(argv[4]) : 0);
+  }
+  if (strcmp(cmd, "bgsave") == 0 && argc == 4) {
+    return run_bgsave(argv[2], bench_arg(argv[3]));
   }
   if (strcmp(cmd, "live") == 0 && argc == 4) {
     return run_live(argv[2], argv[3]);

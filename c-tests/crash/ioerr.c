@@ -50,6 +50,9 @@ static const char *op_word(const call *c) {
   if (strcmp(c->op, "ftruncate") == 0) {
     return "truncate";
   }
+  if (strcmp(c->op, "fallocate") == 0) {
+    return "reserve space in";
+  }
   return c->op;
 }
 

@@ -3,7 +3,8 @@
 # the runtime (c-tests/host). Every scenario runs in fresh processes on a
 # fresh pier, once per dirty-tracking backend. SCENARIO_BIN runs another
 # build of the host (libsigsegv, AddressSanitizer); SCENARIO_WRAP prefixes
-# every step (valgrind); SCENARIO_TRACKING picks the backends.
+# every step (valgrind); SCENARIO_TRACKING picks the backends; SCENARIO_SKIP
+# leaves scenarios out; SCENARIO_SAVE=background saves in the background.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -203,10 +204,22 @@ SPOILT=(control-checksum page-checksum control-short control-long control-empty 
     memory-missing memory-short memory-long beyond-total unsorted duplicate)
 [ -n "${SCENARIO_ONLY:-}" ] && read -r -a SCENARIOS <<<"$SCENARIO_ONLY"
 
+# With SCENARIO_SAVE=background every save is a background save followed
+# by its barrier (c-tests/host/savewait.c): the same files must result.
+if [ "${SCENARIO_SAVE:-sync}" = background ]; then
+    export LOOMS_SAVE=background LD_PRELOAD=$OUT/libsavewait.so
+    TAG=$TAG-background
+fi
+
 for TRACK in ${SCENARIO_TRACKING:-mprotect uffd}; do
     for s in "${SCENARIOS[@]}"; do
         # Other builds of the host (ASan) cannot take a preloaded library.
         case $s in pool_live | lock_unsupported | unlink_fails_twice) [ -n "${SCENARIO_BIN:-}" ] && continue ;; esac
+        # SCENARIO_SKIP: scenarios another build cannot run in time.
+        case " ${SCENARIO_SKIP:-} " in *" $s "*) continue ;; esac
+        # These preload their own library (24-background.sh runs the
+        # unlink failure in background mode).
+        case $s in pool_live | lock_unsupported | unlink_fails_twice) [ -n "${LD_PRELOAD:-}" ] && continue ;; esac
         run "$s" "$s"
     done
     if [ -z "${SCENARIO_ONLY:-}" ]; then

@@ -98,6 +98,17 @@ pub unsafe extern "C" fn u3e_image_open_any(
     fd
 }
 
+/// Waits until the last `u3e_save` is on disk (`LOOMS_SAVE=background`) and
+/// finishes it. Returns 0 when the last save is durable or none is pending,
+/// -1 when it wrote nothing and the previous snapshot was kept (the next
+/// save writes its pages). A save that failed after its patch was durable
+/// ends in the runtime's bail, as a synchronous one does. With synchronous saves it
+/// returns at once: 0, or -1 when the last save wrote nothing.
+#[no_mangle]
+pub extern "C" fn looms_save_wait() -> c3_i {
+    snapshot::save_wait()
+}
+
 /// A path from a C string; `None` for null.
 ///
 /// # Safety

@@ -1,0 +1,391 @@
+/* background: steps for saves that do not stop the runtime
+ * (LOOMS_SAVE=background; scripts/suites/24-background.sh).
+ *
+ *   background STEP DIR [ARGS...]
+ *
+ * SCN_FLAGS (verbose, no_demand, swap) sets the runtime's flags, as for the
+ * scenario steps. Each step checks what it can see from inside the process
+ * and exits 0; a failed check exits HOST_EXIT_CHECK; u3m_bail exits
+ * HOST_EXIT_BAIL. Files are read with the host's own reader of the format. */
+#define _GNU_SOURCE
+#include "host.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static host_options opts;
+static char path_a[8400];
+
+static uint32_t arg(int argc, char **argv, int i) {
+  host_check(i < argc, "missing argument %d", i);
+  return (uint32_t)strtoul(argv[i], NULL, 0);
+}
+
+static void options_from_env(void) {
+  const char *flags = getenv("SCN_FLAGS");
+  if (flags) {
+    if (strstr(flags, "verbose")) opts.flags |= HOST_VERBOSE;
+    if (strstr(flags, "no_demand")) opts.flags |= HOST_NO_DEMAND;
+    if (strstr(flags, "swap")) opts.flags |= HOST_SWAP;
+  }
+}
+
+/* Fills heap pages [from, to) with SEED. */
+static void fill(uint32_t seed, uint32_t from, uint32_t to) {
+  for (uint32_t p = from; p < to; p++) host_fill(seed, p);
+}
+
+/* The image file holds exactly PAGES pages; page p holds SEED_OF(p), every byte. */
+static void check_image(const char *dir, uint32_t pages, uint32_t (*seed_of)(uint32_t)) {
+  size_t len;
+  uint8_t *img = host_slurp(host_chk(path_a, sizeof path_a, dir, "image.bin"), &len);
+  host_check(img != NULL, "image.bin missing");
+  host_check(len == (size_t)pages * HOST_PAGE_BYTES, "image.bin has %zu bytes, expected %zu",
+             len, (size_t)pages * HOST_PAGE_BYTES);
+  for (uint32_t p = 0; p < pages; p++) {
+    host_check(host_holds(seed_of(p), p, img + (size_t)p * HOST_PAGE_BYTES),
+               "image.bin page %u does not hold seed %u", p, seed_of(p));
+  }
+  free(img);
+}
+
+static void check_loom(uint32_t pages, uint32_t (*seed_of)(uint32_t)) {
+  for (uint32_t p = 0; p < pages; p++) {
+    host_check(host_holds(seed_of(p), p, host_page(p)), "loom page %u does not hold seed %u", p,
+               seed_of(p));
+  }
+}
+
+static void check_no_patch(const char *dir) {
+  host_check(host_size(host_chk(path_a, sizeof path_a, dir, "control.bin")) < 0,
+             "control.bin left behind");
+  host_check(host_size(host_chk(path_a, sizeof path_a, dir, "memory.bin")) < 0,
+             "memory.bin left behind");
+}
+
+static uint32_t the_seed;
+static uint32_t one_seed(uint32_t p) {
+  (void)p;
+  return the_seed;
+}
+static uint32_t half_a, half_b, half_at;
+static uint32_t halves(uint32_t p) { return p < half_at ? half_a : half_b; }
+
+static void wait_ok(const char *what) {
+  int rc = looms_save_wait();
+  host_check(rc == 0, "%s: looms_save_wait returned %d", what, rc);
+}
+
+/* Whether loom pages [0, pages) are mapped from image.bin (the anonymous
+ * copies released), from /proc/self/maps. */
+static bool mapped_from_image(uint32_t pages) {
+  FILE *maps = fopen("/proc/self/maps", "r");
+  host_check(maps != NULL, "open /proc/self/maps");
+  uint64_t at = HOST_LOOM_BASE, end = HOST_LOOM_BASE + (uint64_t)pages * HOST_PAGE_BYTES;
+  char line[9000];
+  while (at < end && fgets(line, sizeof line, maps)) {
+    unsigned long long lo, hi;
+    if (sscanf(line, "%llx-%llx", &lo, &hi) != 2 || hi <= at || lo > at) continue;
+    if (!strstr(line, "/image.bin")) break;
+    at = hi;
+  }
+  fclose(maps);
+  return at >= end;
+}
+
+/* Anonymous memory (kB) in the mappings that hold loom pages [0, pages),
+ * from /proc/self/smaps: copies of pages not yet mapped back. */
+static unsigned long long anon_kb(uint32_t pages) {
+  FILE *smaps = fopen("/proc/self/smaps", "r");
+  host_check(smaps != NULL, "open /proc/self/smaps");
+  uint64_t end = HOST_LOOM_BASE + (uint64_t)pages * HOST_PAGE_BYTES;
+  unsigned long long total = 0, kb;
+  bool inside = false;
+  char line[9000];
+  while (fgets(line, sizeof line, smaps)) {
+    unsigned long long lo, hi;
+    if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+      inside = lo < end && hi > HOST_LOOM_BASE;
+    } else if (inside && sscanf(line, "Anonymous: %llu kB", &kb) == 1) {
+      total += kb;
+    }
+  }
+  fclose(smaps);
+  return total;
+}
+
+/* stores DIR N: the runtime stores to every page of a background save
+ * while the worker writes it; the save holds the values at u3e_save, the
+ * next save the later ones; unstored pages come back onto the image. */
+static void step_stores(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  fill(1, 0, n);
+  u3e_save(host_low(), host_high());
+  host_faults = 0;
+  fill(2, 0, n);
+  uint64_t faults = host_faults;
+  wait_ok("first save");
+  check_no_patch(dir);
+  the_seed = 1;
+  check_image(dir, n, one_seed);
+  host_check(u3e_Pool.img_u.pgs_w == n, "pgs_w %u after the barrier", u3e_Pool.img_u.pgs_w);
+  the_seed = 2;
+  check_loom(n, one_seed);
+  const char *expect = getenv("SCN_FAULTS");
+  if (expect && *expect) {
+    host_check(faults == strtoull(expect, NULL, 0),
+               "%llu store faults on the copied pages, expected %s", (unsigned long long)faults,
+               expect);
+  }
+  /* The later stores are the next save's, pages [0, n/2) once more after it. */
+  u3e_save(host_low(), host_high());
+  fill(3, 0, n / 2);
+  wait_ok("second save");
+  check_image(dir, n, one_seed);
+  half_a = 3, half_b = 2, half_at = n / 2;
+  check_loom(n, halves);
+  if (!(opts.flags & HOST_NO_DEMAND)) {
+    /* Nothing was stored to [n/2, n) since the second save: it is the image again. */
+    host_check(!mapped_from_image(n), "pages stored to since the save are mapped from the image");
+    u3e_save(host_low(), host_high());
+    wait_ok("third save");
+    host_check(looms_save_wait() == 0, "a second wait");
+    host_check(mapped_from_image(n), "saved pages not mapped back onto image.bin");
+    unsigned long long anon = anon_kb(n);
+    host_check(anon == 0, "%llu kB of copies left under the saved pages", anon);
+  } else {
+    u3e_save(host_low(), host_high());
+    wait_ok("third save");
+  }
+  check_image(dir, n, halves);
+  check_loom(n, halves);
+  printf("stores while the worker wrote: %llu faults; every byte as at each save\n",
+         (unsigned long long)faults);
+}
+
+/* backtoback DIR N: three saves in a row without waiting. */
+static void step_backtoback(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  fill(1, 0, n);
+  u3e_save(host_low(), host_high());
+  fill(2, 0, n);
+  u3e_save(host_low(), host_high());
+  fill(3, 0, n / 2);
+  u3e_save(host_low(), host_high());
+  wait_ok("three saves");
+  half_a = 3, half_b = 2, half_at = n / 2;
+  check_image(dir, n, halves);
+  check_loom(n, halves);
+  check_no_patch(dir);
+  printf("three saves back to back\n");
+}
+
+/* backup DIR N: u3e_backup right after a background save copies it. */
+static void step_backup(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  fill(4, 0, n);
+  u3e_save(host_low(), host_high());
+  char chk[8300], epoch[8300];
+  snprintf(chk, sizeof chk, "%s/.urb/chk", dir);
+  snprintf(epoch, sizeof epoch, "%s/.urb/epoch", dir);
+  host_check(u3e_backup(chk, epoch, c3n) == c3y, "backup failed");
+  size_t len;
+  snprintf(path_a, sizeof path_a, "%s/image.bin", epoch);
+  uint8_t *copy = host_slurp(path_a, &len);
+  host_check(copy && len == (size_t)n * HOST_PAGE_BYTES, "backup has %zu bytes", len);
+  for (uint32_t p = 0; p < n; p++) {
+    host_check(host_holds(4, p, copy + (size_t)p * HOST_PAGE_BYTES), "backup page %u", p);
+  }
+  free(copy);
+  printf("backup right after a background save holds it\n");
+}
+
+/* stop_live DIR N: u3e_stop right after a background save, then u3e_live
+ * again in the same process, then another save. */
+static void step_stop_live(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  fill(5, 0, n);
+  u3e_save(host_low(), host_high());
+  u3e_stop();
+  the_seed = 5;
+  check_image(dir, n, one_seed);
+  check_no_patch(dir);
+  host_check(u3e_live(c3n, dir) == c3n, "second u3e_live says the pier is new");
+  host_check(u3e_Pool.img_u.pgs_w == n, "pgs_w %u after the second boot", u3e_Pool.img_u.pgs_w);
+  check_loom(n, one_seed);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  fill(6, 0, n);
+  u3e_save(host_low(), host_high());
+  wait_ok("save after the second boot");
+  the_seed = 6;
+  check_image(dir, n, one_seed);
+  printf("stop right after a save, live again, saved again\n");
+}
+
+/* The crash interposer (c-tests/crash/crashio.c), when preloaded. */
+static int (*crash_arm)(void);
+static void (*crash_disarm)(void);
+static long (*crash_calls)(void);
+static void find_interposer(void) {
+  *(void **)&crash_arm = dlsym(RTLD_DEFAULT, "crashio_arm");
+  *(void **)&crash_disarm = dlsym(RTLD_DEFAULT, "crashio_disarm");
+  *(void **)&crash_calls = dlsym(RTLD_DEFAULT, "crashio_calls");
+  host_check(crash_arm && crash_disarm && crash_calls, "the crash interposer is not loaded");
+}
+
+/* end DIR N HOW: over a snapshot of N pages of seed 1 (saved and waited
+ * for), writes N + 8 pages of seed 2 and saves in the background with the
+ * interposer armed (when preloaded), then ends as HOW says: wait (and
+ * print the worker's file calls), exit (exit(0)), _exit (_exit(0)), or
+ * kill:US (SIGKILL after US microseconds). */
+static void step_end(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_check(argc > 4, "end needs HOW");
+  const char *how = argv[4];
+  bool crash = getenv("CRASHIO_ROOT") != NULL;
+  if (crash) find_interposer();
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  fill(1, 0, n);
+  u3e_save(host_low(), host_high());
+  wait_ok("the old snapshot");
+  host_road(n + 8, 2);
+  u3e_ward(host_low(), host_high());
+  fill(2, 0, n + 8);
+  if (crash) crash_arm();
+  u3e_save(host_low(), host_high());
+  if (!strcmp(how, "wait")) {
+    int rc = looms_save_wait();
+    long calls = crash ? crash_calls() : 0;
+    if (crash) crash_disarm();
+    if (rc != 0) {
+      /* Nothing written: the old snapshot is whole, and the pages are
+       * saved by the next save. */
+      the_seed = 1;
+      check_image(dir, n, one_seed);
+      check_no_patch(dir);
+      u3e_save(host_low(), host_high());
+      wait_ok("the save after a failed one");
+      printf("failed save kept the old snapshot; the next save wrote the pages\n");
+    } else {
+      printf("worker calls: %ld\n", calls);
+    }
+    /* A patch whose removal failed may be left (the next save or boot
+     * removes it); the suite's next boot checks that. */
+    the_seed = 2;
+    check_image(dir, n + 8, one_seed);
+    return;
+  }
+  if (!strcmp(how, "exit")) exit(0);
+  if (!strcmp(how, "_exit")) _exit(0);
+  if (!strncmp(how, "kill:", 5)) {
+    usleep((useconds_t)strtoul(how + 5, NULL, 10));
+    raise(SIGKILL);
+  }
+  host_fail(__FILE__, __LINE__, "unknown HOW %s", how);
+}
+
+/* either DIR: boots and finds exactly the old snapshot of step_end (N
+ * pages of seed 1) or exactly the new one (N + 8 pages of seed 2), whole;
+ * with NEW only the new one. No patch is left after boot. */
+static void step_either(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  bool only_new = argc > 4 && !strcmp(argv[4], "new");
+  host_boot(dir, &opts);
+  check_no_patch(dir);
+  uint32_t pages = u3e_Pool.img_u.pgs_w;
+  host_check(pages == n || pages == n + 8, "booted %u pages, expected %u or %u", pages, n,
+             n + 8);
+  host_check(!only_new || pages == n + 8, "booted the old snapshot, expected the new one");
+  the_seed = pages == n ? 1 : 2;
+  check_loom(pages, one_seed);
+  check_image(dir, pages, one_seed);
+  printf("booted the %s snapshot\n", pages == n ? "old" : "new");
+}
+
+/* sync DIR N: a save that runs synchronously (over LOOMS_SAVE_MEMORY, or
+ * without threads): the image holds it when u3e_save returns. */
+static void step_sync(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  fill(7, 0, n);
+  u3e_save(host_low(), host_high());
+  the_seed = 7;
+  check_image(dir, n, one_seed);
+  check_no_patch(dir);
+  host_check(u3e_Pool.img_u.pgs_w == n, "pgs_w %u", u3e_Pool.img_u.pgs_w);
+  fill(8, 0, n);
+  wait_ok("a synchronous save");
+  printf("saved synchronously\n");
+}
+
+/* soft DIR N: the worker finds no space (libspace, SPACE_FREE): nothing
+ * written, looms_save_wait says so, u3e_backup refuses an older copy; with
+ * space again the next save writes every page. */
+static void step_soft(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  fill(9, 0, n);
+  u3e_save(host_low(), host_high());
+  host_check(looms_save_wait() == -1, "a save without space did not fail");
+  host_check(looms_save_wait() == -1, "the failure was forgotten");
+  host_check(host_size(host_chk(path_a, sizeof path_a, dir, "image.bin")) == 0,
+             "image.bin written");
+  check_no_patch(dir);
+  the_seed = 9;
+  check_loom(n, one_seed);
+  void (*set_free)(long long) = (void (*)(long long))dlsym(RTLD_DEFAULT, "space_set_free");
+  host_check(set_free != NULL, "libspace is not loaded");
+  set_free(-1);
+  u3e_save(host_low(), host_high());
+  wait_ok("the save with space");
+  check_image(dir, n, one_seed);
+  printf("no space: nothing written; space again: every page saved\n");
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc < 3) {
+    fprintf(stderr, "usage: background STEP DIR [ARGS...]\n");
+    return 2;
+  }
+  options_from_env();
+  const char *step = argv[1];
+  char *dir = argv[2];
+  if (!strcmp(step, "stores")) step_stores(dir, argc, argv);
+  else if (!strcmp(step, "backtoback")) step_backtoback(dir, argc, argv);
+  else if (!strcmp(step, "backup")) step_backup(dir, argc, argv);
+  else if (!strcmp(step, "stop_live")) step_stop_live(dir, argc, argv);
+  else if (!strcmp(step, "end")) step_end(dir, argc, argv);
+  else if (!strcmp(step, "either")) step_either(dir, argc, argv);
+  else if (!strcmp(step, "sync")) step_sync(dir, argc, argv);
+  else if (!strcmp(step, "soft")) step_soft(dir, argc, argv);
+  else {
+    fprintf(stderr, "background: unknown step %s\n", step);
+    return 2;
+  }
+  return 0;
+}

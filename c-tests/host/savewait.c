@@ -1,0 +1,26 @@
+/* savewait: an LD_PRELOAD shim that makes every u3e_save a background save
+ * followed by its barrier: the real u3e_save, then looms_save_wait. The
+ * scenario steps, which read the pier's files right after a save, then see
+ * a background save's files (scripts/suites/20-scenarios.sh). A wait that
+ * fails is said on stderr; the step's own checks then see the old files. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "looms.h"
+
+void u3e_save(u3_post low_p, u3_post hig_p) {
+  static void (*real)(u3_post, u3_post);
+  if (real == NULL) {
+    *(void **)&real = dlsym(RTLD_NEXT, "u3e_save");
+    if (real == NULL) {
+      fprintf(stderr, "savewait: no u3e_save after this library\n");
+      abort();
+    }
+  }
+  real(low_p, hig_p);
+  if (looms_save_wait() != 0) {
+    fprintf(stderr, "savewait: looms_save_wait failed\n");
+  }
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Background saves (LOOMS_SAVE=background), through c-tests/host/background.c:
+# stores to the copied pages while the worker writes (every byte checked),
+# saves back to back, a backup and a stop right after a save, u3e_live again
+# in one process, the synchronous fall-backs (over LOOMS_SAVE_MEMORY, no
+# threads, an unknown mode), a worker that finds no space; and, with the
+# crash interposer (c-tests/crash/crashio.c), an I/O error and a kill before
+# every file call of the worker, random kills during and right after
+# u3e_save, _exit and exit() right after it. Every boot after a crash must
+# find exactly the old or exactly the new snapshot.
+#
+# CRASH_RUNS: random kills (default 200; `make soak`: 10,000).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$ROOT/target/c-tests
+make -s -C c-tests/host >/dev/null || { echo "FAIL: background/build"; exit 1; }
+make -s -C c-tests/crash OUT="$ROOT/target/crash-tests" "$ROOT/target/crash-tests/libcrashio.so" \
+    >/dev/null || { echo "FAIL: background/build"; exit 1; }
+BIN=$OUT/background
+CIO=$ROOT/target/crash-tests/libcrashio.so
+RUNS=${CRASH_RUNS:-200}
+W=$(mktemp -d /tmp/looms-bg.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+P=$W/p
+LOG=$W/log
+export LOOMS_SAVE=background
+failed=0
+
+# step [env...] -- ARGS: one step; its output goes to $W/out and $LOG.
+step() {
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    echo "+ ${envs[*]} $*" >>"$LOG"
+    # The subshell keeps the shell's word on a killed child off the output.
+    (env "${envs[@]}" "$BIN" "$@" >"$W/out" 2>&1; exit $?) 2>/dev/null
+    local rc=$?
+    cat "$W/out" >>"$LOG"
+    return $rc
+}
+has() { grep -qF -- "$1" "$W/out" || { echo "missing output: $1" >>"$LOG"; return 1; }; }
+run() {
+    local name=$1; shift
+    : >"$LOG"
+    rm -rf "$P"
+    if "$@"; then
+        echo "PASS: background/$name"
+    else
+        echo "FAIL: background/$name"
+        tail -n 25 "$LOG" | sed 's/^/    /'
+        failed=1
+    fi
+}
+
+# ---- in one process ---------------------------------------------------------------
+stores() {
+    local track=$1 flags=$2 faults=$3
+    step LOOMS_TRACKING="$track" SCN_FLAGS="$flags" SCN_FAULTS="$faults" -- stores "$P" 300
+}
+for track in mprotect uffd; do
+    faults=300; [ $track = uffd ] && faults=0
+    run "stores-while-writing [$track]" stores $track "" $faults
+    run "stores-while-writing no_demand [$track]" stores $track no_demand $faults
+    run "back-to-back [$track]" step LOOMS_TRACKING=$track -- backtoback "$P" 200
+    run "backup-right-after [$track]" step LOOMS_TRACKING=$track -- backup "$P" 64
+    run "stop-then-live-again [$track]" step LOOMS_TRACKING=$track -- stop_live "$P" 64
+done
+run "stores-while-writing swap" stores mprotect swap 300
+verbose_says() { step SCN_FLAGS=verbose -- backtoback "$P" 8 && has "loom: saves: background (up to 1024 MiB copied per save)"; }
+run verbose-says-the-mode verbose_says
+over_bound() {
+    step LOOMS_SAVE_MEMORY=1048576 SCN_FLAGS=verbose -- sync "$P" 100 &&
+        has "loom: save: 2 MiB of pages is over LOOMS_SAVE_MEMORY (1 MiB); saving synchronously"
+}
+run over-the-memory-bound-saves-synchronously over_bound
+no_thread() { step "LD_PRELOAD=$OUT/libnothread.so" -- sync "$P" 100 && has "nothread: pthread_create refused"; }
+run no-thread-saves-synchronously no_thread
+unknown_mode() {
+    step LOOMS_SAVE=later -- sync "$P" 16 && has "loom: LOOMS_SAVE=later is not sync or background; using sync" &&
+        [ "$(grep -c 'LOOMS_SAVE=' "$W/out")" -eq 1 ]
+}
+run unknown-mode-is-sync unknown_mode
+non_utf8_mode() {
+    step "LOOMS_SAVE=$(printf 'back\377')" -- sync "$P" 16 &&
+        grep -q "$(printf 'loom: LOOMS_SAVE=back\377 is not sync or background; using sync')" "$W/out"
+}
+run non-utf8-mode-is-sync non_utf8_mode
+bad_bound() { step LOOMS_SAVE_MEMORY=1G -- backtoback "$P" 8 && has "loom: LOOMS_SAVE_MEMORY=1G is not a number of bytes; using 1073741824"; }
+run bad-memory-bound-is-said bad_bound
+no_space() {
+    step "LD_PRELOAD=$OUT/libspace.so" SPACE_FREE=1000 -- soft "$P" 100 &&
+        has "loom: save: need 4 MiB in $P/.urb/chk, 0 MiB free; nothing written, will retry"
+}
+run worker-without-space-keeps-the-old-snapshot no_space
+# An applied patch that cannot be removed (unlink fails twice): the worker
+# says so and the next save, on the worker again, retries, as in sync mode.
+unlink_fails() {
+    echo "+ resave with unlink failing" >>"$LOG"
+    env "LD_PRELOAD=$OUT/libfailunlink.so" FAIL_UNLINK=control.bin:2:5 \
+        "$OUT/scenario" resave "$P" 3 8 >"$W/out" 2>&1 || return 1
+    cat "$W/out" >>"$LOG"
+    [ "$(grep -c '^loom: failed to delete control.bin: Input/output error' "$W/out")" -eq 2 ] &&
+        has "loom: save: the last patch is still in $P/.urb/chk; nothing written, will retry" &&
+        "$OUT/scenario" verify "$P" 3 8 >>"$LOG" 2>&1
+}
+run unlink-fails-twice unlink_fails
+
+# ---- crashes and I/O errors in the worker ---------------------------------------------
+N=48
+calls() {
+    step "LD_PRELOAD=$CIO" CRASHIO_ROOT="$P" -- end "$P" $N wait || return 1
+    C=$(sed -n 's/^worker calls: //p' "$W/out")
+    [ "${C:-0}" -ge 10 ]
+}
+run worker-file-calls calls
+C=${C:-14}
+# An I/O error at call k: before the patch is durable the old snapshot is
+# kept and the next save writes the pages; after, u3m_bail at the barrier
+# and the next boot has the new snapshot.
+ioerr() {
+    local k soft=0 bail=0 rc
+    for k in $(seq 1 "$C"); do
+        rm -rf "$P"
+        step "LD_PRELOAD=$CIO" CRASHIO_ROOT="$P" CRASHIO_FAIL_AT=$k CRASHIO_FAIL=EIO -- end "$P" $N wait
+        rc=$?
+        if [ $rc -eq 3 ]; then
+            has "the patch is kept and applied at the next boot" && has "host: bail 73706f6f" || return 1
+            step -- either "$P" $N new || return 1
+            bail=$((bail + 1))
+        elif [ $rc -eq 0 ]; then
+            grep -q "failed save kept the old snapshot" "$W/out" && soft=$((soft + 1))
+            step -- either "$P" $N new || return 1
+        else
+            echo "call $k: exit $rc" >>"$LOG"
+            return 1
+        fi
+    done
+    echo "$soft kept, $bail bailed of $C" >>"$LOG"
+    [ $soft -ge 5 ] && [ $bail -ge 2 ]
+}
+run "io-error-at-every-worker-call" ioerr
+# A kill before call k: the next boot has the old or the new snapshot, whole.
+kills() {
+    local k old=0 new=0
+    for k in $(seq 1 "$C"); do
+        rm -rf "$P"
+        step "LD_PRELOAD=$CIO" CRASHIO_ROOT="$P" CRASHIO_KILL_AT=$k -- end "$P" $N wait
+        [ $? -eq 137 ] || { echo "call $k: not killed" >>"$LOG"; return 1; }
+        step -- either "$P" $N || return 1
+        grep -q "booted the old" "$W/out" && old=$((old + 1)) || new=$((new + 1))
+    done
+    echo "$old old, $new new of $C" >>"$LOG"
+    [ $old -ge 1 ] && [ $new -ge 1 ]
+}
+run "kill-before-every-worker-call" kills
+random_kills() {
+    local i us old=0 new=0 rc
+    for i in $(seq 1 "$RUNS"); do
+        rm -rf "$P"
+        us=$((RANDOM % 30000))
+        step -- end "$P" $N "kill:$us"
+        rc=$?
+        [ $rc -eq 137 ] || { echo "run $i: exit $rc" >>"$LOG"; return 1; }
+        step -- either "$P" $N || { echo "run $i: killed after ${us}us" >>"$LOG"; return 1; }
+        grep -q "booted the old" "$W/out" && old=$((old + 1)) || new=$((new + 1))
+    done
+    echo "random kills: $old old, $new new" >>"$LOG"
+    echo "    random kills: $RUNS runs, $old booted the old snapshot, $new the new"
+    [ $new -ge 1 ]
+}
+run "random-kills-during-and-after-save ($RUNS)" random_kills
+underscore_exit() {
+    local i
+    for i in $(seq 1 20); do
+        rm -rf "$P"
+        step -- end "$P" $N _exit && step -- either "$P" $N || return 1
+    done
+}
+run "_exit-right-after-save-boots-old-or-new" underscore_exit
+exit_after() {
+    local i
+    for i in $(seq 1 10); do
+        rm -rf "$P"
+        step -- end "$P" $N exit && step -- either "$P" $N new || return 1
+    done
+}
+run "exit-right-after-save-boots-new" exit_after
+
+# ---- ThreadSanitizer ---------------------------------------------------------------
+# The hand-off between the runtime's thread and the worker: the host built
+# with -fsanitize=thread sees the host's stores to the loom, the library's
+# copy into the staging buffer (memcpy) and the worker's writes from it
+# (pwrite, pwritev), and the thread creations and joins that must order
+# them. (Without the barrier before a save's copy it reports the race.)
+if ! make -s -C c-tests/host tsan >"$W/tsan-build" 2>&1; then
+    echo "SKIP: background/tsan (no ThreadSanitizer: $(head -n 1 "$W/tsan-build"))"
+else
+    export TSAN_OPTIONS=exitcode=66
+    racy() {
+        cat >"$W/racy.c" <<'C'
+#include <pthread.h>
+static int shared;
+static void *bump(void *arg) { (void)arg; shared++; return 0; }
+int main(void) { pthread_t t; pthread_create(&t, 0, bump, 0); shared++; pthread_join(t, 0); return 0; }
+C
+        cc -fsanitize=thread -g "$W/racy.c" -o "$W/racy" -lpthread && "$W/racy" >"$W/out" 2>&1
+        [ $? -eq 66 ] && has "ThreadSanitizer: data race"
+    }
+    run tsan/sees-a-race racy
+    tsan() {
+        BIN=$OUT/background-tsan step LOOMS_TRACKING="$1" -- "$2" "$P" 128 &&
+            ! grep -q ThreadSanitizer "$W/out"
+    }
+    for track in mprotect uffd; do
+        for s in stores backtoback backup stop_live; do
+            run "tsan/$s [$track]" tsan $track $s
+        done
+    done
+    # The scenarios with background saves, under ThreadSanitizer (but the
+    # one that races two processes against a timeout: TSan is slow to start).
+    if ! SCENARIO_BIN=$OUT/scenario-tsan SCENARIO_TAG=tsan SCENARIO_SAVE=background \
+        SCENARIO_SKIP=boot_busy \
+        bash scripts/suites/20-scenarios.sh; then
+        failed=1
+    fi
+fi
+exit $failed
