@@ -179,7 +179,7 @@ impl File {
             )
         })
         .map(drop)
-        .map_err(|errno| self.path.err("fallocate", errno))
+        .map_err(|errno| self.path.err("reserve space in", errno))
     }
 
     /// The first hole at or after `offset` (`SEEK_HOLE`; the file's end

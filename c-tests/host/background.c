@@ -86,7 +86,7 @@ static void wait_ok(const char *what) {
 static bool mapped_from_image(uint32_t pages) {
   FILE *maps = fopen("/proc/self/maps", "r");
   host_check(maps != NULL, "open /proc/self/maps");
-  uint64_t at = HOST_LOOM_BASE, end = HOST_LOOM_BASE + (uint64_t)pages * HOST_PAGE_BYTES;
+  uint64_t at = RT_LOOM_BASE, end = RT_LOOM_BASE + (uint64_t)pages * HOST_PAGE_BYTES;
   char line[9000];
   while (at < end && fgets(line, sizeof line, maps)) {
     unsigned long long lo, hi;
@@ -103,14 +103,14 @@ static bool mapped_from_image(uint32_t pages) {
 static unsigned long long anon_kb(uint32_t pages) {
   FILE *smaps = fopen("/proc/self/smaps", "r");
   host_check(smaps != NULL, "open /proc/self/smaps");
-  uint64_t end = HOST_LOOM_BASE + (uint64_t)pages * HOST_PAGE_BYTES;
+  uint64_t end = RT_LOOM_BASE + (uint64_t)pages * HOST_PAGE_BYTES;
   unsigned long long total = 0, kb;
   bool inside = false;
   char line[9000];
   while (fgets(line, sizeof line, smaps)) {
     unsigned long long lo, hi;
     if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-      inside = lo < end && hi > HOST_LOOM_BASE;
+      inside = lo < end && hi > RT_LOOM_BASE;
     } else if (inside && sscanf(line, "Anonymous: %llu kB", &kb) == 1) {
       total += kb;
     }
