@@ -9,9 +9,20 @@
 //!   one call. The guard page stays `PROT_NONE`, so a store into it still
 //!   reaches `u3e_fault`, exactly as before.
 //!
-//! `LOOMS_TRACKING=mprotect|uffd|auto` chooses (default `auto`: uffd where
-//! the kernel has it). Swap mode always uses `mprotect`: its dirty pages must
-//! move onto the ephemeral file, which only the fault path does.
+//! `LOOMS_TRACKING=mprotect|uffd|auto` chooses (default `auto`). `auto`
+//! picks per boot mode, from the session model `make bench` measures:
+//!
+//! - no_demand: `uffd` where the kernel has it. The loom is populated at
+//!   boot, so reads cost nothing under either backend, and a first store
+//!   costs a fraction of a signal.
+//! - default (the image demand-paged): `mprotect`. A VMA registered for
+//!   uffd write-protection gets no fault-around, so every first read of a
+//!   4 KiB page of the image is its own fault (reading a whole image costs
+//!   several times more), and arming the unpopulated image makes boot and
+//!   every save's re-arm slower; the stores' saving does not pay for that
+//!   in any profile measured.
+//! - swap: `mprotect` always: its dirty pages must move onto the ephemeral
+//!   file, which only the fault path does.
 //!
 //! With uffd the dirty bitmap is brought up to date by `harvest`, which save,
 //! toss, yolo and foul call first; between those calls it may lag.
@@ -195,8 +206,41 @@ fn open_uffd() -> Result<(libc::c_int, libc::c_int), String> {
     Ok((fd, pagemap))
 }
 
+/// How the loom is booted, as far as the choice of backend goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boot {
+    /// The image mapped and demand-paged (the default).
+    Mapped,
+    /// The image read into the loom at boot (`u3o_no_demand`).
+    Loaded,
+    /// Swap mode (`u3o_swap`): dirty pages live in the ephemeral file.
+    Swap,
+}
+
+impl Boot {
+    /// The boot mode of the runtime's flags.
+    pub fn of(swap: bool, no_demand: bool) -> Boot {
+        if swap {
+            Boot::Swap
+        } else if no_demand {
+            Boot::Loaded
+        } else {
+            Boot::Mapped
+        }
+    }
+}
+
+/// The backend `auto` tries first in boot mode `boot` (see the module's
+/// documentation for why).
+pub const fn auto_backend(boot: Boot) -> Backend {
+    match boot {
+        Boot::Loaded => Backend::Uffd,
+        Boot::Mapped | Boot::Swap => Backend::Mprotect,
+    }
+}
+
 /// Chooses the backend at boot; in verbose mode says which.
-pub fn start(swap: bool, verbose: bool) {
+pub fn start(boot: Boot, verbose: bool) {
     stop();
     let value = std::env::var("LOOMS_TRACKING").ok();
     let choice = Choice::parse(value.as_deref()).unwrap_or_else(|| {
@@ -208,12 +252,13 @@ pub fn start(swap: bool, verbose: bool) {
     });
     let use_uffd = match choice {
         Choice::Mprotect => false,
-        _ if swap => {
+        _ if boot == Boot::Swap => {
             if choice == Choice::Uffd {
                 say!("loom: tracking: swap mode needs mprotect tracking\r\n");
             }
             false
         }
+        Choice::Auto if auto_backend(boot) == Backend::Mprotect => false,
         _ => match open_uffd() {
             Ok((fd, pagemap)) => {
                 UFFD_FD.store(fd, Ordering::Relaxed);
@@ -396,6 +441,17 @@ mod tests {
         assert_eq!(Choice::parse(Some("uffd")), Some(Choice::Uffd));
         assert_eq!(Choice::parse(Some("mprotect")), Some(Choice::Mprotect));
         assert_eq!(Choice::parse(Some("fast")), None);
+    }
+
+    #[test]
+    fn auto_is_uffd_only_where_the_loom_is_loaded() {
+        assert_eq!(Boot::of(false, false), Boot::Mapped);
+        assert_eq!(Boot::of(false, true), Boot::Loaded);
+        assert_eq!(Boot::of(true, true), Boot::Swap);
+        assert_eq!(Boot::of(true, false), Boot::Swap);
+        assert_eq!(auto_backend(Boot::Loaded), Backend::Uffd);
+        assert_eq!(auto_backend(Boot::Mapped), Backend::Mprotect);
+        assert_eq!(auto_backend(Boot::Swap), Backend::Mprotect);
     }
 
     #[test]
