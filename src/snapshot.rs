@@ -150,6 +150,7 @@ fn map_image(fd: c3_i, pages: u32, old: u32) {
 
 /// Reinstates protection after a save: the image's pages clean, the rest dirty.
 fn settle(old: u32) {
+    track::save_boundary();
     let view = pool::view();
     if host::flag(host::NO_DEMAND) {
         protect_loom(view.image_pages, old);

@@ -15,12 +15,13 @@
 //! - no_demand: `uffd` where the kernel has it. The loom is populated at
 //!   boot, so reads cost nothing under either backend, and a first store
 //!   costs a fraction of a signal.
-//! - default (the image demand-paged): `mprotect`. A VMA registered for
-//!   uffd write-protection gets no fault-around, so every first read of a
-//!   4 KiB page of the image is its own fault (reading a whole image costs
-//!   several times more), and arming the unpopulated image makes boot and
-//!   every save's re-arm slower; the stores' saving does not pay for that
-//!   in any profile measured.
+//! - default (the image demand-paged): `mprotect` from boot to the first
+//!   save, `uffd` from then on. A VMA registered for uffd write-protection
+//!   gets no fault-around, so every first read of a 4 KiB page of the image
+//!   is its own fault, and arming the unpopulated image costs milliseconds:
+//!   under `mprotect` the boot and the burst of first reads after it cost
+//!   what they cost the reference. Once the runtime saves, first stores
+//!   dominate every session measured, and uffd takes them without a signal.
 //! - swap: `mprotect` always: its dirty pages must move onto the ephemeral
 //!   file, which only the fault path does.
 //!
@@ -62,6 +63,10 @@ impl Choice {
 }
 
 static UFFD: AtomicBool = AtomicBool::new(false);
+/// `auto` in default mode: uffd is tried at the first save (`save_boundary`).
+/// Owner: the runtime's thread (boot and save), like the rest of this module.
+static UFFD_AT_SAVE: AtomicBool = AtomicBool::new(false);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
 static UFFD_FD: AtomicI32 = AtomicI32::new(-1);
 static PAGEMAP_FD: AtomicI32 = AtomicI32::new(-1);
 /// Pages `[0, ARMED)` are registered with userfaultfd.
@@ -230,12 +235,34 @@ impl Boot {
     }
 }
 
-/// The backend `auto` tries first in boot mode `boot` (see the module's
+/// The backend `auto` boots with in boot mode `boot` (see the module's
 /// documentation for why).
 pub const fn auto_backend(boot: Boot) -> Backend {
     match boot {
         Boot::Loaded => Backend::Uffd,
         Boot::Mapped | Boot::Swap => Backend::Mprotect,
+    }
+}
+
+/// Whether `auto` moves to uffd at the first save in boot mode `boot`.
+pub const fn auto_switches_at_save(boot: Boot) -> bool {
+    matches!(boot, Boot::Mapped)
+}
+
+/// Tries to open the uffd backend; says why not when `loud`.
+fn try_uffd(loud: bool) -> bool {
+    match open_uffd() {
+        Ok((fd, pagemap)) => {
+            UFFD_FD.store(fd, Ordering::Relaxed);
+            PAGEMAP_FD.store(pagemap, Ordering::Relaxed);
+            true
+        }
+        Err(why) => {
+            if loud {
+                say!("loom: tracking: uffd unavailable ({why}); using mprotect\r\n");
+            }
+            false
+        }
     }
 }
 
@@ -259,24 +286,33 @@ pub fn start(boot: Boot, verbose: bool) {
             false
         }
         Choice::Auto if auto_backend(boot) == Backend::Mprotect => false,
-        _ => match open_uffd() {
-            Ok((fd, pagemap)) => {
-                UFFD_FD.store(fd, Ordering::Relaxed);
-                PAGEMAP_FD.store(pagemap, Ordering::Relaxed);
-                true
-            }
-            Err(why) => {
-                if choice == Choice::Uffd || verbose {
-                    say!("loom: tracking: uffd unavailable ({why}); using mprotect\r\n");
-                }
-                false
-            }
-        },
+        _ => try_uffd(choice == Choice::Uffd || verbose),
     };
     UFFD.store(use_uffd, Ordering::Relaxed);
+    VERBOSE.store(verbose, Ordering::Relaxed);
+    UFFD_AT_SAVE.store(
+        choice == Choice::Auto && auto_switches_at_save(boot),
+        Ordering::Relaxed,
+    );
     if verbose {
         let name = if use_uffd { "uffd" } else { "mprotect" };
         say!("loom: tracking: {name}\r\n");
+    }
+}
+
+/// A save is about to remap and re-protect the image: where `auto` waits
+/// for the first save, uffd takes over from here (the caller's remap then
+/// arms it). Where the kernel lacks it, mprotect simply goes on.
+pub fn save_boundary() {
+    if !UFFD_AT_SAVE.swap(false, Ordering::Relaxed) || backend() == Backend::Uffd {
+        return;
+    }
+    let verbose = VERBOSE.load(Ordering::Relaxed);
+    if try_uffd(verbose) {
+        UFFD.store(true, Ordering::Relaxed);
+        if verbose {
+            say!("loom: tracking: uffd from the first save on\r\n");
+        }
     }
 }
 
@@ -290,6 +326,7 @@ pub fn stop() {
         }
     }
     UFFD.store(false, Ordering::Relaxed);
+    UFFD_AT_SAVE.store(false, Ordering::Relaxed);
     ARMED.store(0, Ordering::Relaxed);
 }
 
@@ -452,6 +489,9 @@ mod tests {
         assert_eq!(auto_backend(Boot::Loaded), Backend::Uffd);
         assert_eq!(auto_backend(Boot::Mapped), Backend::Mprotect);
         assert_eq!(auto_backend(Boot::Swap), Backend::Mprotect);
+        assert!(auto_switches_at_save(Boot::Mapped));
+        assert!(!auto_switches_at_save(Boot::Loaded));
+        assert!(!auto_switches_at_save(Boot::Swap));
     }
 
     #[test]

@@ -82,8 +82,7 @@ now_ns() { date +%s%N; }
 since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN {printf "%.1f", (b - a) / 1e9}'; }
 
 # Does this kernel give userfaultfd asynchronous write protection?
-# auto picks mprotect in default mode always, uffd in no_demand mode where
-# the kernel has it (AUTO_LOADED).
+# auto picks uffd in no_demand mode where the kernel has it (AUTO_LOADED).
 if "$TRACK" uffd-kernel >"$W/kernel.log" 2>&1; then
     UFFD=yes
     AUTO_LOADED=uffd
@@ -91,7 +90,10 @@ else
     UFFD=no
     AUTO_LOADED=mprotect
 fi
+# In default mode auto boots with mprotect (AUTO) and moves to uffd, where
+# the kernel has it, at the first save (AUTO_SAVED).
 AUTO=mprotect
+AUTO_SAVED=$AUTO_LOADED
 # Whether the kernel may back the no_demand load with transparent huge pages.
 THP_POLICY=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
 case $THP_POLICY in
@@ -141,14 +143,18 @@ UNAVAILABLE="loom: tracking: uffd unavailable (userfaultfd: Function not impleme
 # order (tracking armed at boot), checks that exactly those are dirty and
 # saves; a fourth compares again. All run with wag_w = FLAGS. HUGE "yes":
 # every boot must have loaded the image into transparent huge pages.
+# EXPECT "A/B": the first process's stores (after its first save) behave as
+# A, the third's (after boot, before any save) as B.
 roundtrip() {
     local name=$1 envs=$2 expect=$3 flags=${4:-0} huge=${5:-no}
     local log=$W/$name.log rc=0
+    local expect_boot=${expect#*/}
+    expect=${expect%/*}
     # shellcheck disable=SC2086
     {
         env $envs "$TRACK" write "$W/$name" 5 1024 3 "$expect" "$flags" &&
             env $envs "$TRACK" verify "$W/$name" 5 1024 3 "$flags" &&
-            env $envs "$TRACK" rewrite "$W/$name" 5 1024 3 "$expect" "$flags" &&
+            env $envs "$TRACK" rewrite "$W/$name" 5 1024 3 "$expect_boot" "$flags" &&
             env $envs "$TRACK" verify "$W/$name" 5 1024 3 "$flags" 1
     } >"$log" 2>&1 || rc=$?
     local boots flat
@@ -245,8 +251,13 @@ need_uffd() {
 
 if [ "$MODE" = check ]; then
     # -- Choosing the backend -------------------------------------------------
-    which_test backend_auto "LOOMS_TRACKING=auto" $VERBOSE $AUTO "+loom: tracking: $AUTO"
-    which_test backend_unset "-u LOOMS_TRACKING" $VERBOSE $AUTO "+loom: tracking: $AUTO"
+    # which_test stores after a save: in default mode auto has moved to uffd.
+    SWITCH_LINE="-^loom: tracking: uffd from"
+    [ "$UFFD" = yes ] && SWITCH_LINE="+loom: tracking: uffd from the first save on"
+    which_test backend_auto "LOOMS_TRACKING=auto" $VERBOSE $AUTO_SAVED "+loom: tracking: $AUTO" \
+        "$SWITCH_LINE"
+    which_test backend_unset "-u LOOMS_TRACKING" $VERBOSE $AUTO_SAVED "+loom: tracking: $AUTO" \
+        "$SWITCH_LINE"
     which_test backend_auto_no_demand "LOOMS_TRACKING=auto" $((NO_DEMAND | VERBOSE)) \
         $AUTO_LOADED "+loom: tracking: $AUTO_LOADED"
     which_test backend_unset_no_demand "-u LOOMS_TRACKING" $((NO_DEMAND | VERBOSE)) \
@@ -257,13 +268,13 @@ if [ "$MODE" = check ]; then
         which_test backend_uffd "LOOMS_TRACKING=uffd" $VERBOSE uffd "+loom: tracking: uffd" \
             "-unavailable"
     fi
-    which_test backend_invalid_means_auto "LOOMS_TRACKING=fast" $VERBOSE $AUTO \
+    which_test backend_invalid_means_auto "LOOMS_TRACKING=fast" $VERBOSE $AUTO_SAVED \
         "+loom: LOOMS_TRACKING=fast is not mprotect, uffd or auto; using auto" \
         "+loom: tracking: $AUTO"
-    which_test backend_invalid_warns_when_quiet "LOOMS_TRACKING=fast" 0 $AUTO \
+    which_test backend_invalid_warns_when_quiet "LOOMS_TRACKING=fast" 0 $AUTO_SAVED \
         "+loom: LOOMS_TRACKING=fast is not mprotect, uffd or auto; using auto" \
         "-^loom: tracking"
-    which_test backend_quiet_says_nothing "LOOMS_TRACKING=auto" 0 $AUTO "-^loom: tracking"
+    which_test backend_quiet_says_nothing "LOOMS_TRACKING=auto" 0 $AUTO_SAVED "-^loom: tracking"
     which_test backend_swap_needs_mprotect "LOOMS_TRACKING=uffd" $((SWAP | VERBOSE)) mprotect \
         "+loom: tracking: swap mode needs mprotect tracking" "+loom: tracking: mprotect"
     which_test backend_swap_auto_is_mprotect "LOOMS_TRACKING=auto" $((SWAP | VERBOSE)) mprotect \
@@ -275,9 +286,12 @@ if [ "$MODE" = check ]; then
         "+noufd: userfaultfd refused" "+$UNAVAILABLE" "+loom: tracking: mprotect"
     which_test fallback_auto_quiet "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" $NO_DEMAND mprotect \
         "+noufd: userfaultfd refused" "-^loom: tracking"
-    # In default mode auto does not even ask for userfaultfd.
-    which_test fallback_auto_default_never_asks "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
-        $VERBOSE mprotect "-noufd" "+loom: tracking: mprotect"
+    # In default mode auto asks for userfaultfd at the first save only.
+    which_test fallback_auto_default_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
+        $VERBOSE mprotect "+loom: tracking: mprotect" "+noufd: userfaultfd refused" \
+        "+$UNAVAILABLE" "-^loom: tracking: uffd from"
+    which_test fallback_auto_default_quiet "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
+        0 mprotect "+noufd: userfaultfd refused" "-^loom: tracking"
     which_test fallback_uffd_says_why "LD_PRELOAD=$NOUFD LOOMS_TRACKING=uffd" 0 mprotect \
         "+noufd: userfaultfd refused" "+$UNAVAILABLE" "-^loom: tracking: mprotect"
     which_test fallback_uffd_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=uffd" $VERBOSE mprotect \
@@ -293,7 +307,7 @@ if [ "$MODE" = check ]; then
     fi
     # Default mode under every backend auto may pick there: reads after
     # boot see the image and dirty nothing (verify), stores are tracked.
-    roundtrip default_auto "LOOMS_TRACKING=auto" $AUTO
+    roundtrip default_auto "LOOMS_TRACKING=auto" "$AUTO_SAVED/$AUTO"
     # no_demand: the image is read in parallel into huge pages (required
     # where the kernel's policy allows them); first stores into them dirty
     # exactly their own pages.
