@@ -207,6 +207,9 @@ measure_live() {
         run "raw read $pages" "$RAW" read "$image"
         sample "raw-read-$pages" "$(kv "$OUT" value)"
         warm "$image"
+        run "raw hugeread $pages" "$RAW" hugeread "$image"
+        sample "raw-hugeread-$pages" "$(kv "$OUT" value)"
+        warm "$image"
         run "raw mapread $pages" "$RAW" mapread "$image"
         sample "raw-map-$pages" "$(kv "$OUT" value)"
         sample "raw-mapreads-$pages" "$(kv "$OUT" reads)"
@@ -472,6 +475,8 @@ for pages in $LIVE_SIZES; do
     row "$(k "$pages")-page image, no_demand (parallel load)" "$(cat "$SAMPLES/auto-no_demand" 2>/dev/null || echo auto)" ms \
         "live-no_demand-$pages" "raw-read-$pages" f "$ref" "$target"
 done
+row "bare parallel read into huge pages, $(k "$BIG") pages" none ms \
+    "raw-hugeread-$BIG" "raw-read-$BIG" f "" ""
 row "first reads of every 4 KiB page after it" "auto=mprotect" ms \
     "reads-default-auto-$BIG" "raw-mapreads-$BIG" k "" "base:1.2"
 row "first reads of every 4 KiB page after it" uffd ms \
@@ -535,6 +540,8 @@ echo "          size, at the same pages, one fdatasync"
 echo "      e = ru_maxrss of the same process just before the save (the loom already written)"
 echo "      f = one single-threaded sequential read of the same image.bin into fresh anonymous"
 echo "          4 KiB-page memory (warm)"
+echo "          (row 'bare parallel read': the same file read as no_demand boot reads it, without"
+echo "          the library: MADV_HUGEPAGE, one thread per CPU claiming 4 MiB chunks)"
 echo "      g = bare madvise(MADV_DONTNEED) of the same gap between heap and stack"
 echo "      h = bare mprotect(PROT_READ) of the same range with the same pages written,"
 echo "          what mprotect tracking pays to re-arm them"
