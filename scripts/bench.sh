@@ -9,6 +9,13 @@
 #   BENCH_DIR=DIR               where the scratch directory is made (default
 #                               target/bench-tmp, on the repository's own
 #                               filesystem)
+#   BENCH_SESSION_DIR=DIR       where the session model's pier is copied
+#                               (default /dev/shm when it has room: the
+#                               saves' durable writes are the same under
+#                               every backend, and a pier in memory keeps
+#                               their noise out of the comparison)
+#   BENCH_SESSION_REPS=N        repetitions of the session model (default 3,
+#                               quick 1)
 #
 # Exits non-zero when a run fails or one of the programs' own checks fails
 # (the loom held the wrong bytes, a page was not tracked, ...). Targets that
@@ -31,7 +38,8 @@ mkdir -p "$SCRATCH"
 SCRATCH=$(mktemp -d "$SCRATCH/run.XXXXXX")
 SAMPLES=$SCRATCH/samples
 mkdir -p "$SAMPLES"
-trap 'rm -rf "$SCRATCH"' EXIT
+SESSION_ROOT=
+trap 'rm -rf "$SCRATCH" ${SESSION_ROOT:+"$SESSION_ROOT"}' EXIT
 
 # Sizes. The store rows write every other page, so that no two stored pages
 # are neighbours and each first store splits the loom's mapping, as
@@ -50,6 +58,16 @@ else
     HARVEST_LOOM=262144
 fi
 STORE_STRIDE=2
+# The first stores after a no_demand boot: one page in BOOT_STRIDE.
+BOOT_STRIDE=5
+# The session model's profiles: "name READ% INTERVALS STORES".
+if [ "$QUICK" = 1 ]; then
+    SESSION_REPS=${BENCH_SESSION_REPS:-1}
+    PROFILES=("short 100 1 100" "long 25 5 100" "heavy 25 2 500")
+else
+    SESSION_REPS=${BENCH_SESSION_REPS:-3}
+    PROFILES=("short 100 1 1000" "long 25 100 1000" "heavy 25 10 10000")
+fi
 SAVE_MAX=${SAVE_SIZES##* }
 LOOM_PAGES=65536    # looms_bench's loom for every row but the harvest row
 STACK_PAGES=64      # pages above the heap left to the stack (bench.h)
@@ -162,18 +180,125 @@ make_live_piers() {
     done
 }
 
+# warm FILE: reads FILE through the page cache, so that a measurement of a
+# warm image does not meet pages something else on the machine dropped.
+warm() { cat "$1" >/dev/null; }
+
 measure_live() {
-    local pages mode
+    local pages mode tracking image
     for pages in $LIVE_SIZES; do
-        for mode in default no_demand; do
-            run "live $pages $mode" env LOOMS_TRACKING=uffd \
-                "$LOOMS" live "$SCRATCH/live-$pages" "$mode"
-            sample "live-$mode-$pages" "$(kv "$OUT" value)"
-            [ "$(kv "$OUT" verified)" = 1 ] && [ "$(kv "$OUT" pages)" = "$pages" ] ||
-                check_fail "live $pages $mode: loom differs from the image"
+        image=$SCRATCH/live-$pages/.urb/chk/image.bin
+        for tracking in auto uffd; do
+            warm "$image"
+            run "live $pages default $tracking" env LOOMS_TRACKING=$tracking \
+                "$LOOMS" live "$SCRATCH/live-$pages" default
+            sample "live-default-$tracking-$pages" "$(kv "$OUT" value)"
+            sample "reads-default-$tracking-$pages" "$(kv "$OUT" reads)"
+            sample "rss-default-$tracking-$pages" "$(kv "$OUT" rss)"
+            check_live "live $pages default $tracking" "$pages"
         done
-        run "raw read $pages" "$RAW" read "$SCRATCH/live-$pages/.urb/chk/image.bin"
+        warm "$image"
+        run "live $pages no_demand" env LOOMS_TRACKING=auto \
+            "$LOOMS" live "$SCRATCH/live-$pages" no_demand
+        sample "live-no_demand-$pages" "$(kv "$OUT" value)"
+        sample "huge-no_demand-$pages" "$(kv "$OUT" huge)"
+        check_live "live $pages no_demand" "$pages"
+        warm "$image"
+        run "raw read $pages" "$RAW" read "$image"
         sample "raw-read-$pages" "$(kv "$OUT" value)"
+        warm "$image"
+        run "raw hugeread $pages" "$RAW" hugeread "$image"
+        sample "raw-hugeread-$pages" "$(kv "$OUT" value)"
+        warm "$image"
+        run "raw mapread $pages" "$RAW" mapread "$image"
+        sample "raw-map-$pages" "$(kv "$OUT" value)"
+        sample "raw-mapreads-$pages" "$(kv "$OUT" reads)"
+        sample "raw-rss-$pages" "$(kv "$OUT" rss)"
+    done
+}
+
+# check_live NAME PAGES: the loom held the image, and reading it dirtied nothing.
+check_live() {
+    [ "$(kv "$OUT" verified)" = 1 ] && [ "$(kv "$OUT" pages)" = "$2" ] ||
+        check_fail "$1: loom differs from the image"
+    [ "$(kv "$OUT" faults)" = 0 ] && [ "$(kv "$OUT" dirty)" = 0 ] ||
+        check_fail "$1: reads raised $(kv "$OUT" faults) faults, left $(kv "$OUT" dirty) pages dirty"
+}
+
+measure_bootstores() {
+    local tracking stores
+    for tracking in mprotect uffd; do
+        warm "$SCRATCH/live-$BIG/.urb/chk/image.bin"
+        run "bootstore $tracking" env LOOMS_TRACKING=$tracking \
+            "$LOOMS" bootstore "$SCRATCH/live-$BIG" "$BOOT_STRIDE"
+        sample "bootstore-$tracking" "$(kv "$OUT" value)"
+        sample "bootstore-huge-$tracking" "$(kv "$OUT" huge)"
+        stores=$(kv "$OUT" stores)
+        [ "$(kv "$OUT" dirty)" = "$stores" ] && [ "$(kv "$OUT" strays)" = 0 ] ||
+            check_fail "bootstore $tracking: $(kv "$OUT" dirty) pages dirty for $stores stores, $(kv "$OUT" strays) wrong"
+        if [ "$tracking" = mprotect ] && [ "$(kv "$OUT" faults)" != "$stores" ]; then
+            check_fail "bootstore mprotect: $(kv "$OUT" faults) faults for $stores stores"
+        fi
+    done
+}
+
+# The session model's pier: a copy of the largest one, in memory when there
+# is room for it and its patches.
+session_pier() {
+    local dir=${BENCH_SESSION_DIR:-}
+    local need_kib
+    need_kib=$(($(du -sk "$SCRATCH/live-$BIG" | cut -f 1) * 3))
+    if [ -z "$dir" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
+        [ "$(df -Pk /dev/shm | awk 'NR == 2 {print $4}')" -gt "$need_kib" ]; then
+        dir=/dev/shm
+    fi
+    [ -n "$dir" ] || dir=$SCRATCH
+    SESSION_ROOT=$(mktemp -d "$dir/looms-session.XXXXXX")
+    SESSION_FS=$(df -T "$SESSION_ROOT" | awk 'NR == 2 { print $2 " on " $1 }')
+    cp -r "$SCRATCH/live-$BIG" "$SESSION_ROOT/pier"
+}
+
+measure_sessions() {
+    local profile name percent intervals stores mode tracking faults
+    for profile in "${PROFILES[@]}"; do
+        read -r name percent intervals stores <<<"$profile"
+        for mode in default no_demand; do
+            for tracking in mprotect uffd auto; do
+                sync
+                run "session $name $mode $tracking" env LOOMS_TRACKING=$tracking \
+                    "$LOOMS" session "$SESSION_ROOT/pier" "$mode" "$percent" "$intervals" "$stores"
+                local key=session-$name-$mode-$tracking
+                sample "$key" "$(kv "$OUT" value)"
+                local phase
+                for phase in boot reads stores saves; do
+                    sample "$key-$phase" "$(kv "$OUT" "$phase")"
+                done
+                [ "$(kv "$OUT" verified)" = 1 ] ||
+                    check_fail "session $name $mode $tracking: pier or bitmap wrong after the saves"
+                faults=$(kv "$OUT" faults)
+                if [ "$tracking" = mprotect ] && [ "$faults" != $((intervals * stores)) ]; then
+                    check_fail "session $name $mode mprotect: $faults faults for $((intervals * stores)) stores"
+                fi
+                # What auto used: faults in every interval (mprotect), in
+                # the first one only (mprotect until the first save, then
+                # uffd), or none (uffd).
+                if [ "$tracking" = auto ]; then
+                    if [ "$faults" = 0 ]; then
+                        echo uffd >"$SAMPLES/auto-$mode"
+                    elif [ "$faults" = "$stores" ] && [ "$intervals" -gt 1 ]; then
+                        echo "mpr>uffd" >"$SAMPLES/auto-$mode"
+                    elif [ "$faults" = $((intervals * stores)) ] && [ "$intervals" -gt 1 ]; then
+                        echo mprotect >"$SAMPLES/auto-$mode"
+                    elif [ "$intervals" -gt 1 ]; then
+                        echo "?" >"$SAMPLES/auto-$mode"
+                    fi
+                fi
+            done
+            # The better backend of this repetition, the auto row's baseline.
+            paste -d ' ' <(tail -n 1 "$SAMPLES/session-$name-$mode-mprotect") \
+                <(tail -n 1 "$SAMPLES/session-$name-$mode-uffd") |
+                awk '{ print ($1 < $2) ? $1 : $2 }' >>"$SAMPLES/session-$name-$mode-best"
+        done
     done
 }
 
@@ -248,10 +373,16 @@ for rep in $(seq "$REPS"); do
     measure_stores
     measure_saves
     measure_live
+    measure_bootstores
     measure_toss
     measure_harvest
     measure_background
 done
+session_pier
+for rep in $(seq "$SESSION_REPS"); do
+    measure_sessions
+done
+rm -rf "$SESSION_ROOT"
 elapsed=$(($(date +%s) - started))
 load_end=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
@@ -271,7 +402,7 @@ fmt() {
         else if (v >= 1) printf "%.2f", v; else printf "%.3f", v }'
 }
 
-ROW_FMT='%-3s %-44s %-9s %9s %17s %9s %-2s %7s %9s %-14s %s\n'
+ROW_FMT='%-3s %-44s %-13s %9s %17s %9s %-2s %7s %9s %-14s %s\n'
 MET=0
 MISSED=0
 N=0
@@ -352,16 +483,30 @@ done
 row "1k dirty pages in a $(k "$BIG")-page image" uffd ms save-sparse raw-sparse d "" ""
 row "peak RSS (ru_maxrss, MiB), save of $(k "$SAVE_MAX") pages" uffd MiB rss-after rss-before e "" ""
 
-section "u3e_live (ms), existing pier, image warm in the page cache"
+section "u3e_live (ms), existing pier, image warm in the page cache; then the first reads"
 for pages in $LIVE_SIZES; do
-    for mode in default no_demand; do
-        ref=""; target=""
-        if [ "$mode" = no_demand ] && [ "$pages" = 50000 ]; then ref=575; target="base:1.3"; fi
-        label="$(k "$pages")-page image, $mode"
-        [ $mode = default ] && label="$(k "$pages")-page image, default (mapped)"
-        row "$label" uffd ms "live-$mode-$pages" "raw-read-$pages" f "$ref" "$target"
-    done
+    ref=""; target=""
+    if [ "$pages" = 50000 ]; then ref=0.27; target="ref:2"; fi
+    row "$(k "$pages")-page image, default (mapped)" "auto=mprotect" ms \
+        "live-default-auto-$pages" "raw-map-$pages" j "$ref" "$target"
+    row "$(k "$pages")-page image, default (mapped)" uffd ms \
+        "live-default-uffd-$pages" "raw-map-$pages" j "$ref" ""
+    ref=""; target=""
+    if [ "$pages" = 50000 ]; then ref=575; target="base:0.4"; fi
+    row "$(k "$pages")-page image, no_demand (parallel load)" "$(cat "$SAMPLES/auto-no_demand" 2>/dev/null || echo auto)" ms \
+        "live-no_demand-$pages" "raw-read-$pages" f "$ref" "$target"
 done
+row "bare parallel read into huge pages, $(k "$BIG") pages" none ms \
+    "raw-hugeread-$BIG" "raw-read-$BIG" f "" ""
+row "first reads of every 4 KiB page after it" "auto=mprotect" ms \
+    "reads-default-auto-$BIG" "raw-mapreads-$BIG" k "" "base:1.2"
+row "first reads of every 4 KiB page after it" uffd ms \
+    "reads-default-uffd-$BIG" "raw-mapreads-$BIG" k "" ""
+row "RSS (VmRSS) after a default boot, MiB" "auto=mprotect" MiB \
+    "rss-default-auto-$BIG" "raw-rss-$BIG" l "" ""
+section "first store after a no_demand boot of $(k "$BIG") pages (huge pages), one page in $BOOT_STRIDE, per page (us)"
+row "one word, into the image read at boot" mprotect us bootstore-mprotect raw-fault-word a "" "base:1.0"
+row "one word, into the image read at boot" uffd us bootstore-uffd raw-fault-word a "" "base:1.0"
 
 section "u3e_toss (ms): $(k "$BIG")-page image in a 1 GiB loom, 1 page in $TOSS_STRIDE stored to since boot"
 row "u3e_toss (harvest + madvise of the gap)" uffd ms toss-uffd raw-madvise g "" ""
@@ -375,19 +520,51 @@ section "background saves (ms, MiB): LOOMS_SAVE=background beside the synchronou
 for pages in $SAVE_SIZES; do
     target=""; [ "$pages" -ge 10000 ] && target="base:0.1"
     row "$(k "$pages") pages, pause in u3e_save, fresh" uffd ms "bg-background-pause_fresh-$pages" \
-        "bg-sync-pause_fresh-$pages" j "" "$target"
+        "bg-sync-pause_fresh-$pages" n "" "$target"
     row "$(k "$pages") pages, pause in u3e_save, rewrite" uffd ms "bg-background-pause-$pages" \
-        "bg-sync-pause-$pages" j "" "$target"
+        "bg-sync-pause-$pages" n "" "$target"
     target=""; [ "$pages" -ge 10000 ] && target="base:1.2"
     row "$(k "$pages") pages, until durable (+ wait), fresh" uffd ms \
-        "bg-background-durable_fresh-$pages" "bg-sync-durable_fresh-$pages" j "" "$target"
+        "bg-background-durable_fresh-$pages" "bg-sync-durable_fresh-$pages" n "" "$target"
     row "$(k "$pages") pages, until durable (+ wait), rewrite" uffd ms \
-        "bg-background-durable-$pages" "bg-sync-durable-$pages" j "" "$target"
+        "bg-background-durable-$pages" "bg-sync-durable-$pages" n "" "$target"
 done
 row "peak RSS (ru_maxrss), $(k "$SAVE_MAX") pages, background" uffd MiB \
-    "bg-background-rss_peak-$SAVE_MAX" "bg-sync-rss_peak-$SAVE_MAX" k "" ""
+    "bg-background-rss_peak-$SAVE_MAX" "bg-sync-rss_peak-$SAVE_MAX" o "" ""
 row "RSS once mapped back, background" uffd MiB \
-    "bg-background-rss_after-$SAVE_MAX" "bg-sync-rss_after-$SAVE_MAX" k "" ""
+    "bg-background-rss_after-$SAVE_MAX" "bg-sync-rss_after-$SAVE_MAX" o "" ""
+
+section "session model (ms): $(k "$BIG")-page pier in memory ($SESSION_FS): boot, first reads of READ% of the image, K x (D first stores, u3e_save)"
+for profile in "${PROFILES[@]}"; do
+    read -r name percent intervals stores <<<"$profile"
+    for mode in default no_demand; do
+        for tracking in mprotect uffd auto; do
+            target=""; [ "$tracking" = auto ] && target="base:1.1"
+            label="$name: read $percent%, $intervals x $stores stores, $mode"
+            shown=$tracking
+            [ "$tracking" = auto ] && shown="auto=$(cat "$SAMPLES/auto-$mode")"
+            row "$label" "$shown" ms "session-$name-$mode-$tracking" "session-$name-$mode-best" m "" "$target"
+        done
+    done
+done
+
+echo
+echo "session phases (medians, ms):          boot     reads    stores     saves"
+for profile in "${PROFILES[@]}"; do
+    read -r name percent intervals stores <<<"$profile"
+    for mode in default no_demand; do
+        for tracking in mprotect uffd; do
+            printf '  %-7s %-10s %-9s' "$name" "$mode" "$tracking"
+            for phase in boot reads stores saves; do
+                read -r med _ _ < <(stats "session-$name-$mode-$tracking-$phase")
+                printf ' %9s' "$(fmt "$med")"
+            done
+            echo
+        done
+    done
+done
+read -r huge _ _ < <(stats "huge-no_demand-$BIG")
+echo "transparent huge pages after a no_demand boot of $(k "$BIG") pages: $(fmt "$huge") MiB (AnonHugePages)"
 
 echo
 echo "base: a = bare SIGSEGV handler that only mprotects the 16 KiB page read-write, populated"
@@ -400,15 +577,23 @@ echo "      c = open a new file, the same bytes in 16 KiB pwrites, one fdatasync
 echo "      d = the same bytes in 16 KiB pwrites into an existing synced file of the image's"
 echo "          size, at the same pages, one fdatasync"
 echo "      e = ru_maxrss of the same process just before the save (the loom already written)"
-echo "      f = one sequential read of the same image.bin into fresh anonymous memory (warm)"
+echo "      f = one single-threaded sequential read of the same image.bin into fresh anonymous"
+echo "          4 KiB-page memory (warm)"
+echo "          (row 'bare parallel read': the same file read as no_demand boot reads it, without"
+echo "          the library: MADV_HUGEPAGE, one thread per CPU claiming 4 MiB chunks)"
 echo "      g = bare madvise(MADV_DONTNEED) of the same gap between heap and stack"
 echo "      h = bare mprotect(PROT_READ) of the same range with the same pages written,"
 echo "          what mprotect tracking pays to re-arm them"
 echo "      i = one 16 KiB pwrite into an existing synced 1k-page file, one fdatasync; the"
 echo "          difference between the two u3e_save rows is what harvest, remap and re-arm"
 echo "          of the whole image cost at that size"
-echo "      j = the synchronous save (LOOMS_SAVE=sync) of the same pages in the same run"
-echo "      k = the same process with synchronous saves; the background RSS includes the"
+echo "      j = bare open + mmap(PROT_READ, MAP_PRIVATE) of the same image.bin at the loom's address,"
+echo "          as the reference's boot maps it"
+echo "      k = one word read from every 4 KiB page of that bare mapping, right after it"
+echo "      l = VmRSS of that bare process after mapping (a smaller program)"
+echo "      m = the faster of mprotect and uffd in the same repetition (the auto row's target)"
+echo "      n = the synchronous save (LOOMS_SAVE=sync) of the same pages in the same run"
+echo "      o = the same process with synchronous saves; the background RSS includes the"
 echo "          staging copy, kept MADV_FREE for the next save until the kernel wants it"
 echo "each disk measurement starts after a sync, so that earlier writeback does not land in it."
 echo "u3e_save under DRYRUN returns before harvesting, so it cannot time harvest; u3e_toss does."

@@ -18,6 +18,7 @@ pub mod dirty;
 pub mod fault;
 pub mod ffi;
 pub mod image;
+pub mod load;
 pub mod loom;
 pub mod msg;
 pub mod patch;

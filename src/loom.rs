@@ -201,6 +201,20 @@ pub fn discard(first: u32, count: u32) -> Result<(), i32> {
     }
 }
 
+/// `madvise(MADV_HUGEPAGE)` pages `[first, first + count)`: the kernel may
+/// back them with transparent huge pages where its policy allows (`madvise`
+/// or `always`). Only a hint: `Err(errno)` where the kernel refuses it.
+pub fn advise_huge_pages(first: u32, count: u32) -> Result<(), i32> {
+    // SAFETY: the range is inside the loom; the advice changes how memory
+    // is backed, never its contents.
+    let rc = unsafe { libc::madvise(page_ptr(first).cast(), bytes_of(count), libc::MADV_HUGEPAGE) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
 /// The system page size.
 pub fn system_page_size() -> usize {
     // SAFETY: sysconf has no preconditions.

@@ -31,6 +31,7 @@ use crate::dirty;
 use crate::fault;
 use crate::ffi::host::{self, ensure, PageDirectory};
 use crate::image::{self, Dir, File, IoError, Path, Size};
+use crate::load;
 use crate::loom::{self, Access, Backing, PAGE_BYTES};
 use crate::msg::{say, strerror};
 use crate::patch;
@@ -170,6 +171,7 @@ fn map_above(pages: u32, old: u32) -> u32 {
 
 /// Reinstates protection after a save: the image's pages clean, the rest dirty.
 fn settle(old: u32) {
+    track::save_boundary();
     let view = pool::view();
     if host::flag(host::NO_DEMAND) {
         protect_loom(view.image_pages, old);
@@ -387,7 +389,10 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         pool.pag_w = (host::loom_words() >> loom::PAGE_SHIFT) as u32;
     }
     let pier = current_pier();
-    track::start(host::flag(host::SWAP), host::flag(host::VERBOSE));
+    track::start(
+        track::Boot::of(host::flag(host::SWAP), host::flag(host::NO_DEMAND)),
+        host::flag(host::VERBOSE),
+    );
     background::start(host::flag(host::VERBOSE));
     if host::flag(host::SWAP) {
         make_dirs(&pier);
@@ -440,7 +445,8 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     new_pier
 }
 
-/// `_ce_loom_blit`: reads the image into the bottom of the loom (no_demand).
+/// `_ce_loom_blit`: reads the image into the bottom of the loom (no_demand),
+/// in parallel and into huge pages where it can (see `load`).
 fn load_image(pier: &Pier, pages: u32) {
     if pages > 0 {
         let image = image_file(pier);
@@ -450,10 +456,8 @@ fn load_image(pier: &Pier, pages: u32) {
             say!("loom: blit protect: {}\r\n", strerror(errno));
             host::oops("0", file!(), line!());
         }
-        // SAFETY: the loom is mapped writable below the image's end and
-        // nothing else refers to it during boot.
-        let target = unsafe { loom::pages_mut(0, pages) };
-        if let Err(err) = image.read_exact_at(target, 0) {
+        // Swap mode reads into the ephemeral file's pages: no huge pages.
+        if let Err(err) = load::read_image(&image, pages, !host::flag(host::SWAP)) {
             say!("loom: blit read {}\r\n", strerror(err.errno));
             host::oops("0", file!(), line!());
         }

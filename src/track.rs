@@ -9,9 +9,21 @@
 //!   one call. The guard page stays `PROT_NONE`, so a store into it still
 //!   reaches `u3e_fault`, exactly as before.
 //!
-//! `LOOMS_TRACKING=mprotect|uffd|auto` chooses (default `auto`: uffd where
-//! the kernel has it). Swap mode always uses `mprotect`: its dirty pages must
-//! move onto the ephemeral file, which only the fault path does.
+//! `LOOMS_TRACKING=mprotect|uffd|auto` chooses (default `auto`). `auto`
+//! picks per boot mode, from the session model `make bench` measures:
+//!
+//! - no_demand: `uffd` where the kernel has it. The loom is populated at
+//!   boot, so reads cost nothing under either backend, and a first store
+//!   costs a fraction of a signal.
+//! - default (the image demand-paged): `mprotect` from boot to the first
+//!   save, `uffd` from then on. A VMA registered for uffd write-protection
+//!   gets no fault-around, so every first read of a 4 KiB page of the image
+//!   is its own fault, and arming the unpopulated image costs milliseconds:
+//!   under `mprotect` the boot and the burst of first reads after it cost
+//!   what they cost the reference. Once the runtime saves, first stores
+//!   dominate every session measured, and uffd takes them without a signal.
+//! - swap: `mprotect` always: its dirty pages must move onto the ephemeral
+//!   file, which only the fault path does.
 //!
 //! With uffd the dirty bitmap is brought up to date by `harvest`, which save,
 //! toss, yolo and foul call first; between those calls it may lag.
@@ -51,6 +63,10 @@ impl Choice {
 }
 
 static UFFD: AtomicBool = AtomicBool::new(false);
+/// `auto` in default mode: uffd is tried at the first save (`save_boundary`).
+/// Owner: the runtime's thread (boot and save), like the rest of this module.
+static UFFD_AT_SAVE: AtomicBool = AtomicBool::new(false);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
 static UFFD_FD: AtomicI32 = AtomicI32::new(-1);
 static PAGEMAP_FD: AtomicI32 = AtomicI32::new(-1);
 /// Pages `[0, ARMED)` are registered with userfaultfd.
@@ -195,8 +211,63 @@ fn open_uffd() -> Result<(libc::c_int, libc::c_int), String> {
     Ok((fd, pagemap))
 }
 
+/// How the loom is booted, as far as the choice of backend goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boot {
+    /// The image mapped and demand-paged (the default).
+    Mapped,
+    /// The image read into the loom at boot (`u3o_no_demand`).
+    Loaded,
+    /// Swap mode (`u3o_swap`): dirty pages live in the ephemeral file.
+    Swap,
+}
+
+impl Boot {
+    /// The boot mode of the runtime's flags.
+    pub fn of(swap: bool, no_demand: bool) -> Boot {
+        if swap {
+            Boot::Swap
+        } else if no_demand {
+            Boot::Loaded
+        } else {
+            Boot::Mapped
+        }
+    }
+}
+
+/// The backend `auto` boots with in boot mode `boot` (see the module's
+/// documentation for why).
+pub const fn auto_backend(boot: Boot) -> Backend {
+    match boot {
+        Boot::Loaded => Backend::Uffd,
+        Boot::Mapped | Boot::Swap => Backend::Mprotect,
+    }
+}
+
+/// Whether `auto` moves to uffd at the first save in boot mode `boot`.
+pub const fn auto_switches_at_save(boot: Boot) -> bool {
+    matches!(boot, Boot::Mapped)
+}
+
+/// Tries to open the uffd backend; says why not when `loud`.
+fn try_uffd(loud: bool) -> bool {
+    match open_uffd() {
+        Ok((fd, pagemap)) => {
+            UFFD_FD.store(fd, Ordering::Relaxed);
+            PAGEMAP_FD.store(pagemap, Ordering::Relaxed);
+            true
+        }
+        Err(why) => {
+            if loud {
+                say!("loom: tracking: uffd unavailable ({why}); using mprotect\r\n");
+            }
+            false
+        }
+    }
+}
+
 /// Chooses the backend at boot; in verbose mode says which.
-pub fn start(swap: bool, verbose: bool) {
+pub fn start(boot: Boot, verbose: bool) {
     stop();
     // A value that is not UTF-8 is unknown too, and said as its bytes.
     let value = std::env::var_os("LOOMS_TRACKING");
@@ -215,30 +286,40 @@ pub fn start(swap: bool, verbose: bool) {
     });
     let use_uffd = match choice {
         Choice::Mprotect => false,
-        _ if swap => {
+        _ if boot == Boot::Swap => {
             if choice == Choice::Uffd {
                 say!("loom: tracking: swap mode needs mprotect tracking\r\n");
             }
             false
         }
-        _ => match open_uffd() {
-            Ok((fd, pagemap)) => {
-                UFFD_FD.store(fd, Ordering::Relaxed);
-                PAGEMAP_FD.store(pagemap, Ordering::Relaxed);
-                true
-            }
-            Err(why) => {
-                if choice == Choice::Uffd || verbose {
-                    say!("loom: tracking: uffd unavailable ({why}); using mprotect\r\n");
-                }
-                false
-            }
-        },
+        Choice::Auto if auto_backend(boot) == Backend::Mprotect => false,
+        _ => try_uffd(choice == Choice::Uffd || verbose),
     };
     UFFD.store(use_uffd, Ordering::Relaxed);
+    VERBOSE.store(verbose, Ordering::Relaxed);
+    UFFD_AT_SAVE.store(
+        choice == Choice::Auto && auto_switches_at_save(boot),
+        Ordering::Relaxed,
+    );
     if verbose {
         let name = if use_uffd { "uffd" } else { "mprotect" };
         say!("loom: tracking: {name}\r\n");
+    }
+}
+
+/// A save is about to remap and re-protect the image: where `auto` waits
+/// for the first save, uffd takes over from here (the caller's remap then
+/// arms it). Where the kernel lacks it, mprotect simply goes on.
+pub fn save_boundary() {
+    if !UFFD_AT_SAVE.swap(false, Ordering::Relaxed) || backend() == Backend::Uffd {
+        return;
+    }
+    let verbose = VERBOSE.load(Ordering::Relaxed);
+    if try_uffd(verbose) {
+        UFFD.store(true, Ordering::Relaxed);
+        if verbose {
+            say!("loom: tracking: uffd from the first save on\r\n");
+        }
     }
 }
 
@@ -252,6 +333,7 @@ pub fn stop() {
         }
     }
     UFFD.store(false, Ordering::Relaxed);
+    UFFD_AT_SAVE.store(false, Ordering::Relaxed);
     ARMED.store(0, Ordering::Relaxed);
 }
 
@@ -432,6 +514,20 @@ mod tests {
         assert_eq!(Choice::parse(Some("uffd")), Some(Choice::Uffd));
         assert_eq!(Choice::parse(Some("mprotect")), Some(Choice::Mprotect));
         assert_eq!(Choice::parse(Some("fast")), None);
+    }
+
+    #[test]
+    fn auto_is_uffd_only_where_the_loom_is_loaded() {
+        assert_eq!(Boot::of(false, false), Boot::Mapped);
+        assert_eq!(Boot::of(false, true), Boot::Loaded);
+        assert_eq!(Boot::of(true, true), Boot::Swap);
+        assert_eq!(Boot::of(true, false), Boot::Swap);
+        assert_eq!(auto_backend(Boot::Loaded), Backend::Uffd);
+        assert_eq!(auto_backend(Boot::Mapped), Backend::Mprotect);
+        assert_eq!(auto_backend(Boot::Swap), Backend::Mprotect);
+        assert!(auto_switches_at_save(Boot::Mapped));
+        assert!(!auto_switches_at_save(Boot::Loaded));
+        assert!(!auto_switches_at_save(Boot::Swap));
     }
 
     #[test]

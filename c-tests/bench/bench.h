@@ -34,6 +34,18 @@ uint32_t *bench_page(uint32_t page);
 /* Fills BYTES (a whole page) with contents distinct for every page and seed. */
 void bench_fill(uint32_t *words, uint32_t page, uint32_t seed);
 
+/* Word 0 of bench_fill(PAGE, SEED): what a store may put back unchanged. */
+uint32_t bench_first_word(uint32_t page, uint32_t seed);
+
+/* This process's resident set (VmRSS) and its memory in transparent huge
+ * pages (AnonHugePages), in MiB; -1 when /proc cannot tell. */
+double bench_rss_mib(void);
+double bench_huge_mib(void);
+
+/* Reads one word of every 4 KiB page of LEN bytes at ADDR (the first reads
+ * of a mapping); returns their sum, so that the reads are not elided. */
+uint32_t bench_read_pages(const void *addr, size_t len);
+
 /* The first store to a clean page: one word, or the whole page. Not
  * inlined, so both programs run exactly the same loop. */
 void bench_store_word(uint32_t *page, uint32_t value);

@@ -74,3 +74,42 @@ uint32_t bench_arg(const char *text) {
   }
   return (uint32_t)value;
 }
+
+uint32_t bench_first_word(uint32_t page, uint32_t seed) {
+  uint32_t x = (page + 1) * 0x9e3779b9u ^ seed * 0x85ebca6bu;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return x;
+}
+
+/* The value in kB of the line starting KEY in FILE, in MiB. */
+static double proc_mib(const char *file, const char *key) {
+  FILE *in = fopen(file, "r");
+  if (in == NULL) {
+    return -1;
+  }
+  char line[256];
+  double mib = -1;
+  size_t len = strlen(key);
+  while (fgets(line, sizeof line, in) != NULL) {
+    if (strncmp(line, key, len) == 0) {
+      mib = strtod(line + len, NULL) / 1024.0;
+      break;
+    }
+  }
+  fclose(in);
+  return mib;
+}
+
+double bench_rss_mib(void) { return proc_mib("/proc/self/status", "VmRSS:"); }
+
+double bench_huge_mib(void) { return proc_mib("/proc/self/smaps_rollup", "AnonHugePages:"); }
+
+__attribute__((noinline)) uint32_t bench_read_pages(const void *addr, size_t len) {
+  uint32_t sum = 0;
+  for (size_t at = 0; at < len; at += 4096) {
+    sum += *(const volatile uint32_t *)((const char *)addr + at);
+  }
+  return sum;
+}

@@ -13,7 +13,20 @@
  *       new pier with IMAGE pages saved, then PAGES of them rewritten at an
  *       even stride: times that save
  *   looms_bench live DIR default|no_demand
- *       times u3e_live on an existing pier (made by `make`)
+ *       times u3e_live on an existing pier (made by `make`), then the first
+ *       reads of every 4 KiB page of the image (reads); the resident set and
+ *       the memory in huge pages after the boot (rss, huge); stores and
+ *       dirty pages the reads caused (faults, dirty; both must be 0)
+ *   looms_bench bootstore DIR STRIDE
+ *       boots an existing pier in no_demand mode (the image read into huge
+ *       pages where the kernel allows), then times the first store of one
+ *       word to every STRIDE-th image page: microseconds per page
+ *   looms_bench session DIR default|no_demand READ% INTERVALS STORES
+ *       the session model, on an existing pier: u3e_live (boot), the first
+ *       reads of READ% of the image's pages (reads), then INTERVALS times
+ *       STORES first stores to scattered image pages (stores) and a save
+ *       (saves); total is the sum, in ms. Each store puts back the word the
+ *       page holds, so that the pier keeps its contents
  *   looms_bench toss DIR LOOM IMAGE STRIDE existing|sparse
  *       boots a pier of IMAGE pages in a loom of LOOM pages (sparse: the
  *       image is made here as a sparse file), stores one word to every
@@ -183,6 +196,18 @@ static int run_save(char *dir, uint32_t pages, uint32_t image) {
   return 0;
 }
 
+/* Whether the loom's pages PROBE[0..COUNT) hold what `make` wrote (seed 1). */
+static int loom_holds_made(const uint32_t *probe, int count) {
+  static uint32_t want[BENCH_PAGE_WORDS];
+  for (int i = 0; i < count; i++) {
+    bench_fill(want, probe[i], 1);
+    if (memcmp(want, bench_page(probe[i]), BENCH_PAGE_BYTES) != 0) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 static int run_live(char *dir, const char *mode) {
   host_start(dir, DEFAULT_LOOM, flags_of(mode));
   uint64_t t0 = bench_now();
@@ -192,15 +217,115 @@ static int run_live(char *dir, const char *mode) {
     bench_fail("u3e_live: expected an existing pier");
   }
   uint32_t pages = u3e_Pool.img_u.pgs_w;
-  /* The loom holds what `make` wrote (seed 1), first and last page. */
-  static uint32_t want[BENCH_PAGE_WORDS];
-  int ok = pages > 0;
-  uint32_t probe[2] = {0, pages - 1};
-  for (int i = 0; ok && i < 2; i++) {
-    bench_fill(want, probe[i], 1);
-    ok = memcmp(want, bench_page(probe[i]), BENCH_PAGE_BYTES) == 0;
+  double rss = bench_rss_mib();
+  double huge = bench_huge_mib();
+  uint64_t faults = host_faults();
+  uint64_t t2 = bench_now();
+  uint32_t sum = bench_read_pages(bench_page(0), (size_t)pages * BENCH_PAGE_BYTES);
+  uint64_t t3 = bench_now();
+  faults = host_faults() - faults;
+  /* Reads dirty nothing. */
+  host_heap(pages);
+  u3e_toss(host_low(), host_high());
+  uint32_t probe[3] = {0, pages / 2, pages - 1};
+  int ok = pages > 0 && loom_holds_made(probe, 3);
+  printf("value=%.3f reads=%.3f rss=%.1f huge=%.1f pages=%u faults=%llu dirty=%u verified=%d "
+         "sum=%u\n",
+         bench_ms(t0, t1), bench_ms(t2, t3), rss, huge, pages, (unsigned long long)faults,
+         host_dirty(0, pages), ok, sum);
+  return 0;
+}
+
+static int run_bootstore(char *dir, uint32_t stride) {
+  if (stride == 0) {
+    bench_fail("stride is at least 1");
   }
-  printf("value=%.3f pages=%u verified=%d\n", bench_ms(t0, t1), pages, ok);
+  host_start(dir, DEFAULT_LOOM, BENCH_NO_DEMAND);
+  if (u3e_live(c3n, dir) != c3n) {
+    bench_fail("u3e_live: expected an existing pier");
+  }
+  uint32_t pages = u3e_Pool.img_u.pgs_w;
+  host_heap(pages);
+  double huge = bench_huge_mib();
+  uint32_t stores = 0;
+  uint64_t faults = host_faults();
+  uint64_t from = bench_now();
+  for (uint32_t page = 0; page < pages; page += stride) {
+    bench_store_word(bench_page(page), bench_first_word(page, 1));
+    stores++;
+  }
+  uint64_t to = bench_now();
+  faults = host_faults() - faults;
+  u3e_toss(host_low(), host_high());
+  uint32_t strays = 0;
+  for (uint32_t page = 0; page < pages; page++) {
+    int dirty = (u3e_Pool.dit_w[page >> 5] >> (page & 31)) & 1;
+    strays += dirty != (page % stride == 0);
+  }
+  printf("value=%.3f faults=%llu dirty=%u stores=%u strays=%u huge=%.1f\n",
+         bench_us(from, to) / stores, (unsigned long long)faults, host_dirty(0, pages), stores,
+         strays, huge);
+  return 0;
+}
+
+static uint32_t gcd(uint32_t a, uint32_t b) {
+  while (b != 0) {
+    uint32_t r = a % b;
+    a = b;
+    b = r;
+  }
+  return a;
+}
+
+static int run_session(char *dir, const char *mode, uint32_t percent, uint32_t intervals,
+                       uint32_t stores) {
+  host_start(dir, DEFAULT_LOOM, flags_of(mode));
+  uint64_t t0 = bench_now();
+  if (u3e_live(c3n, dir) != c3n) {
+    bench_fail("u3e_live: expected an existing pier");
+  }
+  uint64_t t1 = bench_now();
+  uint32_t pages = u3e_Pool.img_u.pgs_w;
+  if (percent > 100 || stores == 0 || stores > pages) {
+    bench_fail("READ% is at most 100, STORES in [1, image pages]");
+  }
+  host_heap(pages);
+  size_t read_bytes = (size_t)((uint64_t)pages * percent / 100) * BENCH_PAGE_BYTES;
+  uint64_t t2 = bench_now();
+  uint32_t sum = bench_read_pages(bench_page(0), read_bytes);
+  uint64_t t3 = bench_now();
+  /* Stores go to a permutation of the image's pages: distinct within an
+   * interval, scattered over the whole image. */
+  uint32_t step = 7919;
+  while (gcd(step, pages) != 1) {
+    step += 2;
+  }
+  double store_ms = 0;
+  double save_ms = 0;
+  uint64_t faults = host_faults();
+  for (uint32_t k = 0; k < intervals; k++) {
+    uint64_t a = bench_now();
+    for (uint32_t j = 0; j < stores; j++) {
+      uint32_t index = (uint32_t)(((uint64_t)k * stores + j) % pages);
+      uint32_t page = (uint32_t)((uint64_t)index * step % pages);
+      bench_store_word(bench_page(page), bench_first_word(page, 1));
+    }
+    uint64_t b = bench_now();
+    save();
+    uint64_t c = bench_now();
+    store_ms += bench_ms(a, b);
+    save_ms += bench_ms(b, c);
+  }
+  faults = host_faults() - faults;
+  uint32_t probe[3] = {0, step % pages, pages - 1};
+  int ok = loom_holds_made(probe, 3) && host_dirty(0, pages) == 0 &&
+           image_holds(dir, pages, step % pages);
+  double boot = bench_ms(t0, t1);
+  double reads = bench_ms(t2, t3);
+  printf("value=%.3f boot=%.3f reads=%.3f stores=%.3f saves=%.3f faults=%llu verified=%d "
+         "sum=%u\n",
+         boot + reads + store_ms + save_ms, boot, reads, store_ms, save_ms,
+         (unsigned long long)faults, ok, sum);
   return 0;
 }
 
@@ -304,6 +429,13 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "live") == 0 && argc == 4) {
     return run_live(argv[2], argv[3]);
+  }
+  if (strcmp(cmd, "bootstore") == 0 && argc == 4) {
+    return run_bootstore(argv[2], bench_arg(argv[3]));
+  }
+  if (strcmp(cmd, "session") == 0 && argc == 7) {
+    return run_session(argv[2], argv[3], bench_arg(argv[4]), bench_arg(argv[5]),
+                       bench_arg(argv[6]));
   }
   if (strcmp(cmd, "toss") == 0 && argc == 7) {
     return run_toss(argv[2], bench_arg(argv[3]), bench_arg(argv[4]), bench_arg(argv[5]),

@@ -18,6 +18,15 @@
  *       place at an even stride, one fdatasync (rewrite)
  *   raw_bench read FILE
  *       one sequential read of FILE into fresh anonymous memory
+ *   raw_bench hugeread FILE
+ *       the same read without the library, the way no_demand boot reads:
+ *       memory advised MADV_HUGEPAGE, one thread per CPU claiming 4 MiB
+ *       chunks in turn (value, ms)
+ *   raw_bench mapread FILE
+ *       what default mode's boot and first reads cost bare: open FILE and
+ *       map it read-only and private at the loom's address (value, ms), as
+ *       the reference's boot maps the image; the resident set after it
+ *       (rss, MiB); then one word read from every 4 KiB page (reads, ms)
  *   raw_bench madvise PAGES
  *       madvise(MADV_DONTNEED) over PAGES untouched anonymous pages
  *   raw_bench reprotect PAGES STRIDE
@@ -29,6 +38,7 @@
 #include "bench.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +235,89 @@ static int run_read(const char *path) {
   return 0;
 }
 
+struct huge_job {
+  int fd;
+  size_t len;
+  size_t next; /* the next chunk's offset, claimed with __atomic_fetch_add */
+};
+
+static void *huge_reader(void *arg) {
+  struct huge_job *job = arg;
+  const size_t chunk = (size_t)4 << 20;
+  for (;;) {
+    size_t at = __atomic_fetch_add(&job->next, chunk, __ATOMIC_RELAXED);
+    if (at >= job->len) {
+      return NULL;
+    }
+    size_t end = at + chunk < job->len ? at + chunk : job->len;
+    while (at < end) {
+      ssize_t got = pread(job->fd, (char *)BENCH_LOOM_BASE + at, end - at, (off_t)at);
+      if (got <= 0) {
+        bench_die("pread");
+      }
+      at += (size_t)got;
+    }
+  }
+}
+
+static int run_hugeread(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    bench_die(path);
+  }
+  map((uint32_t)((st.st_size + BENCH_PAGE_BYTES - 1) / BENCH_PAGE_BYTES));
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+  uint64_t from = bench_now();
+  struct huge_job job = {.fd = open(path, O_RDONLY), .len = (size_t)st.st_size, .next = 0};
+  if (job.fd < 0) {
+    bench_die(path);
+  }
+  if (madvise((void *)BENCH_LOOM_BASE, mapped, MADV_HUGEPAGE) != 0) {
+    bench_die("madvise");
+  }
+  pthread_t helpers[8];
+  for (int i = 1; i < threads; i++) {
+    if (pthread_create(&helpers[i], NULL, huge_reader, &job) != 0) {
+      bench_fail("pthread_create");
+    }
+  }
+  huge_reader(&job);
+  for (int i = 1; i < threads; i++) {
+    pthread_join(helpers[i], NULL);
+  }
+  close(job.fd);
+  uint64_t to = bench_now();
+  printf("value=%.3f threads=%d huge=%.1f\n", bench_ms(from, to), threads, bench_huge_mib());
+  return 0;
+}
+
+static int run_mapread(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    bench_die(path);
+  }
+  map((uint32_t)((st.st_size + BENCH_PAGE_BYTES - 1) / BENCH_PAGE_BYTES));
+  uint64_t t0 = bench_now();
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    bench_die(path);
+  }
+  void *got = mmap((void *)BENCH_LOOM_BASE, (size_t)st.st_size, PROT_READ,
+                   MAP_FIXED | MAP_PRIVATE, fd, 0);
+  if (got == MAP_FAILED) {
+    bench_die("mmap image");
+  }
+  uint64_t t1 = bench_now();
+  double rss = bench_rss_mib();
+  uint64_t t2 = bench_now();
+  uint32_t sum = bench_read_pages((void *)BENCH_LOOM_BASE, (size_t)st.st_size);
+  uint64_t t3 = bench_now();
+  close(fd);
+  printf("value=%.3f reads=%.3f rss=%.1f sum=%u\n", bench_ms(t0, t1), bench_ms(t2, t3), rss, sum);
+  return 0;
+}
+
 static int run_madvise(uint32_t pages) {
   map(pages);
   uint64_t from = bench_now();
@@ -264,6 +357,12 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "read") == 0 && argc == 3) {
     return run_read(argv[2]);
+  }
+  if (strcmp(cmd, "hugeread") == 0 && argc == 3) {
+    return run_hugeread(argv[2]);
+  }
+  if (strcmp(cmd, "mapread") == 0 && argc == 3) {
+    return run_mapread(argv[2]);
   }
   if (strcmp(cmd, "madvise") == 0 && argc == 3) {
     return run_madvise(bench_arg(argv[2]));

@@ -80,7 +80,7 @@ static int second(char *dir) {
   for (uint32_t p = 0; p < CHANGED; p++) host_fill(2, p * (HEAP_PAGES / CHANGED));
   printf("4. change %u scattered pages: %llu store faults reached u3e_fault\n", CHANGED,
          (unsigned long long)host_faults);
-  printf("   (none with userfaultfd tracking; one per page with LOOMS_TRACKING=mprotect)\n");
+  printf("   (one per page until the first save in default mode; none with LOOMS_TRACKING=uffd)\n");
   t = now();
   u3e_save(host_low(), host_high());
   printf("   u3e_save: %u dirty pages in %.1f ms; patch applied and removed\n", CHANGED,

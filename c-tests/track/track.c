@@ -16,11 +16,16 @@
  *       counted against EXPECT (mprotect: one fault per page, uffd: none);
  *       the dirty bitmap after u3e_toss; a second save (wag_w = FLAGS)
  *   track rewrite DIR SEED PAGES STRIDE EXPECT [FLAGS]
- *       boot that pier and store to every page one past a multiple of
- *       STRIDE, counted against EXPECT; the bitmap after u3e_toss; a save
+ *       boot that pier; the guard page where boot placed it, protected;
+ *       store to every page one past a multiple of STRIDE, in scattered
+ *       order, counted against EXPECT; the bitmap after u3e_toss (exactly
+ *       the stored pages); a save
  *   track verify DIR SEED PAGES STRIDE [FLAGS [REWRITTEN]]
  *       boot that pier and compare every byte of the loom and of image.bin
- *       (REWRITTEN 1: after rewrite)
+ *       (REWRITTEN 1: after rewrite); the reads raise no fault and dirty no
+ *       page
+ *   rewrite and verify print "huge: N KiB", the image's memory in
+ *   transparent huge pages right after boot
  *   track yolo DIR EXPECT
  *       u3e_yolo, stores, u3e_foul, a save; tracking resumes after it
  *   track scatter DIR LOG2WORDS STORES EXPECT SEED [FLAGS]
@@ -117,6 +122,31 @@ static uint32_t count_dirty(uint32_t from, uint32_t to) {
     count += (uint32_t)host_dirty(page);
   }
   return count;
+}
+
+/* KiB of the loom's first PAGES pages in transparent huge pages: the
+ * AnonHugePages of the mappings /proc/self/smaps shows inside that range. */
+static long huge_kib(uint32_t pages) {
+  FILE *in = fopen("/proc/self/smaps", "r");
+  if (in == NULL) {
+    return -1;
+  }
+  uintptr_t from = RT_LOOM_BASE;
+  uintptr_t to = RT_LOOM_BASE + (uintptr_t)pages * HOST_PAGE_BYTES;
+  char line[512];
+  int inside = 0;
+  long kib = 0;
+  while (fgets(line, sizeof line, in) != NULL) {
+    unsigned long start, end;
+    long value;
+    if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, ' ') > strchr(line, '-')) {
+      inside = start >= from && end <= to;
+    } else if (inside && sscanf(line, "AnonHugePages: %ld kB", &value) == 1) {
+      kib += value;
+    }
+  }
+  fclose(in);
+  return kib;
 }
 
 /* ---- uffd-kernel -------------------------------------------------------- */
@@ -321,6 +351,22 @@ static int cmd_write(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
   return finish("write");
 }
 
+/* A step near 97 with no common factor with N: k * step % N visits every
+ * k < N once. */
+static uint32_t coprime_step(uint32_t n) {
+  for (uint32_t step = 97;; step++) {
+    uint32_t a = step, b = n;
+    while (b != 0) {
+      uint32_t r = a % b;
+      a = b;
+      b = r;
+    }
+    if (a == 1) {
+      return step;
+    }
+  }
+}
+
 /* Boots the pier `write` made and stores to every page one past a
  * multiple of STRIDE: tracking armed at boot, not by a save. */
 static int cmd_rewrite(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
@@ -341,9 +387,27 @@ static int cmd_rewrite(char *dir, uint32_t seed, uint32_t pages, uint32_t stride
     bad("after boot: img_u.pgs_w %u (want %u), %u image pages dirty", u3e_Pool.img_u.pgs_w,
         pages, count_dirty(0, pages));
   }
+  printf("huge: %ld KiB\n", huge_kib(pages));
+  /* The guard page is where boot puts it, and protected: a store into it
+   * between the watermarks is a bogus fault, and does not move it. */
+  uint32_t guard = pages + (loom - pages) / 2;
+  if (u3e_Pool.gar_w != guard) {
+    bad("after boot the guard is at page %u, want %u", u3e_Pool.gar_w, guard);
+  }
   host_reset_faults();
+  int flaw = host_try_store(&host_page(guard)[1], 1);
+  if (flaw != (int)u3e_flaw_sham || u3e_Pool.gar_w != guard) {
+    bad("a store into the guard page %u gave %d, guard now at %u", guard, flaw,
+        u3e_Pool.gar_w);
+  }
+  host_reset_faults();
+  /* The pages one past a multiple of STRIDE, visited in a scattered order
+   * (a step coprime with their number). */
+  uint32_t targets = (pages - 1 + stride - 1) / stride;
+  uint32_t step = coprime_step(targets);
   uint32_t stored = 0;
-  for (uint32_t page = 1; page < pages; page += stride) {
+  for (uint32_t k = 0; k < targets; k++) {
+    uint32_t page = 1 + (uint32_t)((uint64_t)k * step % targets) * stride;
     for (uint32_t i = 0; i < HOST_PAGE_WORDS; i++) {
       host_page(page)[i] = host_mix(seed + 2, page, i);
     }
@@ -381,6 +445,8 @@ static int cmd_verify(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
   if (u3e_Pool.img_u.pgs_w != pages) {
     bad("img_u.pgs_w %u, want %u", u3e_Pool.img_u.pgs_w, pages);
   }
+  printf("huge: %ld KiB\n", huge_kib(pages));
+  host_reset_faults();
   int fd = open_image(dir);
   static uint32_t file_page[HOST_PAGE_WORDS];
   uint32_t wrong = 0;
@@ -402,6 +468,16 @@ static int cmd_verify(char *dir, uint32_t seed, uint32_t pages, uint32_t stride,
     }
   }
   close(fd);
+  /* Reading is not storing: no fault, and no page dirty once tracking has
+   * caught up (u3e_toss). */
+  u3_post high = words(host_pages() - 1);
+  host_marks(words(pages), high);
+  host_road(0, words(pages), high, 0, 0);
+  u3e_toss(words(pages), high);
+  if (host_faults() != 0 || count_dirty(0, pages) != 0) {
+    bad("reading the image after boot: %llu faults, %u pages dirty",
+        (unsigned long long)host_faults(), count_dirty(0, pages));
+  }
   u3e_stop();
   printf("verify: %u pages compared word by word, in the loom and in image.bin\n", pages);
   return finish("verify");

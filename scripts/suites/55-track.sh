@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Dirty tracking: the two backends (LOOMS_TRACKING=mprotect|uffd|auto), how
-# one is chosen, the fall-back to mprotect when userfaultfd is missing, fault
-# counts, 100,000 scattered first stores in a 4 GiB loom, and the guard page.
+# one is chosen in each boot mode, the fall-back to mprotect when
+# userfaultfd is missing, fault counts, no_demand's parallel load into huge
+# pages (and without huge pages or threads), 100,000 scattered first stores
+# in a 4 GiB loom, and the guard page.
 #
 #   55-track.sh         the checks (make track-check; part of make check)
 #   55-track.sh soak    500,000 scattered first stores in a 16 GiB loom under
@@ -60,12 +62,19 @@ fi
 TRACK=$OUT/track
 NOUFD=$OUT/libnoufd.so
 NOSCAN=$OUT/libnoscan.so
+NOTHP=$OUT/libnothp.so
+NOTHREADS=$OUT/libnothread.so
 
 # has LOG LINE: LOG (carriage returns dropped) holds exactly LINE. (grep
 # reads all its input, so tr never dies of SIGPIPE under pipefail.)
 has() { tr -d '\r' <"$1" | grep -xF -- "$2" >/dev/null; }
 # lacks LOG REGEX: no line of LOG matches REGEX.
 lacks() { ! tr -d '\r' <"$1" | grep -E -- "$2" >/dev/null; }
+# says_nothing LOG: the library printed no line in LOG but the "ward bogus"
+# the round trip's guard probe provokes on purpose.
+says_nothing() {
+    [ "$(tr -d '\r' <"$1" | grep -v '^loom: ward bogus' | grep -c '^loom:')" -eq 0 ]
+}
 # free_gib DIR: whole GiB available on DIR's file system.
 free_gib() { df -P -k "$1" | awk 'NR == 2 {print int($4 / 1048576)}'; }
 # seconds since START (from now_ns), one decimal.
@@ -73,13 +82,24 @@ now_ns() { date +%s%N; }
 since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN {printf "%.1f", (b - a) / 1e9}'; }
 
 # Does this kernel give userfaultfd asynchronous write protection?
+# auto picks uffd in no_demand mode where the kernel has it (AUTO_LOADED).
 if "$TRACK" uffd-kernel >"$W/kernel.log" 2>&1; then
     UFFD=yes
-    AUTO=uffd
+    AUTO_LOADED=uffd
 else
     UFFD=no
-    AUTO=mprotect
+    AUTO_LOADED=mprotect
 fi
+# In default mode auto boots with mprotect (AUTO) and moves to uffd, where
+# the kernel has it, at the first save (AUTO_SAVED).
+AUTO=mprotect
+AUTO_SAVED=$AUTO_LOADED
+# Whether the kernel may back the no_demand load with transparent huge pages.
+THP_POLICY=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+case $THP_POLICY in
+always | madvise) THP=yes ;;
+*) THP=no ;;
+esac
 NO_UFFD="this kernel lacks userfaultfd asynchronous write-protect: $(tr -d '\r' <"$W/kernel.log")"
 
 # which_test NAME "ENV..." FLAGS BEHAVES CHECK...: boots a new pier with
@@ -114,28 +134,45 @@ which_test() {
 
 UNAVAILABLE="loom: tracking: uffd unavailable (userfaultfd: Function not implemented); using mprotect"
 
-# roundtrip NAME "ENV..." EXPECT [FLAGS]: a new pier of 1024 saved pages, a
-# first store to every third page (one fault each under mprotect, none
-# under uffd), the bitmap after u3e_toss, a second save; another process
-# boots the pier and compares every byte of the loom and of image.bin; a
-# third boots it, stores to another third of the pages (tracking armed at
-# boot) and saves; a fourth compares again. All run with wag_w = FLAGS.
+# roundtrip NAME "ENV..." EXPECT [FLAGS [HUGE]]: a new pier of 1024 saved
+# pages, a first store to every third page (one fault each under mprotect,
+# none under uffd), the bitmap after u3e_toss, a second save; another
+# process boots the pier, compares every byte of the loom and of image.bin
+# and checks that reading dirtied nothing; a third boots it, finds the guard
+# page where boot put it, stores to another third of the pages in scattered
+# order (tracking armed at boot), checks that exactly those are dirty and
+# saves; a fourth compares again. All run with wag_w = FLAGS. HUGE "yes":
+# every boot must have loaded the image into transparent huge pages.
+# EXPECT "A/B": the first process's stores (after its first save) behave as
+# A, the third's (after boot, before any save) as B.
 roundtrip() {
-    local name=$1 envs=$2 expect=$3 flags=${4:-0}
+    local name=$1 envs=$2 expect=$3 flags=${4:-0} huge=${5:-no}
     local log=$W/$name.log rc=0
+    local expect_boot=${expect#*/}
+    expect=${expect%/*}
     # shellcheck disable=SC2086
     {
         env $envs "$TRACK" write "$W/$name" 5 1024 3 "$expect" "$flags" &&
             env $envs "$TRACK" verify "$W/$name" 5 1024 3 "$flags" &&
-            env $envs "$TRACK" rewrite "$W/$name" 5 1024 3 "$expect" "$flags" &&
+            env $envs "$TRACK" rewrite "$W/$name" 5 1024 3 "$expect_boot" "$flags" &&
             env $envs "$TRACK" verify "$W/$name" 5 1024 3 "$flags" 1
     } >"$log" 2>&1 || rc=$?
+    local boots flat
+    boots=$(tr -d '\r' <"$log" | grep -c '^huge: ')
+    flat=$(tr -d '\r' <"$log" | grep -c '^huge: 0 KiB$')
     if [ "$rc" -eq 0 ] && has "$log" "write: ok" && has "$log" "rewrite: ok" &&
-        [ "$(tr -d '\r' <"$log" | grep -c '^verify: ok$')" -eq 2 ]; then
-        local summary again
+        [ "$(tr -d '\r' <"$log" | grep -c '^verify: ok$')" -eq 2 ] &&
+        { [ "$huge" != yes ] || { [ "$boots" -eq 3 ] && [ "$flat" -eq 0 ]; }; }; then
+        local summary again pages
         summary=$(tr -d '\r' <"$log" | sed -n 's/^write: 1024 pages saved, //p')
         again=$(tr -d '\r' <"$log" | sed -n 's/^rewrite: \([0-9].*\)/\1/p')
-        pass "$name ($summary; after a reboot $again; each reboot compared every byte)"
+        pages=""
+        [ "$huge" = yes ] && pages="; each boot loaded the image into $(tr -d '\r' <"$log" |
+            sed -n 's/^huge: //p' | head -n 1) of huge pages"
+        pass "$name ($summary; after a reboot $again; each reboot compared every byte$pages)"
+    elif [ "$rc" -eq 0 ] && [ "$huge" = yes ]; then
+        fail "$name" "$flat of $boots boots loaded the image without huge pages (THP policy $THP_POLICY)"
+        tr -d '\r' <"$log" | head -n 20 | sed 's/^/    /'
     else
         fail_log "$name" "$log"
     fi
@@ -214,46 +251,108 @@ need_uffd() {
 
 if [ "$MODE" = check ]; then
     # -- Choosing the backend -------------------------------------------------
-    which_test backend_auto "LOOMS_TRACKING=auto" $VERBOSE $AUTO "+loom: tracking: $AUTO"
-    which_test backend_unset "-u LOOMS_TRACKING" $VERBOSE $AUTO "+loom: tracking: $AUTO"
+    # which_test stores after a save: in default mode auto has moved to uffd.
+    SWITCH_LINE="-^loom: tracking: uffd from"
+    [ "$UFFD" = yes ] && SWITCH_LINE="+loom: tracking: uffd from the first save on"
+    which_test backend_auto "LOOMS_TRACKING=auto" $VERBOSE $AUTO_SAVED "+loom: tracking: $AUTO" \
+        "$SWITCH_LINE"
+    which_test backend_unset "-u LOOMS_TRACKING" $VERBOSE $AUTO_SAVED "+loom: tracking: $AUTO" \
+        "$SWITCH_LINE"
+    which_test backend_auto_no_demand "LOOMS_TRACKING=auto" $((NO_DEMAND | VERBOSE)) \
+        $AUTO_LOADED "+loom: tracking: $AUTO_LOADED"
+    which_test backend_unset_no_demand "-u LOOMS_TRACKING" $((NO_DEMAND | VERBOSE)) \
+        $AUTO_LOADED "+loom: tracking: $AUTO_LOADED"
     which_test backend_mprotect "LOOMS_TRACKING=mprotect" $VERBOSE mprotect \
         "+loom: tracking: mprotect" "-uffd"
     if need_uffd backend_uffd; then
         which_test backend_uffd "LOOMS_TRACKING=uffd" $VERBOSE uffd "+loom: tracking: uffd" \
             "-unavailable"
     fi
-    which_test backend_invalid_means_auto "LOOMS_TRACKING=fast" $VERBOSE $AUTO \
+    which_test backend_invalid_means_auto "LOOMS_TRACKING=fast" $VERBOSE $AUTO_SAVED \
         "+loom: LOOMS_TRACKING=fast is not mprotect, uffd or auto; using auto" \
         "+loom: tracking: $AUTO"
-    which_test backend_invalid_warns_when_quiet "LOOMS_TRACKING=fast" 0 $AUTO \
+    which_test backend_invalid_warns_when_quiet "LOOMS_TRACKING=fast" 0 $AUTO_SAVED \
         "+loom: LOOMS_TRACKING=fast is not mprotect, uffd or auto; using auto" \
         "-^loom: tracking"
-    which_test backend_quiet_says_nothing "LOOMS_TRACKING=auto" 0 $AUTO "-^loom: tracking"
+    which_test backend_quiet_says_nothing "LOOMS_TRACKING=auto" 0 $AUTO_SAVED "-^loom: tracking"
     which_test backend_swap_needs_mprotect "LOOMS_TRACKING=uffd" $((SWAP | VERBOSE)) mprotect \
         "+loom: tracking: swap mode needs mprotect tracking" "+loom: tracking: mprotect"
     which_test backend_swap_auto_is_mprotect "LOOMS_TRACKING=auto" $((SWAP | VERBOSE)) mprotect \
         "+loom: tracking: mprotect" "-swap mode needs"
 
     # -- Without userfaultfd (syscall(SYS_userfaultfd) fails with ENOSYS) -----
-    which_test fallback_auto_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" $VERBOSE mprotect \
+    which_test fallback_auto_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
+        $((NO_DEMAND | VERBOSE)) mprotect \
         "+noufd: userfaultfd refused" "+$UNAVAILABLE" "+loom: tracking: mprotect"
-    which_test fallback_auto_quiet "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" 0 mprotect \
+    which_test fallback_auto_quiet "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" $NO_DEMAND mprotect \
         "+noufd: userfaultfd refused" "-^loom: tracking"
+    # In default mode auto asks for userfaultfd at the first save only.
+    which_test fallback_auto_default_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
+        $VERBOSE mprotect "+loom: tracking: mprotect" "+noufd: userfaultfd refused" \
+        "+$UNAVAILABLE" "-^loom: tracking: uffd from"
+    which_test fallback_auto_default_quiet "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
+        0 mprotect "+noufd: userfaultfd refused" "-^loom: tracking"
     which_test fallback_uffd_says_why "LD_PRELOAD=$NOUFD LOOMS_TRACKING=uffd" 0 mprotect \
         "+noufd: userfaultfd refused" "+$UNAVAILABLE" "-^loom: tracking: mprotect"
     which_test fallback_uffd_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=uffd" $VERBOSE mprotect \
         "+$UNAVAILABLE" "+loom: tracking: mprotect"
     roundtrip fallback_roundtrip "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" mprotect
+    roundtrip fallback_roundtrip_no_demand "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" mprotect \
+        $NO_DEMAND $THP
 
     # -- Fault counts and a round trip under each backend ---------------------
     roundtrip faults_mprotect "LOOMS_TRACKING=mprotect" mprotect
     if need_uffd faults_uffd; then
         roundtrip faults_uffd "LOOMS_TRACKING=uffd" uffd
     fi
-    roundtrip faults_mprotect_no_demand "LOOMS_TRACKING=mprotect" mprotect $NO_DEMAND
+    # Default mode under every backend auto may pick there: reads after
+    # boot see the image and dirty nothing (verify), stores are tracked.
+    roundtrip default_auto "LOOMS_TRACKING=auto" "$AUTO_SAVED/$AUTO"
+    # no_demand: the image is read in parallel into huge pages (required
+    # where the kernel's policy allows them); first stores into them dirty
+    # exactly their own pages.
+    [ "$THP" = yes ] || skip no_demand_huge_pages "transparent huge pages are '$THP_POLICY' here: the no_demand round trips load into 4 KiB pages"
+    roundtrip faults_mprotect_no_demand "LOOMS_TRACKING=mprotect" mprotect $NO_DEMAND $THP
     if need_uffd faults_uffd_no_demand; then
-        roundtrip faults_uffd_no_demand "LOOMS_TRACKING=uffd" uffd $NO_DEMAND
+        roundtrip faults_uffd_no_demand "LOOMS_TRACKING=uffd" uffd $NO_DEMAND $THP
     fi
+    roundtrip no_demand_auto "LOOMS_TRACKING=auto" $AUTO_LOADED $NO_DEMAND $THP
+
+    # -- no_demand without huge pages, or without threads ---------------------
+    # The kernel refuses MADV_HUGEPAGE (THP never or compiled out): the load
+    # goes on into 4 KiB pages and says nothing.
+    log=$W/nothp.log
+    roundtrip no_demand_without_huge_pages "LD_PRELOAD=$NOTHP LOOMS_TRACKING=auto" \
+        $AUTO_LOADED $NO_DEMAND >"$log"
+    if grep -q '^PASS' "$log" && has "$W/no_demand_without_huge_pages.log" \
+        "nothp: MADV_HUGEPAGE refused" && says_nothing "$W/no_demand_without_huge_pages.log"; then
+        sed 's/)$/; no line from the library)/' "$log"
+    else
+        cat "$log"
+        fail no_demand_without_huge_pages_quiet "the refusal was not met, or the library spoke:"
+        tr -d '\r' <"$W/no_demand_without_huge_pages.log" | head -n 20 | sed 's/^/    /'
+    fi
+    # No reader thread can start: the calling thread reads the whole image.
+    for backend in mprotect $AUTO_LOADED; do
+        name=no_demand_without_threads_$backend
+        rm -rf "${W:?}/$name"
+        log=$W/$name.log
+        {
+            LOOMS_TRACKING=$backend "$TRACK" write "$W/$name" 7 1024 3 $backend $NO_DEMAND &&
+                LD_PRELOAD=$NOTHREADS LOOMS_TRACKING=$backend "$TRACK" verify "$W/$name" 7 1024 3 \
+                    $NO_DEMAND
+        } >"$log" 2>&1
+        rc=$?
+        refused=yes
+        [ "$(nproc)" -ge 2 ] && ! has "$log" "nothread: pthread_create refused" && refused=no
+        if [ "$rc" -eq 0 ] && has "$log" "verify: ok" && [ "$refused" = yes ] &&
+            says_nothing "$log"; then
+            pass "$name (every thread refused; one reader loaded all 1024 pages, compared every byte)"
+        else
+            fail_log "$name" "$log"
+        fi
+        rm -rf "${W:?}/$name"
+    done
     yolo yolo_foul_mprotect mprotect
     if need_uffd yolo_foul_uffd; then
         yolo yolo_foul_uffd uffd

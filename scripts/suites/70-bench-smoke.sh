@@ -38,11 +38,11 @@ fi
 # Rows: "N  label ... median unit  min-max  base letter  ratio  ref  target [met|MISSED]"
 rows=$(grep -cE '^[0-9]+ ' "$W/out" || true)
 bad=$(grep -E '^[0-9]+ ' "$W/out" |
-    grep -vE ' [0-9.]+ (us|ms|MiB) +[0-9.]+-[0-9.]+ +[0-9.]+ [a-z] +[0-9.]+x +([0-9.]+|-) ' || true)
-if [ "$rows" -ge 23 ] && [ -z "$bad" ]; then
+    grep -vE ' [0-9.]+ (us|ms|MiB) +[0-9.]+-[0-9.]+ +[0-9.]+ [a-o] +[0-9.]+x +([0-9.]+|-) ' || true)
+if [ "$rows" -ge 45 ] && [ -z "$bad" ]; then
     pass table_rows_well_formed
 else
-    fail table_rows_well_formed "$rows rows (want at least 23); malformed:" "$bad"
+    fail table_rows_well_formed "$rows rows (want at least 45); malformed:" "$bad"
 fi
 
 # Every row with a target says whether it was met.
@@ -57,7 +57,9 @@ fi
 # Each section the benchmark promises is there, and the scratch filesystem is named.
 missing=""
 for section in "first store to a clean page" "u3e_save (ms)" "u3e_live (ms)" "u3e_toss (ms)" \
-    "harvest and reset at save (ms)" "background saves" "scratch: "; do
+    "harvest and reset at save (ms)" "background saves" "first store after a no_demand boot" \
+    "session model (ms)" "session phases" "transparent huge pages after a no_demand boot" \
+    "scratch: "; do
     grep -qF -- "$section" "$W/out" || missing="$missing '$section'"
 done
 if [ -z "$missing" ]; then
