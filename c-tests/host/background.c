@@ -21,38 +21,14 @@
 static host_options opts;
 static char path_a[8400];
 
-static uint32_t arg(int argc, char **argv, int i) {
-  host_check(i < argc, "missing argument %d", i);
-  return (uint32_t)strtoul(argv[i], NULL, 0);
-}
-
-static void options_from_env(void) {
-  const char *flags = getenv("SCN_FLAGS");
-  if (flags) {
-    if (strstr(flags, "verbose")) opts.flags |= HOST_VERBOSE;
-    if (strstr(flags, "no_demand")) opts.flags |= HOST_NO_DEMAND;
-    if (strstr(flags, "swap")) opts.flags |= HOST_SWAP;
-  }
-}
+#define arg host_arg
 
 /* Fills heap pages [from, to) with SEED. */
 static void fill(uint32_t seed, uint32_t from, uint32_t to) {
   for (uint32_t p = from; p < to; p++) host_fill(seed, p);
 }
 
-/* The image file holds exactly PAGES pages; page p holds SEED_OF(p), every byte. */
-static void check_image(const char *dir, uint32_t pages, uint32_t (*seed_of)(uint32_t)) {
-  size_t len;
-  uint8_t *img = host_slurp(host_chk(path_a, sizeof path_a, dir, "image.bin"), &len);
-  host_check(img != NULL, "image.bin missing");
-  host_check(len == (size_t)pages * HOST_PAGE_BYTES, "image.bin has %zu bytes, expected %zu",
-             len, (size_t)pages * HOST_PAGE_BYTES);
-  for (uint32_t p = 0; p < pages; p++) {
-    host_check(host_holds(seed_of(p), p, img + (size_t)p * HOST_PAGE_BYTES),
-               "image.bin page %u does not hold seed %u", p, seed_of(p));
-  }
-  free(img);
-}
+#define check_image host_check_image
 
 static void check_loom(uint32_t pages, uint32_t (*seed_of)(uint32_t)) {
   for (uint32_t p = 0; p < pages; p++) {
@@ -367,25 +343,10 @@ static void step_soft(char *dir, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  setvbuf(stdout, NULL, _IONBF, 0);
-  if (argc < 3) {
-    fprintf(stderr, "usage: background STEP DIR [ARGS...]\n");
-    return 2;
-  }
-  options_from_env();
-  const char *step = argv[1];
-  char *dir = argv[2];
-  if (!strcmp(step, "stores")) step_stores(dir, argc, argv);
-  else if (!strcmp(step, "backtoback")) step_backtoback(dir, argc, argv);
-  else if (!strcmp(step, "backup")) step_backup(dir, argc, argv);
-  else if (!strcmp(step, "stop_live")) step_stop_live(dir, argc, argv);
-  else if (!strcmp(step, "end")) step_end(dir, argc, argv);
-  else if (!strcmp(step, "either")) step_either(dir, argc, argv);
-  else if (!strcmp(step, "sync")) step_sync(dir, argc, argv);
-  else if (!strcmp(step, "soft")) step_soft(dir, argc, argv);
-  else {
-    fprintf(stderr, "background: unknown step %s\n", step);
-    return 2;
-  }
-  return 0;
+  static const host_step steps[] = {
+      {"stores", step_stores},       {"backtoback", step_backtoback}, {"backup", step_backup},
+      {"stop_live", step_stop_live}, {"end", step_end},               {"either", step_either},
+      {"sync", step_sync},           {"soft", step_soft},
+  };
+  return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

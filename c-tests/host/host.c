@@ -133,6 +133,43 @@ void host_options_from_env(host_options *opt) {
   if (words) opt->words = strtoull(words, NULL, 0);
 }
 
+void host_check_image(const char *dir, uint32_t pages, uint32_t (*seed_of)(uint32_t)) {
+  char path[8400];
+  size_t len;
+  uint8_t *img = host_slurp(host_chk(path, sizeof path, dir, "image.bin"), &len);
+  host_check(img != NULL, "image.bin missing");
+  host_check(len == (size_t)pages * HOST_PAGE_BYTES, "image.bin has %zu bytes, expected %zu",
+             len, (size_t)pages * HOST_PAGE_BYTES);
+  for (uint32_t p = 0; p < pages; p++) {
+    uint32_t seed = seed_of(p);
+    const uint8_t *bytes = img + (size_t)p * HOST_PAGE_BYTES;
+    if (seed == UINT32_MAX) {
+      host_check(host_zero(bytes), "image.bin page %u is not zero", p);
+    } else {
+      host_check(host_holds(seed, p, bytes), "image.bin page %u does not hold seed %u", p, seed);
+    }
+  }
+  free(img);
+}
+
+int host_run_step(const char *program, const host_step *steps, size_t count, host_options *opt,
+                  int argc, char **argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s STEP DIR [ARGS...]\n", program);
+    return 2;
+  }
+  host_options_from_env(opt);
+  for (size_t i = 0; i < count; i++) {
+    if (strcmp(steps[i].name, argv[1]) == 0) {
+      steps[i].run(argv[2], argc, argv);
+      return 0;
+    }
+  }
+  fprintf(stderr, "%s: unknown step %s\n", program, argv[1]);
+  return 2;
+}
+
 uint32_t host_arg(int argc, char **argv, int i) {
   host_check(i < argc, "missing argument %d", i);
   return (uint32_t)strtoul(argv[i], NULL, 0);

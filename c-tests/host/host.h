@@ -67,6 +67,21 @@ void host_options_from_env(host_options *opt);
 /* Argument I of a step as a number; a missing one fails the step. */
 uint32_t host_arg(int argc, char **argv, int i);
 
+/* DIR's image.bin holds exactly PAGES pages; page p holds SEED_OF(p)'s
+ * pattern, every byte, or zeros where SEED_OF(p) is UINT32_MAX. */
+void host_check_image(const char *dir, uint32_t pages, uint32_t (*seed_of)(uint32_t));
+
+/* A step of a program of steps ("PROGRAM STEP DIR [ARGS...]"). */
+typedef struct host_step {
+  const char *name;
+  void (*run)(char *dir, int argc, char **argv);
+} host_step;
+
+/* Reads the options from the environment into OPT, runs the step argv[1]
+ * of STEPS on the pier argv[2]; returns main's status (2: usage). */
+int host_run_step(const char *program, const host_step *steps, size_t count, host_options *opt,
+                  int argc, char **argv);
+
 /* Loom page PAGE as bytes. */
 static inline uint8_t *host_page(uint32_t page) { return (uint8_t *)rt_page(page); }
 

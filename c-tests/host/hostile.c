@@ -36,20 +36,24 @@ static void fill_and_save(uint32_t seed, uint32_t n) {
   u3e_save(host_low(), host_high());
 }
 
+static uint32_t the_seed;
+static uint32_t one_seed(uint32_t page) {
+  (void)page;
+  return the_seed;
+}
+
 /* image.bin holds exactly N pages, each SEED's pattern. */
 static void check_image(const char *dir, uint32_t seed, uint32_t n) {
-  char *path = chk_path(dir, "image.bin");
-  size_t len;
-  uint8_t *img = host_slurp(path, &len);
-  host_check(img != NULL, "%s missing", path);
-  host_check(len == (size_t)n * HOST_PAGE_BYTES, "image.bin has %zu bytes, expected %zu", len,
-             (size_t)n * HOST_PAGE_BYTES);
-  for (uint32_t p = 0; p < n; p++) {
-    host_check(host_holds(seed, p, img + (size_t)p * HOST_PAGE_BYTES),
-               "image.bin page %u does not hold seed %u", p, seed);
-  }
-  free(img);
-  free(path);
+  the_seed = seed;
+  host_check_image(dir, n, one_seed);
+}
+
+/* Boots DIR with a heap of HEAP pages and a stack of STACK, the guard
+ * between them. */
+static void boot_road(char *dir, uint32_t heap, uint32_t stack) {
+  host_boot(dir, &opts);
+  host_road(heap, stack);
+  u3e_ward(host_low(), host_high());
 }
 
 /* ---- the mapping limit ----------------------------------------------------------- */
@@ -126,9 +130,7 @@ static void *nothing(void *arg) { return arg; }
  * and the image holds every page. */
 static void step_maplimit_save(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  host_boot(dir, &opts);
-  host_road(n, 2);
-  u3e_ward(host_low(), host_high());
+  boot_road(dir, n, 2);
   long made = exhaust_mappings();
   for (uint32_t p = 0; p < n; p++) host_fill(7, p);
   pthread_t thread;
@@ -183,10 +185,10 @@ static void step_maplimit_guard(char *dir, int argc, char **argv) {
 
 /* backup_self DIR: a running pier's u3e_backup(chk, chk) is a no-op that
  * succeeds; saves after it still reach the pier's image. */
-static void step_backup_self(char *dir) {
-  host_boot(dir, &opts);
-  host_road(8, 2);
-  u3e_ward(host_low(), host_high());
+static void step_backup_self(char *dir, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  boot_road(dir, 8, 2);
   fill_and_save(1, 8);
   char *chk = chk_path(dir, "");
   struct stat before, after;
@@ -208,9 +210,7 @@ static void step_backup_into(char *dir, int argc, char **argv) {
   uint32_t boot = arg(argc, argv, 4);
   char *chk = chk_path(dir, "");
   if (boot) {
-    host_boot(dir, &opts);
-    host_road(8, 2);
-    u3e_ward(host_low(), host_high());
+    boot_road(dir, 8, 2);
     fill_and_save(3, 8);
   }
   c3_o done = u3e_backup(argv[3], chk, c3y);
@@ -239,10 +239,10 @@ static void step_backup(char *dir, int argc, char **argv) {
 
 /* stop_twice DIR: descriptors the runtime opens after u3e_stop survive a
  * second u3e_stop. */
-static void step_stop_twice(char *dir) {
-  host_boot(dir, &opts);
-  host_road(4, 2);
-  u3e_ward(host_low(), host_high());
+static void step_stop_twice(char *dir, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  boot_road(dir, 4, 2);
   fill_and_save(1, 4);
   int image_fd = u3e_Pool.img_u.fid_i, eph_fd = u3e_Pool.eph_i;
   u3e_stop();
@@ -277,9 +277,7 @@ static void set_free(long long bytes) {
 static void step_soft_backup(char *dir, int argc, char **argv) {
   host_check(argc > 4, "soft_backup DIR EPOCH MODE");
   bool transient = strcmp(argv[4], "transient") == 0;
-  host_boot(dir, &opts);
-  host_road(8, 2);
-  u3e_ward(host_low(), host_high());
+  boot_road(dir, 8, 2);
   fill_and_save(1, 8);
   set_free(0);
   fill_and_save(2, 8);
@@ -317,9 +315,7 @@ static void directory_free(uint32_t n, uint32_t a, uint32_t b) {
  * image.bin has a hole there. */
 static void step_sparse(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3), a = arg(argc, argv, 4), b = arg(argc, argv, 5);
-  host_boot(dir, &opts);
-  host_road(n, 1);
-  u3e_ward(host_low(), host_high());
+  boot_road(dir, n, 1);
   for (uint32_t p = 0; p < n; p++) host_fill(1, p);
   host_fill(1, host_pages() - 1);
   directory_free(n, a, b);
@@ -332,9 +328,7 @@ static void step_sparse(char *dir, int argc, char **argv) {
 static void step_fill_holes(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3), a = arg(argc, argv, 4), b = arg(argc, argv, 5);
   uint32_t seed = arg(argc, argv, 6);
-  host_boot(dir, &opts);
-  host_road(n, 1);
-  u3e_ward(host_low(), host_high());
+  boot_road(dir, n, 1);
   directory_free(n, 0, 0);
   for (uint32_t p = a; p < b; p++) host_fill(seed, p);
   u3e_save(host_low(), host_high());
@@ -343,55 +337,38 @@ static void step_fill_holes(char *dir, int argc, char **argv) {
 
 /* live_null DIR: u3e_live with a null directory boots the pier "(null)",
  * relative to the working directory (DIR names it for the host). */
-static void step_live_null(char *dir) {
+static void step_live_null(char *dir, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
   host_start(dir, &opts, false);
   c3_o nuu = u3e_live(c3n, NULL);
   host_check(nuu == c3y, "u3e_live(c3n, NULL) returned %d", nuu);
   printf("booted the pier (null)\n");
 }
 
+static uint32_t seeds_a, seeds_b, seed_in, seed_out;
+static uint32_t inside_or_out(uint32_t page) {
+  return page >= seeds_a && page < seeds_b ? seed_in : seed_out;
+}
+
 /* image_seeds DIR N A B IN OUT: image.bin has N pages; pages [A, B) hold
  * seed IN, the others seed OUT. */
 static void step_image_seeds(char *dir, int argc, char **argv) {
-  uint32_t n = arg(argc, argv, 3), a = arg(argc, argv, 4), b = arg(argc, argv, 5);
-  uint32_t in = arg(argc, argv, 6), out = arg(argc, argv, 7);
-  char *path = chk_path(dir, "image.bin");
-  size_t len;
-  uint8_t *img = host_slurp(path, &len);
-  host_check(img != NULL && len == (size_t)n * HOST_PAGE_BYTES, "image.bin has %zu bytes", len);
-  for (uint32_t p = 0; p < n; p++) {
-    uint32_t seed = p >= a && p < b ? in : out;
-    host_check(host_holds(seed, p, img + (size_t)p * HOST_PAGE_BYTES),
-               "image.bin page %u does not hold seed %u", p, seed);
-  }
-  free(img);
-  free(path);
+  uint32_t n = arg(argc, argv, 3);
+  seeds_a = arg(argc, argv, 4), seeds_b = arg(argc, argv, 5);
+  seed_in = arg(argc, argv, 6), seed_out = arg(argc, argv, 7);
+  host_check_image(dir, n, inside_or_out);
   printf("image: %u pages as expected\n", n);
 }
 
 int main(int argc, char **argv) {
-  setvbuf(stdout, NULL, _IONBF, 0);
-  if (argc < 3) {
-    fprintf(stderr, "usage: hostile STEP DIR [ARGS...]\n");
-    return 2;
-  }
-  host_options_from_env(&opts);
-  const char *step = argv[1];
-  char *dir = argv[2];
-  if (!strcmp(step, "maplimit_save")) step_maplimit_save(dir, argc, argv);
-  else if (!strcmp(step, "maplimit_guard")) step_maplimit_guard(dir, argc, argv);
-  else if (!strcmp(step, "backup_self")) step_backup_self(dir);
-  else if (!strcmp(step, "backup_into")) step_backup_into(dir, argc, argv);
-  else if (!strcmp(step, "backup")) step_backup(dir, argc, argv);
-  else if (!strcmp(step, "stop_twice")) step_stop_twice(dir);
-  else if (!strcmp(step, "soft_backup")) step_soft_backup(dir, argc, argv);
-  else if (!strcmp(step, "sparse")) step_sparse(dir, argc, argv);
-  else if (!strcmp(step, "fill_holes")) step_fill_holes(dir, argc, argv);
-  else if (!strcmp(step, "live_null")) step_live_null(dir);
-  else if (!strcmp(step, "image_seeds")) step_image_seeds(dir, argc, argv);
-  else {
-    fprintf(stderr, "hostile: unknown step %s\n", step);
-    return 2;
-  }
-  return 0;
+  static const host_step steps[] = {
+      {"maplimit_save", step_maplimit_save}, {"maplimit_guard", step_maplimit_guard},
+      {"backup_self", step_backup_self},     {"backup_into", step_backup_into},
+      {"backup", step_backup},               {"stop_twice", step_stop_twice},
+      {"soft_backup", step_soft_backup},     {"sparse", step_sparse},
+      {"fill_holes", step_fill_holes},       {"live_null", step_live_null},
+      {"image_seeds", step_image_seeds},
+  };
+  return host_run_step("hostile", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

@@ -49,25 +49,7 @@ static void check_no_patch(const char *dir) {
              "memory.bin left behind");
 }
 
-/* The image file holds exactly PAGES pages; page p is SEED(p)'s pattern,
- * where seed_of returns UINT32_MAX for pages that must be zero. */
-static void check_image_file(const char *dir, uint32_t pages, uint32_t (*seed_of)(uint32_t)) {
-  size_t len;
-  uint8_t *img = host_slurp(host_chk(path_a, sizeof path_a, dir, "image.bin"), &len);
-  host_check(img != NULL, "image.bin missing");
-  host_check(len == (size_t)pages * HOST_PAGE_BYTES, "image.bin has %zu bytes, expected %zu",
-             len, (size_t)pages * HOST_PAGE_BYTES);
-  for (uint32_t p = 0; p < pages; p++) {
-    uint32_t seed = seed_of(p);
-    const uint8_t *bytes = img + (size_t)p * HOST_PAGE_BYTES;
-    if (seed == UINT32_MAX) {
-      host_check(host_zero(bytes), "image.bin page %u is not zero", p);
-    } else {
-      host_check(host_holds(seed, p, bytes), "image.bin page %u does not hold seed %u", p, seed);
-    }
-  }
-  free(img);
-}
+#define check_image_file host_check_image
 
 /* The loom's pages [0, pages) under seed_of, as above. */
 static void check_loom(uint32_t pages, uint32_t (*seed_of)(uint32_t)) {
