@@ -100,9 +100,7 @@ static unsigned long long anon_kb(uint32_t pages) {
  * next save the later ones; unstored pages come back onto the image. */
 static void step_stores(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  host_boot(dir, &opts);
-  host_road(n, 2);
-  u3e_ward(host_low(), host_high());
+  host_boot_road(dir, &opts, n, 2);
   fill(1, 0, n);
   u3e_save(host_low(), host_high());
   host_faults = 0;
@@ -150,9 +148,7 @@ static void step_stores(char *dir, int argc, char **argv) {
 /* backtoback DIR N: three saves in a row without waiting. */
 static void step_backtoback(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  host_boot(dir, &opts);
-  host_road(n, 2);
-  u3e_ward(host_low(), host_high());
+  host_boot_road(dir, &opts, n, 2);
   fill(1, 0, n);
   u3e_save(host_low(), host_high());
   fill(2, 0, n);
@@ -170,9 +166,7 @@ static void step_backtoback(char *dir, int argc, char **argv) {
 /* backup DIR N: u3e_backup right after a background save copies it. */
 static void step_backup(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  host_boot(dir, &opts);
-  host_road(n, 2);
-  u3e_ward(host_low(), host_high());
+  host_boot_road(dir, &opts, n, 2);
   fill(4, 0, n);
   u3e_save(host_low(), host_high());
   char chk[8300], epoch[8300];
@@ -194,9 +188,7 @@ static void step_backup(char *dir, int argc, char **argv) {
  * again in the same process, then another save. */
 static void step_stop_live(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  host_boot(dir, &opts);
-  host_road(n, 2);
-  u3e_ward(host_low(), host_high());
+  host_boot_road(dir, &opts, n, 2);
   fill(5, 0, n);
   u3e_save(host_low(), host_high());
   u3e_stop();
@@ -238,9 +230,7 @@ static void step_end(char *dir, int argc, char **argv) {
   const char *how = argv[4];
   bool crash = getenv("CRASHIO_ROOT") != NULL;
   if (crash) find_interposer();
-  host_boot(dir, &opts);
-  host_road(n, 2);
-  u3e_ward(host_low(), host_high());
+  host_boot_road(dir, &opts, n, 2);
   fill(1, 0, n);
   u3e_save(host_low(), host_high());
   wait_ok("the old snapshot");
@@ -302,9 +292,7 @@ static void step_either(char *dir, int argc, char **argv) {
  * without threads): the image holds it when u3e_save returns. */
 static void step_sync(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  host_boot(dir, &opts);
-  host_road(n, 2);
-  u3e_ward(host_low(), host_high());
+  host_boot_road(dir, &opts, n, 2);
   fill(7, 0, n);
   u3e_save(host_low(), host_high());
   the_seed = 7;
@@ -321,9 +309,7 @@ static void step_sync(char *dir, int argc, char **argv) {
  * space again the next save writes every page. */
 static void step_soft(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  host_boot(dir, &opts);
-  host_road(n, 2);
-  u3e_ward(host_low(), host_high());
+  host_boot_road(dir, &opts, n, 2);
   fill(9, 0, n);
   u3e_save(host_low(), host_high());
   host_check(looms_save_wait() == -1, "a save without space did not fail");

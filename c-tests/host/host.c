@@ -121,6 +121,12 @@ c3_o host_boot(char *dir, const host_options *opt) {
   return u3e_live(c3n, dir);
 }
 
+void host_boot_road(char *dir, const host_options *opt, uint32_t heap, uint32_t stack) {
+  host_boot(dir, opt);
+  host_road(heap, stack);
+  u3e_ward(host_low(), host_high());
+}
+
 void host_options_from_env(host_options *opt) {
   const char *flags = getenv("SCN_FLAGS");
   if (flags) {

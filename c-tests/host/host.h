@@ -60,6 +60,10 @@ void host_start(char *dir, const host_options *opt, bool make_dirs);
 /* host_start, then u3e_live(c3n, dir); returns what u3e_live returned. */
 c3_o host_boot(char *dir, const host_options *opt);
 
+/* host_boot, then a heap of HEAP pages and a stack of STACK, the guard
+ * between them (u3e_ward). */
+void host_boot_road(char *dir, const host_options *opt, uint32_t heap, uint32_t stack);
+
 /* Options from the environment of a step: SCN_FLAGS (comma-separated:
  * verbose, dryrun, no_demand, swap) and SCN_WORDS (loom words). */
 void host_options_from_env(host_options *opt);

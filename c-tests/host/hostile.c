@@ -48,14 +48,6 @@ static void check_image(const char *dir, uint32_t seed, uint32_t n) {
   host_check_image(dir, n, one_seed);
 }
 
-/* Boots DIR with a heap of HEAP pages and a stack of STACK, the guard
- * between them. */
-static void boot_road(char *dir, uint32_t heap, uint32_t stack) {
-  host_boot(dir, &opts);
-  host_road(heap, stack);
-  u3e_ward(host_low(), host_high());
-}
-
 /* ---- the mapping limit ----------------------------------------------------------- */
 
 /* Mappings this process has (lines of /proc/self/maps). */
@@ -130,7 +122,7 @@ static void *nothing(void *arg) { return arg; }
  * and the image holds every page. */
 static void step_maplimit_save(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  boot_road(dir, n, 2);
+  host_boot_road(dir, &opts, n, 2);
   long made = exhaust_mappings();
   for (uint32_t p = 0; p < n; p++) host_fill(7, p);
   pthread_t thread;
@@ -188,7 +180,7 @@ static void step_maplimit_guard(char *dir, int argc, char **argv) {
 static void step_backup_self(char *dir, int argc, char **argv) {
   (void)argc;
   (void)argv;
-  boot_road(dir, 8, 2);
+  host_boot_road(dir, &opts, 8, 2);
   fill_and_save(1, 8);
   char *chk = chk_path(dir, "");
   struct stat before, after;
@@ -210,7 +202,7 @@ static void step_backup_into(char *dir, int argc, char **argv) {
   uint32_t boot = arg(argc, argv, 4);
   char *chk = chk_path(dir, "");
   if (boot) {
-    boot_road(dir, 8, 2);
+    host_boot_road(dir, &opts, 8, 2);
     fill_and_save(3, 8);
   }
   c3_o done = u3e_backup(argv[3], chk, c3y);
@@ -242,7 +234,7 @@ static void step_backup(char *dir, int argc, char **argv) {
 static void step_stop_twice(char *dir, int argc, char **argv) {
   (void)argc;
   (void)argv;
-  boot_road(dir, 4, 2);
+  host_boot_road(dir, &opts, 4, 2);
   fill_and_save(1, 4);
   int image_fd = u3e_Pool.img_u.fid_i, eph_fd = u3e_Pool.eph_i;
   u3e_stop();
@@ -277,7 +269,7 @@ static void set_free(long long bytes) {
 static void step_soft_backup(char *dir, int argc, char **argv) {
   host_check(argc > 4, "soft_backup DIR EPOCH MODE");
   bool transient = strcmp(argv[4], "transient") == 0;
-  boot_road(dir, 8, 2);
+  host_boot_road(dir, &opts, 8, 2);
   fill_and_save(1, 8);
   set_free(0);
   fill_and_save(2, 8);
@@ -315,7 +307,7 @@ static void directory_free(uint32_t n, uint32_t a, uint32_t b) {
  * image.bin has a hole there. */
 static void step_sparse(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3), a = arg(argc, argv, 4), b = arg(argc, argv, 5);
-  boot_road(dir, n, 1);
+  host_boot_road(dir, &opts, n, 1);
   for (uint32_t p = 0; p < n; p++) host_fill(1, p);
   host_fill(1, host_pages() - 1);
   directory_free(n, a, b);
@@ -328,7 +320,7 @@ static void step_sparse(char *dir, int argc, char **argv) {
 static void step_fill_holes(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3), a = arg(argc, argv, 4), b = arg(argc, argv, 5);
   uint32_t seed = arg(argc, argv, 6);
-  boot_road(dir, n, 1);
+  host_boot_road(dir, &opts, n, 1);
   directory_free(n, 0, 0);
   for (uint32_t p = a; p < b; p++) host_fill(seed, p);
   u3e_save(host_low(), host_high());
