@@ -541,8 +541,14 @@ pub(crate) fn launch(job: Job, captured: Vec<(u32, u32)>, total: u32, marks: (u3
 /// to. Returns at once when none is pending.
 pub fn finish() {
     let pending = state().and_then(|mut state| state.pending.take());
-    if let Some(pending) = pending {
-        finish_pending(pending);
+    match pending {
+        Some(pending) => finish_pending(pending),
+        // A save that bailed (LOST) was told to every waiter until the
+        // runtime called in again after its bail: from here on, later
+        // saves (synchronous ones too) answer.
+        None => {
+            let _ = OUTCOME.compare_exchange(LOST, IDLE, Ordering::AcqRel, Ordering::Acquire);
+        }
     }
 }
 

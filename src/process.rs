@@ -10,15 +10,19 @@
 //!   refuses with a clear line, or (where the reference would have
 //!   asserted) bails. `u3e_fault`, `u3e_toss` and `u3e_ward` do not enter:
 //!   they touch only the loom and the bitmap, as the reference's do.
-//! - **The runtime's thread** is the thread that last booted a pier
-//!   (`u3e_live`). `looms_save_wait` from any other thread only waits.
+//! - **The runtime's thread** is the thread that last booted a pier or
+//!   saved, stopped, fouled or unprotected it (`u3e_live`, `u3e_save`,
+//!   `u3e_stop`, `u3e_foul`, `u3e_yolo`, `u3e_init`: calls only the runtime
+//!   makes). Only it finishes a background save, which maps pages back under
+//!   its stores: `looms_save_wait`, `u3e_backup` and `u3e_image_open_any`
+//!   from any other thread only wait for the worker.
 //! - **Forks.** A child forked without exec is not the process that booted
 //!   the pier: it neither holds the pier's lock (closed in the child by a
 //!   `pthread_atfork` handler) nor writes the pier (its saves are refused),
 //!   and a background save the parent was writing is not its to wait for.
 //!
-//! Owners: `BOOT_PID` and `BOOT_THREAD` are written by `u3e_live` on the
-//! runtime's thread and read anywhere; `INSIDE` is the lock word itself
+//! Owners: `BOOT_PID` is written by `u3e_live`, `RUNTIME_THREAD` by the
+//! calls above, both on the runtime's thread, and read anywhere; `INSIDE` is the lock word itself
 //! (compare-and-swap only). Nothing here allocates or blocks.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -26,8 +30,8 @@ use std::sync::Once;
 
 /// The process that booted the pier (0: none yet).
 static BOOT_PID: AtomicI32 = AtomicI32::new(0);
-/// The thread that booted it (`pthread_self`, 0: none yet).
-static BOOT_THREAD: AtomicUsize = AtomicUsize::new(0);
+/// The runtime's thread (`pthread_self`, 0: none yet).
+static RUNTIME_THREAD: AtomicUsize = AtomicUsize::new(0);
 /// The thread inside a snapshot call (0: none).
 static INSIDE: AtomicUsize = AtomicUsize::new(0);
 
@@ -45,7 +49,7 @@ fn this_pid() -> i32 {
 /// makes sure a forked child lets go of what is the parent's.
 pub fn booted() {
     BOOT_PID.store(this_pid(), Ordering::SeqCst);
-    BOOT_THREAD.store(this_thread(), Ordering::SeqCst);
+    runtime_call();
     static AT_FORK: Once = Once::new();
     AT_FORK.call_once(|| {
         // SAFETY: registers a handler that lives as long as the library
@@ -62,9 +66,14 @@ pub fn forked_from() -> Option<i32> {
     (boot != 0 && boot != me).then_some(boot)
 }
 
+/// A call only the runtime makes: its thread is the runtime's from here on.
+pub fn runtime_call() {
+    RUNTIME_THREAD.store(this_thread(), Ordering::SeqCst);
+}
+
 /// Whether the caller is the runtime's thread in the booting process.
 pub fn on_runtime_thread() -> bool {
-    forked_from().is_none() && BOOT_THREAD.load(Ordering::SeqCst) == this_thread()
+    forked_from().is_none() && RUNTIME_THREAD.load(Ordering::SeqCst) == this_thread()
 }
 
 /// Runs in a child right after `fork`: only async-signal-safe work.

@@ -69,7 +69,10 @@ fn exit_boot() -> ! {
 /// a second call while one is inside says why and bails, at once.
 fn enter_or_bail(what: &str) -> process::Inside {
     match process::enter() {
-        Ok(inside) => inside,
+        Ok(inside) => {
+            process::runtime_call();
+            inside
+        }
         Err(busy) => {
             process::say_busy(what, busy, "");
             host::oops("one snapshot call at a time", file!(), line!())
@@ -915,6 +918,7 @@ pub fn save(low: u3_post, high: u3_post) {
             return;
         }
     };
+    process::runtime_call();
     let heap_top = loom::page_of(low);
     let stack_top = loom::page_of(high);
     let guard = pool::view().guard;
@@ -1369,14 +1373,21 @@ pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
             return c3n;
         }
     };
-    background::finish();
+    // Only the runtime's thread finishes a background save (or retries one
+    // that wrote nothing); on any other the image is copied once durable.
+    let on_runtime_thread = process::on_runtime_thread();
+    if on_runtime_thread {
+        background::finish();
+    } else {
+        background::wait_only();
+    }
     let (Some(from), Some(to)) = (from, to) else {
         say!("loom: image backup: bad path\r\n");
         return c3n;
     };
     if let Some((low, high)) = unsaved() {
         if is_booted_image(&from) {
-            if !try_save(low, high) {
+            if !on_runtime_thread || !try_save(low, high) {
                 say!(
                     "loom: image backup: the last save to {} did not complete; not copying an older snapshot\r\n",
                     from.show()
@@ -1443,8 +1454,8 @@ pub fn image_open_any(name: &Path, dir: &Path) -> (c3_i, c3_z) {
     // The image must not be opened while a save writes it; only the call
     // inside the library may finish a save, any other waits for it.
     match process::enter() {
-        Ok(_inside) => background::finish(),
-        Err(_) => {
+        Ok(_inside) if process::on_runtime_thread() => background::finish(),
+        _ => {
             background::wait_only();
         }
     }

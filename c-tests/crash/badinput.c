@@ -634,6 +634,8 @@ static const struct {
     {"hostile/non-utf8-tracking", "a `LOOMS_TRACKING` that is not UTF-8 is an unknown value: said (its bytes as they are), `auto` used"},
     {"hostile/null-pier-directory", "`u3e_live(c3n, NULL)` boots the relative pier `(null)`, as events.c's `%s` did"},
     {"hostile/wait-other-thread", "(sync and background saves) another thread calls `looms_save_wait` without pause while the runtime stores into the pages it just saved: it only waits; no store is lost from memory, and the image holds the last stores once the runtime's own barrier has run"},
+    {"hostile/backup-other-thread", "as `wait-other-thread`, the other thread calls `u3e_backup` of the pier: it copies once the worker is done and never finishes the save (only the runtime's thread does); a save that meets it inside the library is refused with a line, and the next one writes its pages"},
+    {"hostile/open-any-other-thread", "as `wait-other-thread`, the other thread calls `u3e_image_open_any` on the pier's image: it waits for the worker and finishes nothing"},
     {"hostile/fork-exit", "(sync and background) `fork()` right after a save, the child calls `exit()`: it exits 0 at once (no panic, no wait for the parent's worker); the parent's save and the next are whole"},
     {"hostile/fork-_exit", "as `fork-exit`, the child calls `_exit()`"},
     {"hostile/fork-save", "as `fork-exit`, the child stores and calls `u3e_save`: `loom: save: process N is a fork of process M, which runs DIR; nothing written`; its `looms_save_wait` returns -1; the pier is untouched"},

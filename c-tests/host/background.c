@@ -336,21 +336,38 @@ static void step_soft(char *dir, int argc, char **argv) {
 
 static atomic_bool waiter_stop;
 static atomic_ulong waiter_calls;
+static const char *waiter_call = "wait";
+static char waiter_chk[8400], waiter_dest[8400];
 static void *waiter(void *unused) {
   (void)unused;
   while (!atomic_load(&waiter_stop)) {
-    looms_save_wait();
+    if (!strcmp(waiter_call, "backup")) {
+      u3e_backup(waiter_chk, waiter_dest, c3y);
+    } else if (!strcmp(waiter_call, "open_any")) {
+      c3_z len = 0;
+      c3_i fd = u3e_image_open_any((char *)"image", waiter_chk, &len);
+      if (fd >= 0) close(fd);
+    } else {
+      looms_save_wait();
+    }
     atomic_fetch_add(&waiter_calls, 1);
   }
   return NULL;
 }
 
-/* wait_other_thread DIR N ROUNDS: another thread calls looms_save_wait
- * without pause while the runtime's thread stores to every page of each
- * save it has just made; no store is lost from memory, and once the
- * runtime's own barrier has run, the image holds the last stores. */
+/* wait_other_thread DIR N ROUNDS [CALL DEST]: another thread calls CALL
+ * (looms_save_wait; or u3e_backup of the pier into DEST, or
+ * u3e_image_open_any of its image) without pause while the runtime's
+ * thread stores to every page of each save it has just made; no store is
+ * lost from memory, and once the runtime's own barrier has run, the image
+ * holds the last stores. */
 static void step_wait_other_thread(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3), rounds = arg(argc, argv, 4);
+  if (argc > 6) {
+    waiter_call = argv[5];
+    snprintf(waiter_chk, sizeof waiter_chk, "%s/.urb/chk/", dir);
+    snprintf(waiter_dest, sizeof waiter_dest, "%s", argv[6]);
+  }
   host_boot_road(dir, &opts, n, 2);
   fill(1, 0, n);
   pthread_t other;
@@ -369,7 +386,7 @@ static void step_wait_other_thread(char *dir, int argc, char **argv) {
   the_seed = 10 + rounds - 1;
   check_loom(n, one_seed);
   check_image(dir, n, one_seed);
-  printf("another thread waited %lu times; %u rounds of stores kept and saved\n",
+  printf("another thread called %s %lu times; %u rounds of stores kept and saved\n", waiter_call,
          atomic_load(&waiter_calls), rounds);
 }
 

@@ -343,10 +343,14 @@ null_pier_dir() {
 
 # ---- round 2: threads, forks and signals around saves -------------------------------------
 
-# Another thread calls looms_save_wait while the runtime stores into the
-# pages just saved: no store is lost from memory or from the next save.
+# Another thread calls looms_save_wait (or u3e_backup, or
+# u3e_image_open_any) while the runtime stores into the pages just saved:
+# no store is lost from memory or from the next save.
 wait_other_thread() {
-    ok "$BG" LOOMS_SAVE="$SAVE" -- wait_other_thread "$P" 64 30 && has "rounds of stores kept and saved"
+    local call=${1:-wait}
+    mkdir -p "$W/e" &&
+        ok "$BG" LOOMS_SAVE="$SAVE" -- wait_other_thread "$P" 64 30 "$call" "$W/e" &&
+        has "another thread called $call" && has "rounds of stores kept and saved"
 }
 
 # fork() right after a (background) save; the child calls WHICH and exits
@@ -584,7 +588,9 @@ for mode in "${MODES[@]}"; do
     run soft-save-then-backup soft_save_then_backup persistent
     run soft-save-then-backup-transient soft_save_then_backup transient
     for SAVE in sync background; do
-        run wait-other-thread wait_other_thread
+        run wait-other-thread wait_other_thread wait
+        run backup-other-thread wait_other_thread backup
+        run open-any-other-thread wait_other_thread open_any
         for which in exit _exit save wait stop live backup; do
             run "fork-$which" fork_entry "$which"
         done
