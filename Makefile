@@ -29,7 +29,7 @@ demo: lib cli
 	@echo
 	@echo "the pier stays in $(DEMO_PIER): try the looms commands on it (README.md)"
 
-check: lib
+check: lib cli
 	scripts/check.sh
 
 # Each area keeps its own targets in a fragment: mk/*.mk

@@ -85,5 +85,5 @@ uninstall:
 abi-check: lib
 	bash $(LOOMS_ROOT)/scripts/suites/30-abi.sh
 
-package-check: lib
+package-check: lib cli
 	bash $(LOOMS_ROOT)/scripts/suites/40-package.sh

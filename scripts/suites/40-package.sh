@@ -251,7 +251,7 @@ if pkg_build pkg_config_cxx_host cxxhost; then
     rc=0
     "$PKG_OUT/cxxhost" "$W/cxx-pier" >"$W/cxx.log" 2>&1 || rc=$?
     if [ "$rc" -eq 0 ] && grep -q '^cxx: saved 3 pages, looms_save_wait 0$' "$W/cxx.log" &&
-        nm -u "$PKG_OUT/cxxhost" | grep -q ' U looms_save_wait$'; then
+        nm -u "$PKG_OUT/cxxhost" | grep -c ' U looms_save_wait$' >/dev/null; then
         pass "pkg_config_cxx_host (g++, calls looms_save_wait by its C name)"
     else
         echo "    exit $rc" >>"$W/cxx.log"
@@ -278,6 +278,27 @@ if pkg_build minimal_host_template minimal-host; then
         { echo "exit $rc"; cat "$W/template.err"; } >>"$W/template.log"
         fail_with minimal_host_template "$W/template.log"
     fi
+fi
+
+# README.md's first screen, step 4, run as it is written (in a fresh
+# directory, with PKG_CONFIG_PATH naming this install): what a new user
+# types must build and run.
+mkdir -p "$W/readme"
+ln -s "$ROOT/examples" "$W/readme/examples"
+awk '/^<!-- first-host/ {on = 1; next} on && /^```sh$/ {body = 1; next}
+     body && /^```$/ {exit} body {print}' README.md |
+    sed "s|/tmp/my-pier|$W/readme-pier|g" >"$W/readme/steps.sh"
+rc=0
+(cd "$W/readme" && PKG_CONFIG_PATH=$prefix/lib/pkgconfig bash -e steps.sh) >"$W/readme.log" \
+    2>"$W/readme.err" || rc=$?
+if [ "$rc" -eq 0 ] && [ "$(grep -c . "$W/readme/steps.sh")" -ge 3 ] &&
+    [ "$(cat "$W/readme.log")" = "$(printf 'new pier: counter 1\nexisting pier: counter 2')" ] &&
+    [[ "$(ldd "$W/readme/minimal-host")" == *"=> $prefix/lib/liblooms.so.$major "* ]]; then
+    pass "readme_first_host (README.md's commands, as written, against the install)"
+else
+    { echo "exit $rc; steps:"; cat "$W/readme/steps.sh"; echo "output:"; cat "$W/readme.log" \
+        "$W/readme.err"; } >"$W/readme.why"
+    fail_with readme_first_host "$W/readme.why"
 fi
 
 quiet_make uninstall PREFIX="$prefix" >"$W/uninstall.log" 2>&1 || true
