@@ -13,8 +13,12 @@ override DEMO_PIER := $(CURDIR)/target/demo-pier
 # The library (shared and static) and the looms command: what install takes.
 all: lib cli
 
+# With the command's feature on, as `make cli` builds it: the library's code
+# is the same either way, but cargo rebuilds a cdylib whenever its feature
+# set changes, so one set for both keeps `make`, `make demo` and `make check`
+# from rebuilding the library back and forth.
 lib:
-	$(CARGO) build --release --lib
+	$(CARGO) build --release --features cli --lib
 
 # VERBOSE=1: the library's verbose mode (the runtime's -v) for the demo.
 demo: lib cli
