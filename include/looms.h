@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* looms: a drop-in replacement for Urbit's events.c snapshot module.
  *
  * The events.c ABI: the exported u3e_* functions, u3e_Pool (the runtime's
@@ -118,7 +119,7 @@ typedef struct {
   c3_w has_w;
   c3_w tot_w;
   c3_w pgs_w;
-  u3e_line mem_u[0];
+  u3e_line mem_u[];
 } u3e_control;
 
 /**
@@ -135,6 +136,10 @@ typedef struct {
  * The patch format version written into and required of `control.bin`.
  */
 #define U3P_VERLAT 2
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
 
 /**
  * The exported pool. Zero until `u3e_live` or `u3e_init`, like a C global.
@@ -224,5 +229,9 @@ c3_i u3e_image_open_any(c3_c *nam_c, c3_c *dir_c, c3_z *len_z);
  * thread, as with events.c; `u3e_fault` may run in a signal handler.
  */
 c3_i looms_save_wait(void);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
 
 #endif  /* LOOMS_H */

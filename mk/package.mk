@@ -10,8 +10,11 @@
 # install honours PREFIX (default /usr/local), BINDIR (default $(PREFIX)/bin), LIBDIR (default $(PREFIX)/lib),
 # INCLUDEDIR (default $(PREFIX)/include) and DESTDIR (a staging root that is
 # not written into looms.pc). looms.pc derives LIBDIR and INCLUDEDIR from
-# ${prefix} when they lie under PREFIX. It installs what `make lib` built: run
-# `make lib` first, as your user, then `make install` as root if needed.
+# ${prefix} when they lie under PREFIX. It installs what `make` built and
+# never builds itself (as root, cargo is often not on PATH, and a build would
+# leave target/ owned by root): run `make` first, as your user, then
+# `make install` as root if needed. It ends by saying how the loader finds
+# the library (ldconfig, or an rpath for a prefix the loader does not search).
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -41,20 +44,21 @@ endef
 .PHONY: header pc install uninstall abi-check package-check
 
 header:
-	$(CBINDGEN) --quiet --config $(LOOMS_ROOT)/cbindgen.toml \
-	    --output $(LOOMS_ROOT)/include/looms.h $(LOOMS_ROOT)/include/looms.rs
+	CBINDGEN=$(CBINDGEN) $(LOOMS_ROOT)/scripts/header.sh $(LOOMS_ROOT)/include/looms.h
 
 pc:
 	@mkdir -p $(LOOMS_ROOT)/target
 	$(looms_render_pc) > $(LOOMS_ROOT)/target/looms.pc
 
-$(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a:
-	$(CARGO) build --release --lib
+LOOMS_BUILT := $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a $(LOOMS_LIB_DIR)/looms
 
-$(LOOMS_LIB_DIR)/looms:
-	$(CARGO) build --release --features cli --bin looms
-
-install: $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a $(LOOMS_LIB_DIR)/looms
+install:
+	@for f in $(LOOMS_BUILT); do \
+	    if [ ! -f "$$f" ]; then \
+	        echo "make install: $$f is missing; run \`make\` first, as your user (install never builds)" >&2; \
+	        exit 1; \
+	    fi; \
+	done
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/looms $(DESTDIR)$(BINDIR)/looms
 	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/liblooms.so $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL)
@@ -64,6 +68,13 @@ install: $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a $(LOOMS_LIB_DI
 	$(INSTALL) -m 644 $(LOOMS_ROOT)/include/looms.h $(DESTDIR)$(INCLUDEDIR)/looms.h
 	$(looms_render_pc) > $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
+	@echo "installed liblooms into $(DESTDIR)$(LIBDIR). For programs to load it:"
+	@echo "  - as root, run ldconfig (enough for a directory the loader searches, such as"
+	@echo "    /usr/local/lib on Debian; else first add $(LIBDIR) to /etc/ld.so.conf.d/looms.conf), or"
+	@echo "  - link with -Wl,-rpath,$(LIBDIR) (pkg-config --variable=libdir looms), or"
+	@echo "  - run them with LD_LIBRARY_PATH=$(LIBDIR)."
+	@echo "pkg-config finds looms.pc when PKG_CONFIG_PATH includes $(LIBDIR)/pkgconfig"
+	@echo "(not needed for /usr/local/lib or /usr/lib)."
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME) \
@@ -74,5 +85,5 @@ uninstall:
 abi-check: lib
 	bash $(LOOMS_ROOT)/scripts/suites/30-abi.sh
 
-package-check: lib
+package-check: lib cli
 	bash $(LOOMS_ROOT)/scripts/suites/40-package.sh

@@ -134,10 +134,20 @@ pub fn start(verbose: bool) {
         match mode {
             Mode::Sync => say!("loom: saves: sync\r\n"),
             Mode::Background => say!(
-                "loom: saves: background (up to {} MiB copied per save)\r\n",
-                bound >> 20
+                "loom: saves: background (up to {} copied per save)\r\n",
+                bound_text(bound)
             ),
         }
+    }
+}
+
+/// A LOOMS_SAVE_MEMORY bound as said in messages: `N MiB` when it is whole
+/// mebibytes, else `N bytes` (a bound under 1 MiB is not "0 MiB").
+fn bound_text(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -406,9 +416,9 @@ pub(crate) fn stage(
     let bound = BOUND.load(Ordering::Relaxed);
     if bytes > bound {
         return Err(format!(
-            "{} MiB of pages is over LOOMS_SAVE_MEMORY ({} MiB)",
+            "{} MiB of pages is over LOOMS_SAVE_MEMORY ({})",
             bytes.div_ceil(1 << 20),
-            bound >> 20
+            bound_text(bound)
         ));
     }
     // The worker's own descriptor, opened by name so that every file call

@@ -25,7 +25,7 @@ const scenario scenarios[] = {
     {"first-save", {0, 0, NULL, 0}, {6, 11, NULL, 0}},
     {"growing-save", {6, 11, NULL, 0}, {10, 12, grow_dirty, 2}},
     {"shrinking-save", {10, 21, NULL, 0}, {5, 22, shrink_dirty, 2}},
-    {"large-save", {8, 31, NULL, 0}, {700, 32, big_dirty, 2}},
+    {"large-save", {8, 31, NULL, 0}, {520, 32, big_dirty, 2}},
 };
 const int scenario_count = (int)(sizeof scenarios / sizeof scenarios[0]);
 

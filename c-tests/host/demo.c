@@ -1,8 +1,11 @@
 /* demo: what a runtime sees when it links liblooms.
  *
- * Boots a new pier in a temporary directory, writes a heap, saves, then
- * starts itself again as a second process that boots the same pier, checks
- * every heap byte, changes a few pages, saves again, and reports. */
+ *   demo [-v] [PIER]   (-v: verbose mode, the runtime's -v)
+ *
+ * Boots a new pier in PIER (a temporary directory without it), writes a
+ * heap, saves, then starts itself again as a second process that boots the
+ * same pier, checks every heap byte, changes a few pages, saves again, and
+ * reports. The pier is left in place for the looms command. */
 #define _GNU_SOURCE
 #include "host.h"
 
@@ -35,7 +38,8 @@ static void sizes(const char *dir) {
   }
 }
 
-static const host_options opts = {.words = (size_t)1 << 26};
+static host_options opts = {.words = (size_t)1 << 26};
+
 
 static int first(char *dir, const char *self) {
   printf("1. boot a new pier in %s\n", dir);
@@ -57,7 +61,7 @@ static int first(char *dir, const char *self) {
   printf("3. restart: a second process boots the same pier\n");
   pid_t pid = fork();
   if (pid == 0) {
-    execl(self, self, "--second", dir, (char *)NULL);
+    execl(self, self, opts.flags & HOST_VERBOSE ? "--second-v" : "--second", dir, (char *)NULL);
     host_die("exec");
   }
   int status;
@@ -83,26 +87,42 @@ static int second(char *dir) {
   printf("   (one per page until the first save in default mode; none with LOOMS_TRACKING=uffd)\n");
   t = now();
   u3e_save(host_low(), host_high());
-  printf("   u3e_save: %u dirty pages in %.1f ms; patch applied and removed\n", CHANGED,
+  double took = (now() - t) * 1e3;
+  /* With LOOMS_SAVE=background, u3e_save returns once the pages are
+   * copied and a thread writes the patch; looms_save_wait waits for it.
+   * With synchronous saves it returns at once. */
+  const char *mode = getenv("LOOMS_SAVE");
+  int background = mode != NULL && strcmp(mode, "background") == 0;
+  printf("   u3e_save: %u dirty pages in %.1f ms%s\n", CHANGED, took,
+         background ? " (copied; a thread writes the patch)" : "");
+  t = now();
+  int waited = looms_save_wait();
+  printf("   looms_save_wait: %s (%.1f ms more)\n",
+         waited == 0 ? "on disk: patch applied and removed" : "the save wrote nothing",
          (now() - t) * 1e3);
   sizes(dir);
   u3e_stop();
-  const char *names[] = {"/.urb/chk/image.bin", "/.urb/chk", "/.urb", ""};
-  char path[8300];
-  for (int i = 0; i < 4; i++) {
-    snprintf(path, sizeof path, "%s%s", dir, names[i]);
-    if (i == 0 ? unlink(path) : rmdir(path)) host_die(path);
-  }
-  printf("done: %s removed\n", dir);
+  printf("done: the pier is in %s\n", dir);
   return 0;
 }
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
-  if (argc == 3 && !strcmp(argv[1], "--second")) {
+  if (argc == 3 && !strncmp(argv[1], "--second", 8)) {
+    if (!strcmp(argv[1], "--second-v")) opts.flags |= HOST_VERBOSE;
     return second(argv[2]);
   }
-  char dir[] = "/tmp/looms-demo.XXXXXX";
-  if (!mkdtemp(dir)) host_die("mkdtemp");
+  int arg = 1;
+  if (arg < argc && !strcmp(argv[arg], "-v")) {
+    opts.flags |= HOST_VERBOSE;
+    arg++;
+  }
+  if (argc > arg + 1) {
+    fprintf(stderr, "usage: demo [-v] [PIER]\n");
+    return 2;
+  }
+  char tmp[] = "/tmp/looms-demo.XXXXXX";
+  char *dir = arg < argc ? argv[arg] : mkdtemp(tmp);
+  if (!dir) host_die("mkdtemp");
   return first(dir, "/proc/self/exe");
 }

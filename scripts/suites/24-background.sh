@@ -74,6 +74,14 @@ over_bound() {
         has "loom: save: 2 MiB of pages is over LOOMS_SAVE_MEMORY (1 MiB); saving synchronously"
 }
 run over-the-memory-bound-saves-synchronously over_bound
+# A bound under 1 MiB is said in bytes, never as "0 MiB".
+small_bound() {
+    step LOOMS_SAVE_MEMORY=65536 SCN_FLAGS=verbose -- sync "$P" 100 &&
+        has "loom: saves: background (up to 65536 bytes copied per save)" &&
+        has "loom: save: 2 MiB of pages is over LOOMS_SAVE_MEMORY (65536 bytes); saving synchronously" &&
+        ! grep -q ' 0 MiB' "$W/out"
+}
+run small-memory-bound-is-said-in-bytes small_bound
 no_thread() { step "LD_PRELOAD=$OUT/libnothread.so" -- sync "$P" 100 && has "nothread: pthread_create refused"; }
 run no-thread-saves-synchronously no_thread
 unknown_mode() {

@@ -61,14 +61,31 @@ if [ "$found" != "cbindgen $CBINDGEN_VERSION" ]; then
     fail header_matches_cbindgen "need cbindgen $CBINDGEN_VERSION to regenerate include/looms.h," \
         "found '${found:-nothing}' at $cbindgen:" \
         "cargo install cbindgen --version $CBINDGEN_VERSION --locked"
-elif ! "$cbindgen" --quiet --config cbindgen.toml --output "$W/looms.h" include/looms.rs \
-    >"$W/cbindgen.log" 2>&1; then
+elif ! CBINDGEN=$cbindgen scripts/header.sh "$W/looms.h" >"$W/cbindgen.log" 2>&1; then
     fail_with header_matches_cbindgen "$W/cbindgen.log"
 elif ! diff -u include/looms.h "$W/looms.h" >"$W/header.diff"; then
     sed -i '1i include/looms.h differs from a fresh generation (make header):' "$W/header.diff"
     fail_with header_matches_cbindgen "$W/header.diff"
 else
     pass header_matches_cbindgen
+fi
+
+# What a distribution's users compile it with: strict ISO C11, every
+# warning an error, and C++ (declarations inside extern "C").
+printf '#include <looms.h>\nint main(void) { return (int)sizeof(u3e_control); }\n' >"$W/pedantic.c"
+if gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude -c -o "$W/pedantic.o" "$W/pedantic.c" \
+    >"$W/pedantic.log" 2>&1; then
+    pass "header_is_iso_c11 (gcc -std=c11 -Wall -Wextra -Wpedantic -Werror)"
+else
+    fail_with header_is_iso_c11 "$W/pedantic.log"
+fi
+if grep -q '^extern "C" {$' include/looms.h && grep -q '^}  // extern "C"$' include/looms.h &&
+    g++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only -x c++ "$W/pedantic.c" \
+        >"$W/cxx.log" 2>&1; then
+    pass "header_is_cxx_ready (extern \"C\" guards, compiles as C++11)"
+else
+    grep -n 'extern "C"' include/looms.h >>"$W/cxx.log" || echo "no extern \"C\" in include/looms.h" >>"$W/cxx.log"
+    fail_with header_is_cxx_ready "$W/cxx.log"
 fi
 
 leaked=$(grep -ow -E "$(echo $IMPORTS | tr ' ' '|')" include/looms.h | sort -u | tr '\n' ' ' || true)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# liblooms as a runtime gets it: linked statically into a fully static
-# host; installed (make install, with PREFIX and with DESTDIR), found with
-# pkg-config alone, also from a staged or moved tree with --define-prefix,
-# and uninstalled without a trace; and dropped in with
+# liblooms as a runtime gets it: its license; linked statically into a
+# fully static host; installed (make install, with PREFIX and with DESTDIR;
+# never building, and saying how the loader finds it), found with
+# pkg-config alone (shared, fully static with --static, from C++, and the
+# template examples/minimal-host.c), also from a staged or moved tree with
+# --define-prefix, and uninstalled without a trace; and dropped in with
 # LD_PRELOAD under a host linked against another events.c shared object,
 # PIE and non-PIE, with the host's own copy of u3e_Pool showing looms' state.
 set -euo pipefail
@@ -44,6 +46,20 @@ for f in "$LIB_DIR/liblooms.so" "$LIB_DIR/liblooms.a"; do
         exit 1
     fi
 done
+
+# ---------------------------------------------------------------------------
+# The license a packager looks for: one SPDX identifier in Cargo.toml, the
+# installed header and the LICENSE file at the top of the tree.
+
+spdx=$(sed -n 's/^license = "\(.*\)"$/\1/p' Cargo.toml)
+if [ "$spdx" = MIT ] && [ "$(head -n 1 LICENSE 2>/dev/null)" = "MIT License" ] &&
+    grep -q 'Permission is hereby granted, free of charge' LICENSE &&
+    head -n 1 include/looms.h | grep -qx "/\* SPDX-License-Identifier: $spdx \*/"; then
+    pass "license (Cargo.toml license = \"$spdx\", LICENSE, SPDX line in looms.h)"
+else
+    fail license "Cargo.toml license '$spdx'; LICENSE: $(head -n 1 LICENSE 2>&1)" \
+        "looms.h: $(head -n 1 include/looms.h)"
+fi
 
 # ---------------------------------------------------------------------------
 # Static linking: no shared object at all
@@ -150,6 +166,29 @@ else
     fail_with install_prefix "$W/install.log"
 fi
 
+# What install says about the loader, for a prefix it may not search.
+if grep -q "run ldconfig" "$W/install.log" && grep -q -- "-Wl,-rpath,$prefix/lib" "$W/install.log"; then
+    pass "install_says_how_to_load (ldconfig, or -Wl,-rpath,$prefix/lib)"
+else
+    fail_with install_says_how_to_load "$W/install.log"
+fi
+
+# Install never builds (as root it would need cargo on root's PATH and leave
+# target/ owned by root): with nothing built it stops, says to run make,
+# and installs nothing.
+mkdir -p "$W/unbuilt"
+rc=0
+quiet_make install PREFIX="$W/never" LOOMS_LIB_DIR="$W/unbuilt" CARGO=false \
+    >"$W/unbuilt.log" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && grep -q "liblooms.so is missing; run \`make\` first, as your user" "$W/unbuilt.log" &&
+    [ ! -e "$W/never" ] && ! grep -q '^false' "$W/unbuilt.log"; then
+    pass "install_never_builds (stops before anything is built or installed)"
+else
+    echo "exit $rc" >>"$W/unbuilt.log"
+    left_under "$W/never" >>"$W/unbuilt.log"
+    fail_with install_never_builds "$W/unbuilt.log"
+fi
+
 # pkg_host NAME ROOT [OPTION...]: build the minimal host from the install
 # under ROOT (lib/ and include/) with `pkg-config OPTION...` alone, the
 # caller having set PKG_CONFIG_PATH, and run it: it must compile against
@@ -181,6 +220,86 @@ pkg_host() {
 }
 
 PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg_host pkg_config_host "$prefix"
+
+# pkg_build NAME TARGET: builds c-tests/pkg's TARGET from the install under
+# $prefix, failing NAME with the build's output.
+pkg_build() {
+    rm -f "$PKG_OUT/$2"
+    PKG_CONFIG_PATH=$prefix/lib/pkgconfig quiet_make -C c-tests/pkg OUT="$PKG_OUT" \
+        "$PKG_OUT/$2" >"$W/$1-build.log" 2>&1 || { fail_with "$1" "$W/$1-build.log"; return 1; }
+}
+
+# A fully static host through pkg-config alone: cc -static with
+# `pkg-config --static --libs looms` picks liblooms.a and Libs.private.
+if pkg_build pkg_config_static roundtrip-static; then
+    exe=$PKG_OUT/roundtrip-static
+    rc=0
+    { "$exe" write "$W/pcs-pier" 7 5 && "$exe" read "$W/pcs-pier" 7 5; } >"$W/pcs.log" 2>&1 || rc=$?
+    if readelf -d "$exe" 2>&1 | grep 'no dynamic section' >/dev/null && [ "$rc" -eq 0 ] &&
+        grep -q '^read: 5 pages verified$' "$W/pcs.log" &&
+        ! grep -q '^Libs.*-lgcc_s' "$prefix/lib/pkgconfig/looms.pc"; then
+        pass "pkg_config_static (cc -static \$(pkg-config --static --libs looms): $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --static --libs-only-l looms | sed 's/ *$//'))"
+    else
+        echo "    exit $rc; $(readelf -d "$exe" 2>&1 | head -n 2)" >>"$W/pcs.log"
+        grep '^Libs' "$prefix/lib/pkgconfig/looms.pc" >>"$W/pcs.log"
+        fail_with pkg_config_static "$W/pcs.log"
+    fi
+fi
+
+# A C++ program: looms.h included with no extern "C" of its own.
+if pkg_build pkg_config_cxx_host cxxhost; then
+    rc=0
+    "$PKG_OUT/cxxhost" "$W/cxx-pier" >"$W/cxx.log" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ] && grep -q '^cxx: saved 3 pages, looms_save_wait 0$' "$W/cxx.log" &&
+        nm -u "$PKG_OUT/cxxhost" | grep -c ' U looms_save_wait$' >/dev/null; then
+        pass "pkg_config_cxx_host (g++, calls looms_save_wait by its C name)"
+    else
+        echo "    exit $rc" >>"$W/cxx.log"
+        nm -u "$PKG_OUT/cxxhost" | grep -i looms >>"$W/cxx.log" || true
+        fail_with pkg_config_cxx_host "$W/cxx.log"
+    fi
+fi
+
+# The template of README.md, built with its command: a counter that
+# survives restarts, in sync and in background mode, and in verbose mode.
+if pkg_build minimal_host_template minimal-host; then
+    exe=$PKG_OUT/minimal-host
+    rc=0
+    {
+        "$exe" "$W/template-pier" && "$exe" "$W/template-pier" &&
+            LOOMS_SAVE=background "$exe" "$W/template-pier" && "$exe" -v "$W/template-pier"
+    } >"$W/template.log" 2>"$W/template.err" || rc=$?
+    want=$(printf '%s\n' "new pier: counter 1" "existing pier: counter 2" \
+        "existing pier: counter 3" "existing pier: counter 4")
+    if [ "$rc" -eq 0 ] && [ "$(cat "$W/template.log")" = "$want" ] &&
+        grep -q '^loom: saves: sync' "$W/template.err"; then
+        pass "minimal_host_template (examples/minimal-host.c: counter 1 to 4 across restarts)"
+    else
+        { echo "exit $rc"; cat "$W/template.err"; } >>"$W/template.log"
+        fail_with minimal_host_template "$W/template.log"
+    fi
+fi
+
+# README.md's first screen, step 4, run as it is written (in a fresh
+# directory, with PKG_CONFIG_PATH naming this install): what a new user
+# types must build and run.
+mkdir -p "$W/readme"
+ln -s "$ROOT/examples" "$W/readme/examples"
+awk '/^<!-- first-host/ {on = 1; next} on && /^```sh$/ {body = 1; next}
+     body && /^```$/ {exit} body {print}' README.md |
+    sed "s|/tmp/my-pier|$W/readme-pier|g" >"$W/readme/steps.sh"
+rc=0
+(cd "$W/readme" && PKG_CONFIG_PATH=$prefix/lib/pkgconfig bash -e steps.sh) >"$W/readme.log" \
+    2>"$W/readme.err" || rc=$?
+if [ "$rc" -eq 0 ] && [ "$(grep -c . "$W/readme/steps.sh")" -ge 3 ] &&
+    [ "$(cat "$W/readme.log")" = "$(printf 'new pier: counter 1\nexisting pier: counter 2')" ] &&
+    [[ "$(ldd "$W/readme/minimal-host")" == *"=> $prefix/lib/liblooms.so.$major "* ]]; then
+    pass "readme_first_host (README.md's commands, as written, against the install)"
+else
+    { echo "exit $rc; steps:"; cat "$W/readme/steps.sh"; echo "output:"; cat "$W/readme.log" \
+        "$W/readme.err"; } >"$W/readme.why"
+    fail_with readme_first_host "$W/readme.why"
+fi
 
 quiet_make uninstall PREFIX="$prefix" >"$W/uninstall.log" 2>&1 || true
 left=$(left_under "$prefix")

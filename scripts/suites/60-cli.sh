@@ -219,7 +219,7 @@ run verify_noimage verify "$W/noimage"
 expect verify_missing_image 1 "t.startswith('$(chk noimage)/image.bin: missing')"
 
 run verify_nowhere verify "$W/nowhere"
-expect verify_missing_pier 1 "t.startswith('$W/nowhere/.urb/chk: ')"
+expect verify_missing_pier 2 "t.startswith('$W/nowhere/.urb/chk: ')"
 
 LAST=verify_eio
 RC=0
@@ -349,6 +349,11 @@ run backup_fresh backup --no-overwrite "$W/orphan" "$W/bk/fresh"
 expect backup_no_overwrite_new_dest 0
 cmp -s "$W/bk/fresh/image.bin" "$W/base.img" && pass backup_no_overwrite_copies ||
     fail backup_no_overwrite_copies
+# Missing parents are created with or without --no-overwrite.
+run backup_fresh_deep backup --no-overwrite "$W/base" "$W/bk/nested/missing/dest"
+expect backup_no_overwrite_nested_dest 0 "'20 pages (327680 bytes) copied' in t"
+cmp -s "$W/bk/nested/missing/dest/image.bin" "$W/base.img" && pass backup_no_overwrite_nested_copies ||
+    fail backup_no_overwrite_nested_copies
 
 run backup_odd backup "$W/odd" "$W/bk/odd"
 expect backup_refuses_odd_image 2

@@ -61,9 +61,13 @@ pub fn run(dir: &StdPath, dest: &StdPath, overwrite: bool) -> Status {
             pier.chk().show()
         );
     }
-    if overwrite {
-        if let Err(err) = std::fs::create_dir_all(dest) {
-            errln!("looms: {}: {err}", dest.display());
+    // DEST's parents are created either way; without overwrite the backup
+    // itself creates DEST and refuses when it exists.
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
+    let missing = if overwrite { Some(dest) } else { parent };
+    if let Some(dir) = missing {
+        if let Err(err) = std::fs::create_dir_all(dir) {
+            errln!("looms: {}: {err}", dir.display());
             return Status::Error;
         }
     }

@@ -39,10 +39,14 @@ pub fn run(dir: &StdPath, as_json: bool) -> Status {
     let mut found = Findings::default();
     let mut pending = Pending::Nothing;
     let mut image_json = Value::Null;
+    // No PIER/.urb/chk to check is an error (exit 2, as `info` exits), not
+    // a "no": it is still reported as the one problem.
+    let mut no_pier = false;
     match report::check_chk(&pier) {
         Err(why) => {
             let (path, reason) = why.split_once(": ").unwrap_or((&why, ""));
             found.problem(path.to_string(), reason);
+            no_pier = true;
         }
         Ok(()) => {
             pending = {
@@ -77,6 +81,8 @@ pub fn run(dir: &StdPath, as_json: bool) -> Status {
     }
     if clean {
         Status::Ok
+    } else if no_pier {
+        Status::Error
     } else {
         Status::No
     }
