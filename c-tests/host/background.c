@@ -343,6 +343,7 @@ static void *waiter(void *unused) {
   while (!atomic_load(&waiter_stop)) {
     if (!strcmp(waiter_call, "backup")) {
       u3e_backup(waiter_chk, waiter_dest, c3y);
+      usleep(2000); /* each copy is written and synced: keep the writes small */
     } else if (!strcmp(waiter_call, "open_any")) {
       c3_z len = 0;
       c3_i fd = u3e_image_open_any((char *)"image", waiter_chk, &len);

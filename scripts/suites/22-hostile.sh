@@ -349,7 +349,7 @@ null_pier_dir() {
 wait_other_thread() {
     local call=${1:-wait}
     mkdir -p "$W/e" &&
-        ok "$BG" LOOMS_SAVE="$SAVE" -- wait_other_thread "$P" 64 30 "$call" "$W/e" &&
+        ok "$BG" LOOMS_SAVE="$SAVE" -- wait_other_thread "$P" 16 20 "$call" "$W/e" &&
         has "another thread called $call" && has "rounds of stores kept and saved"
 }
 
@@ -358,7 +358,7 @@ wait_other_thread() {
 fork_entry() {
     local which=$1
     mkdir -p "$W/e" "$W/q/.urb/chk" &&
-        ok "$BG" LOOMS_SAVE="$SAVE" -- fork_entry "$P" 768 "$which" "$W/q" && hasnt "panicked" &&
+        ok "$BG" LOOMS_SAVE="$SAVE" -- fork_entry "$P" 64 "$which" "$W/q" && hasnt "panicked" &&
         hasnt "threads should not terminate" || return 1
     case $which in
     save) has "is a fork of process" && has "nothing written" && has "child: save, then looms_save_wait -1" ;;
@@ -371,7 +371,7 @@ fork_entry() {
 # A signal handler saves or waits while the runtime's thread is inside
 # u3e_save or looms_save_wait: refused with a line, or done; never a hang.
 signal_save() {
-    ok "$BG" LOOMS_SAVE="$SAVE" -- signal_save "$P" 64 40 && has "the last stores saved" &&
+    ok "$BG" LOOMS_SAVE="$SAVE" -- signal_save "$P" 16 40 && has "the last stores saved" &&
         hasnt "host: bail"
 }
 
