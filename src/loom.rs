@@ -7,21 +7,22 @@
 
 use crate::msg::last_errno;
 
-/// Where the runtime maps the loom (`U3_OS_LoomBase`), by platform. One
-/// table, one place: the host maps the loom here before calling in.
+/// Where the runtime maps the loom (`U3_OS_LoomBase` in its `portable.h`),
+/// by platform. One table, one place: the host maps the loom here before
+/// calling in. On 64-bit Linux the address is the same whatever the CPU.
 #[cfg(all(
     target_os = "linux",
-    target_arch = "x86_64",
+    target_pointer_width = "64",
     not(feature = "asan-base")
 ))]
 pub const BASE: usize = 0x2_0000_0000;
 /// AddressSanitizer builds move the loom out of the shadow memory.
-#[cfg(all(target_os = "linux", target_arch = "x86_64", feature = "asan-base"))]
+#[cfg(all(target_os = "linux", target_pointer_width = "64", feature = "asan-base"))]
 pub const BASE: usize = 0x1000_7fff_f000;
 #[cfg(all(target_os = "macos", not(feature = "asan-base")))]
 pub const BASE: usize = 0x280_0000_0000;
 #[cfg(all(target_os = "macos", feature = "asan-base"))]
-pub const BASE: usize = 0x1000_7fff_f000;
+pub const BASE: usize = 0x7280_0000_0000;
 
 /// log2 of the words in a page.
 pub const PAGE_SHIFT: u32 = crate::abi::u3a_page;
@@ -243,12 +244,10 @@ mod tests {
 
     #[test]
     fn base_is_the_platform_constant() {
-        #[cfg(all(
-            target_arch = "x86_64",
-            target_os = "linux",
-            not(feature = "asan-base")
-        ))]
+        #[cfg(all(target_os = "linux", not(feature = "asan-base")))]
         assert_eq!(page_ptr(0) as usize, 0x2_0000_0000);
+        #[cfg(all(target_os = "macos", not(feature = "asan-base")))]
+        assert_eq!(page_ptr(0) as usize, 0x280_0000_0000);
         assert_eq!(BASE % 4096, 0);
     }
 }
