@@ -26,6 +26,7 @@ pub mod pier;
 pub mod pool;
 pub mod recovery;
 pub mod snapshot;
+pub mod sys;
 pub mod track;
 
 pub use pool::u3e_Pool;

@@ -8,21 +8,8 @@
 use crate::msg::last_errno;
 
 /// Where the runtime maps the loom (`U3_OS_LoomBase` in its `portable.h`),
-/// by platform. One table, one place: the host maps the loom here before
-/// calling in. On 64-bit Linux the address is the same whatever the CPU.
-#[cfg(all(
-    target_os = "linux",
-    target_pointer_width = "64",
-    not(feature = "asan-base")
-))]
-pub const BASE: usize = 0x2_0000_0000;
-/// AddressSanitizer builds move the loom out of the shadow memory.
-#[cfg(all(target_os = "linux", target_pointer_width = "64", feature = "asan-base"))]
-pub const BASE: usize = 0x1000_7fff_f000;
-#[cfg(all(target_os = "macos", not(feature = "asan-base")))]
-pub const BASE: usize = 0x280_0000_0000;
-#[cfg(all(target_os = "macos", feature = "asan-base"))]
-pub const BASE: usize = 0x7280_0000_0000;
+/// by platform (`sys`): the host maps the loom here before calling in.
+pub const BASE: usize = crate::sys::LOOM_BASE;
 
 /// log2 of the words in a page.
 pub const PAGE_SHIFT: u32 = crate::abi::u3a_page;
@@ -208,12 +195,7 @@ pub fn discard(first: u32, count: u32) -> Result<(), i32> {
 pub fn advise_huge_pages(first: u32, count: u32) -> Result<(), i32> {
     // SAFETY: the range is inside the loom; the advice changes how memory
     // is backed, never its contents.
-    let rc = unsafe { libc::madvise(page_ptr(first).cast(), bytes_of(count), libc::MADV_HUGEPAGE) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(last_errno())
-    }
+    unsafe { crate::sys::advise_huge_pages(page_ptr(first).cast(), bytes_of(count)) }
 }
 
 /// The system page size.
