@@ -484,7 +484,9 @@ pub fn harvest() {
             return;
         }
         for region in &regions[..found as usize] {
+            // Whole granules, as the fault path marks them.
             let (first, last) = region_pages(region.start, region.end);
+            let (first, last) = (loom::granule_floor(first), loom::granule_ceil(last));
             dirty::set_range(map, first, last.min(pages), true);
         }
         if (found as usize) < regions.len() || arg.walk_end <= at {

@@ -20,6 +20,7 @@ fi
 BIN=${SCENARIO_BIN:-$OUT/scenario}
 WRAP=${SCENARIO_WRAP:-}
 TAG=${SCENARIO_TAG:-scenarios}
+[ -n "${LOOMS_TEST_GRANULE:-}" ] && TAG=$TAG-granule-$((LOOMS_TEST_GRANULE >> 10))k
 W=$(mktemp -d /tmp/looms-scn.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 failed=0
@@ -63,8 +64,12 @@ run() {
 }
 
 T() { echo "LOOMS_TRACKING=$TRACK"; }
-# Store faults expected for N clean pages: one each with mprotect, none with uffd.
-F() { [ "$TRACK" = uffd ] && echo 0 || echo "$1"; }
+# Loom pages in a granule (LOOMS_TEST_GRANULE, a test setting): a first
+# store makes its whole granule dirty and writable.
+GRANULE=$((${LOOMS_TEST_GRANULE:-16384} / 16384))
+# Store faults expected for N clean pages stored to in order: one per
+# granule with mprotect, none with uffd.
+F() { [ "$TRACK" = uffd ] && echo 0 || echo $((($1 + GRANULE - 1) / GRANULE)); }
 
 # ---- scenarios ---------------------------------------------------------------
 hashes() { step -- hashes "$P"; }
