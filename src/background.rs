@@ -19,21 +19,30 @@
 //! - The runtime's thread owns the pool (`u3e_Pool`, its dirty bitmap), the
 //!   loom's mappings and protections, `LEFT_PATCH` and `UNSAVED`
 //!   (snapshot.rs), the mode and bound below, and `STATE`: the staging
-//!   buffer and the pending save. `STATE` is behind a mutex only because the
-//!   `atexit` handler may run on another thread; the lock is never held
-//!   across a join, a runtime call or anything that can exit.
+//!   buffer and the pending save. Only a call inside the library
+//!   (`process::enter`, one at a time) touches `STATE`; its mutex is taken
+//!   with `try_lock`, never waited for, and never held across a join, a
+//!   runtime call or anything that can exit.
 //! - The worker owns its `Job`, moved into it at the spawn: the pier's
 //!   paths, its own descriptor of `image.bin`, the page list and read access
-//!   to the staging buffer. It returns its result through the join handle
-//!   and touches nothing else: not the pool, not the loom, no runtime
-//!   function (`u3l_log`, `u3m_bail`, `u3a_*`); it speaks only through
-//!   `loom: save: …` lines (`write(2)`).
+//!   to the staging buffer. It returns its result through the join handle,
+//!   publishes how it ended in `OUTCOME`, and touches nothing else: not the
+//!   pool, not the loom, no runtime function (`u3l_log`, `u3m_bail`,
+//!   `u3a_*`); it speaks only through `loom: save: …` lines (`write(2)`).
+//! - `OUTCOME` is shared by everyone and written with single atomic stores:
+//!   `RUNNING` by the runtime's thread before the spawn, the result by the
+//!   worker, `IDLE` by the runtime's thread once it has finished the save,
+//!   `ORPHANED` in a forked child. Threads other than the runtime's, signal
+//!   handlers and the exit handler only wait on it (a futex wait: no lock
+//!   that a fork or a signal could leave held) and never finish a save:
+//!   finishing maps pages back under the runtime's stores, which only the
+//!   runtime's thread may do.
 //! - The staging buffer is written by the runtime's thread before the spawn
 //!   and read by the worker until the join; the spawn and the join order the
 //!   two threads' accesses, and nothing touches it in between.
 //! - `u3e_fault` reads none of this: the fault path stays lock-free.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::thread::JoinHandle;
 
@@ -276,6 +285,9 @@ impl Job {
 /// A save the worker is writing, as the runtime's thread keeps it.
 struct Pending {
     worker: JoinHandle<Outcome>,
+    /// The process that started the worker: in a forked child the worker
+    /// does not exist, and its handle must never be joined.
+    pid: i32,
     /// Runs `(first, count)` of the pages made clean at the copy: every page
     /// that was dirty below the heap's top.
     captured: Vec<(u32, u32)>,
@@ -286,7 +298,8 @@ struct Pending {
 /// What a barrier finishes with.
 pub(crate) struct Finished {
     pub written: Written,
-    pub left_patch: bool,
+    /// `None`: unknown (the worker was the parent's); `LEFT_PATCH` stays.
+    pub left_patch: Option<bool>,
     pub captured: Vec<(u32, u32)>,
     pub total: u32,
     pub marks: (u3_post, u3_post),
@@ -302,11 +315,80 @@ static STATE: Mutex<State> = Mutex::new(State {
     pending: None,
 });
 
-fn state() -> std::sync::MutexGuard<'static, State> {
-    // A poisoned lock cannot happen (panics abort); take it anyway.
-    STATE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The runtime's state, for the call inside the library. `None` only where
+/// the lock was copied held into a forked child: there is nothing of this
+/// process's in it then.
+fn state() -> Option<std::sync::MutexGuard<'static, State>> {
+    match STATE.try_lock() {
+        Ok(state) => Some(state),
+        // A poisoned lock cannot happen (panics abort); take it anyway.
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// How the last background save ended, for everyone
+
+/// No background save is pending (or the last one has been finished).
+const IDLE: u32 = 0;
+/// The worker is writing.
+const RUNNING: u32 = 1;
+/// The worker is done: the snapshot is durable.
+const SAVED: u32 = 2;
+/// The worker is done: nothing written, the previous snapshot kept.
+const KEPT: u32 = 3;
+/// The worker is done: the image failed after the patch was durable.
+const LOST: u32 = 4;
+/// A forked child: the worker was the parent's.
+const ORPHANED: u32 = 5;
+
+static OUTCOME: AtomicU32 = AtomicU32::new(IDLE);
+/// The process whose worker `OUTCOME` describes.
+static WORKER_PID: AtomicI32 = AtomicI32::new(0);
+
+fn outcome_code(written: Written) -> u32 {
+    match written {
+        Written::Saved => SAVED,
+        Written::Kept => KEPT,
+        Written::Lost => LOST,
+    }
+}
+
+fn this_pid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Waits (a futex wait; async-signal-safe, no lock) while a worker of this
+/// process is writing; returns the word it ended with.
+fn wait_while_running() -> u32 {
+    loop {
+        let now = OUTCOME.load(Ordering::Acquire);
+        if now != RUNNING || WORKER_PID.load(Ordering::Acquire) != this_pid() {
+            return now;
+        }
+        atomic_wait::wait(&OUTCOME, RUNNING);
+    }
+}
+
+/// For a caller that may not finish a save (another thread, a signal
+/// handler, a call while another is inside): waits for a save being
+/// written and says whether the last background save is durable. `None`
+/// when none was pending: the caller answers from what the last finished
+/// save left.
+pub fn wait_only() -> Option<bool> {
+    match wait_while_running() {
+        IDLE => None,
+        SAVED => Some(true),
+        _ => Some(false),
+    }
+}
+
+/// In a child forked without exec (a `pthread_atfork` handler): the worker
+/// is the parent's, and nothing in the child waits for it.
+pub fn orphan_in_child() {
+    let _ = OUTCOME.compare_exchange(RUNNING, ORPHANED, Ordering::SeqCst, Ordering::SeqCst);
 }
 
 /// Copies `pages` (ascending) for a background save into the staging
@@ -339,7 +421,9 @@ pub(crate) fn stage(
     if identity.is_none() || identity != held.identity().ok() {
         return Err("image.bin is not the file booted".to_string());
     }
-    let mut state = state();
+    let Some(mut state) = state() else {
+        return Err("the staging buffer is not this process's".to_string());
+    };
     if !state.staging.reserve(bytes) {
         return Err(format!(
             "no memory for a copy of {} MiB",
@@ -374,15 +458,11 @@ static AT_EXIT: Once = Once::new();
 /// At process exit, a save still being written is waited for, so that a
 /// runtime that calls `exit()` right after its last save finds it durable.
 /// Nothing else: the process is ending (a save that failed after its patch
-/// was durable is completed by the next boot).
+/// was durable is completed by the next boot). It takes no lock and joins
+/// nothing, so it works from any thread, and a forked child (whose worker
+/// is the parent's) returns at once.
 extern "C" fn wait_at_exit() {
-    let pending = match STATE.try_lock() {
-        Ok(mut state) => state.pending.take(),
-        Err(_) => None,
-    };
-    if let Some(pending) = pending {
-        let _ = pending.worker.join();
-    }
+    wait_while_running();
 }
 
 /// Hands `job` to a worker thread. Where no thread can be had, the job runs
@@ -395,58 +475,118 @@ pub(crate) fn launch(job: Job, captured: Vec<(u32, u32)>, total: u32, marks: (u3
     });
     let slot = Arc::new(Mutex::new(Some(job)));
     let given = Arc::clone(&slot);
-    let spawned = std::thread::Builder::new()
-        .name("looms-save".into())
-        .spawn(move || {
-            let job = given.lock().ok().and_then(|mut job| job.take());
-            job.map_or((Written::Kept, false), Job::run)
-        });
+    let pid = this_pid();
+    // RUNNING is said with signals blocked, and only while the worker is
+    // being started: a signal handler that waits for the worker never finds
+    // RUNNING without a worker to end it.
+    let spawned = crate::process::with_signals_blocked(|| {
+        WORKER_PID.store(pid, Ordering::Release);
+        OUTCOME.store(RUNNING, Ordering::Release);
+        let spawned = std::thread::Builder::new()
+            .name("looms-save".into())
+            .spawn(move || {
+                let job = given.lock().ok().and_then(|mut job| job.take());
+                let outcome = job.map_or((Written::Kept, false), Job::run);
+                OUTCOME.store(outcome_code(outcome.0), Ordering::Release);
+                atomic_wait::wake_all(&OUTCOME);
+                outcome
+            });
+        if spawned.is_err() {
+            OUTCOME.store(IDLE, Ordering::Release);
+        }
+        spawned
+    });
     match spawned {
         Ok(worker) => {
-            state().pending = Some(Pending {
+            let pending = Pending {
                 worker,
+                pid,
                 captured,
                 total,
                 marks,
-            });
+            };
+            match state() {
+                Some(mut state) => state.pending = Some(pending),
+                // Cannot happen in the process that booted (one call at a
+                // time); finish it here rather than lose it.
+                None => finish_pending(pending),
+            }
         }
         Err(_) => {
             let job = slot.lock().ok().and_then(|mut job| job.take());
-            let Some(job) = job else { return };
+            let Some(job) = job else {
+                OUTCOME.store(IDLE, Ordering::Release);
+                return;
+            };
             let (written, left_patch) = job.run();
-            state().staging.lazy_free();
+            OUTCOME.store(outcome_code(written), Ordering::Release);
+            if let Some(state) = state() {
+                state.staging.lazy_free();
+            }
             snapshot::after_background(Finished {
                 written,
-                left_patch,
+                left_patch: Some(left_patch),
                 captured,
                 total,
                 marks,
             });
+            OUTCOME.store(IDLE, Ordering::Release);
         }
     }
 }
 
 /// The barrier: waits for a save being written, then finishes it on this
-/// (the runtime's) thread. Returns at once when none is pending.
+/// thread. Only the runtime's thread, inside a snapshot call, may call it:
+/// finishing maps the image back under pages the runtime may be storing
+/// to. Returns at once when none is pending.
 pub fn finish() {
-    let pending = state().pending.take();
-    let Some(pending) = pending else { return };
+    let pending = state().and_then(|mut state| state.pending.take());
+    if let Some(pending) = pending {
+        finish_pending(pending);
+    }
+}
+
+fn finish_pending(pending: Pending) {
+    if pending.pid != this_pid() {
+        // A forked child: the worker is the parent's and does not exist
+        // here; joining its handle would wait forever or find no result.
+        // For this process the save wrote nothing: its pages are dirty
+        // again, and nothing of the parent's (lock, files) is touched.
+        std::mem::forget(pending.worker);
+        OUTCOME.store(IDLE, Ordering::Release);
+        snapshot::after_background(Finished {
+            written: Written::Kept,
+            left_patch: None,
+            captured: pending.captured,
+            total: pending.total,
+            marks: pending.marks,
+        });
+        return;
+    }
     // A worker cannot panic (panics abort); a lost result counts as a save
     // that wrote nothing.
     let (written, left_patch) = pending.worker.join().unwrap_or((Written::Kept, false));
-    state().staging.lazy_free();
+    if let Some(state) = state() {
+        state.staging.lazy_free();
+    }
     snapshot::after_background(Finished {
         written,
-        left_patch,
+        left_patch: Some(left_patch),
         captured: pending.captured,
         total: pending.total,
         marks: pending.marks,
     });
+    // After the bookkeeping (`UNSAVED`), so that a waiter on another thread
+    // that finds no save pending reads what this one left. A save that bails
+    // (LOST) never gets here: waiters keep reading LOST.
+    OUTCOME.store(IDLE, Ordering::Release);
 }
 
 /// Gives the staging buffer back (`u3e_stop`, after the barrier).
 pub fn release() {
-    state().staging.release();
+    if let Some(mut state) = state() {
+        state.staging.release();
+    }
 }
 
 #[cfg(test)]

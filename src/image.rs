@@ -175,6 +175,27 @@ impl File {
             .map_err(|errno| self.path.err("reserve space in", errno))
     }
 
+    /// Allocates blocks for `[offset, offset + len)` (`sys::allocate`:
+    /// the file grows if the range passes its end); holes are filled, data
+    /// is kept. `Err` with `EOPNOTSUPP` where the file system cannot.
+    pub fn allocate(&self, offset: u64, len: u64) -> IoResult<()> {
+        retry(|| sys::allocate(self.fd, offset, len))
+            .map(drop)
+            .map_err(|errno| self.path.err("fallocate", errno))
+    }
+
+    /// Bytes of the file's length that hold no blocks, as `fstat` counts
+    /// them (`st_blocks`): what writing the whole file could still need,
+    /// for file systems that cannot say where their holes are.
+    pub fn unallocated(&self) -> IoResult<u64> {
+        // SAFETY: an all-zero stat is a valid out-parameter.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is open; st is a valid out-parameter.
+        retry(|| unsafe { libc::fstat(self.fd, &mut st) })
+            .map_err(|errno| self.path.err("stat", errno))?;
+        Ok((st.st_size as u64).saturating_sub((st.st_blocks as u64).saturating_mul(512)))
+    }
+
     /// The first hole at or after `offset` (`SEEK_HOLE`; the file's end
     /// counts as one), or `None` where the file system cannot tell.
     pub fn next_hole(&self, offset: u64) -> Option<u64> {
@@ -559,9 +580,20 @@ impl Dir {
     /// Takes an exclusive lock on the directory without waiting (`flock`):
     /// `Err(EWOULDBLOCK)` when another open of it holds one, in this
     /// process or any other. The lock lasts while this `Dir` is open.
+    /// `EWOULDBLOCK` (another open holds it) is answered at once, never
+    /// retried: a second process is refused without waiting, and never goes
+    /// ahead because the holder happened to exit meanwhile.
     pub fn try_lock(&self) -> Result<(), i32> {
-        // SAFETY: the directory is open.
-        retry(|| unsafe { libc::flock(self.fd(), libc::LOCK_EX | libc::LOCK_NB) }).map(drop)
+        loop {
+            // SAFETY: the directory is open.
+            if unsafe { libc::flock(self.fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(());
+            }
+            match last_errno() {
+                libc::EINTR => continue,
+                errno => return Err(errno),
+            }
+        }
     }
 
     /// Gives up ownership of the descriptor.
@@ -612,12 +644,17 @@ pub fn sync_dir(dir: &Path) -> IoResult<()> {
 /// free block when it may use the blocks a file system keeps back (ext4
 /// lets root, by default its reserved user and group, and any process with
 /// `CAP_SYS_RESOURCE` use them), else those free to unprivileged users.
-pub fn free_bytes(dir: &Path) -> IoResult<u64> {
+/// `None` where the file system keeps no block counts at all (ramfs, some
+/// FUSE file systems report zero blocks in all): unknown, not full.
+pub fn free_bytes(dir: &Path) -> IoResult<Option<u64>> {
     // SAFETY: an all-zero statvfs is a valid out-parameter.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid C string and out-parameter.
     retry(|| unsafe { libc::statvfs(dir.c().as_ptr(), &mut st) })
         .map_err(|errno| dir.err("statvfs", errno))?;
+    if st.f_blocks == 0 {
+        return Ok(None);
+    }
     // SAFETY: geteuid and getegid cannot fail.
     let root = unsafe { libc::geteuid() == 0 || libc::getegid() == 0 };
     let blocks = if root || may_use_reserved() {
@@ -625,7 +662,7 @@ pub fn free_bytes(dir: &Path) -> IoResult<u64> {
     } else {
         st.f_bavail
     };
-    Ok((blocks as u64).saturating_mul(st.f_frsize as u64))
+    Ok(Some((blocks as u64).saturating_mul(st.f_frsize as u64)))
 }
 
 /// Whether this process may use the blocks a file system keeps back
@@ -695,6 +732,15 @@ impl<'a> Holes<'a> {
             known,
             asked: u64::MAX,
             hole: (0, 0),
+        }
+    }
+
+    /// Every byte of the file counts as a hole: for a file system whose
+    /// `SEEK_HOLE` cannot be believed.
+    pub fn everywhere(file: &'a File, end: u64) -> Holes<'a> {
+        Holes {
+            known: false,
+            ..Holes::new(file, end)
         }
     }
 
@@ -939,7 +985,7 @@ mod tests {
         assert!(!exists(&path));
         assert_eq!(unlink(&path).unwrap_err().errno, libc::ENOENT);
         sync_dir(&dir).unwrap();
-        assert!(free_bytes(&dir).unwrap() > 0);
+        assert!(free_bytes(&dir).unwrap().unwrap() > 0);
         // SAFETY: valid C string.
         unsafe { libc::rmdir(dir.c().as_ptr()) };
     }

@@ -24,6 +24,7 @@ pub mod msg;
 pub mod patch;
 pub mod pier;
 pub mod pool;
+pub mod process;
 pub mod recovery;
 pub mod snapshot;
 pub mod sys;

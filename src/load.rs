@@ -133,10 +133,12 @@ pub fn read_image(file: &File, pages: u32, huge: bool) -> Result<Loaded, IoError
     let mut started = 1;
     std::thread::scope(|scope| {
         for _ in 1..wanted {
-            let spawned = std::thread::Builder::new()
-                .name("looms-load".into())
-                .stack_size(READER_STACK)
-                .spawn_scoped(scope, || readers.run());
+            let spawned = crate::process::with_signals_blocked(|| {
+                std::thread::Builder::new()
+                    .name("looms-load".into())
+                    .stack_size(READER_STACK)
+                    .spawn_scoped(scope, || readers.run())
+            });
             match spawned {
                 Ok(_) => started += 1,
                 // No more threads: this one reads what is left.

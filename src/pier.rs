@@ -117,6 +117,18 @@ pub fn held_identity() -> Option<(u64, u64)> {
     (unsafe { libc::fstat(fd, &mut st) } == 0).then(|| crate::sys::identity(&st))
 }
 
+/// In a child forked without exec (a `pthread_atfork` handler, so only
+/// async-signal-safe calls): the lock is the parent's. The child's copy of
+/// the descriptor is closed, so that the lock goes with the parent and a
+/// restart is not refused for as long as the child lives.
+pub fn forget_in_child() {
+    let fd = HELD.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: the child's copy of the descriptor HELD owned.
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// Releases the held lock, if any.
 pub fn release() {
     let fd = HELD.swap(-1, Ordering::SeqCst);

@@ -35,10 +35,18 @@ pub enum Pending {
 /// Reads and checks whatever patch is pending, without changing anything.
 /// `progress` is called with (pages checked, pages in all).
 pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
-    let control_file = match File::open_regular(&pier.control(), libc::O_RDONLY, 0) {
+    inspect_chk(&pier.chk(), progress)
+}
+
+/// `inspect` for the snapshot directory `chk` itself (`<pier>/.urb/chk`,
+/// or any directory holding an image and its patch, as a backup's source).
+pub fn inspect_chk(chk: &Path, progress: &mut dyn FnMut(u64, u64)) -> Pending {
+    let control = Path::join(chk.bytes(), "control.bin");
+    let memory_path = Path::join(chk.bytes(), "memory.bin");
+    let control_file = match File::open_regular(&control, libc::O_RDONLY, 0) {
         Ok(file) => file,
         Err(err) if err.errno == libc::ENOENT => {
-            return if image::exists(&pier.memory()) {
+            return if image::exists(&memory_path) {
                 Pending::OrphanMemory
             } else {
                 Pending::Nothing
@@ -46,7 +54,7 @@ pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
         }
         Err(err) => return not_regular("control.bin", err),
     };
-    let memory = match File::open_regular(&pier.memory(), libc::O_RDONLY, 0) {
+    let memory = match File::open_regular(&memory_path, libc::O_RDONLY, 0) {
         Ok(file) => file,
         Err(err) if err.errno == libc::ENOENT => return Pending::Corrupt(None),
         Err(err) => return not_regular("memory.bin", err),
@@ -198,6 +206,9 @@ pub enum BackupError {
     Create(IoError),
     /// Copying, syncing or renaming failed; the temporary copy was removed.
     Copy(IoError),
+    /// A patch is pending in the source and could not be read: the image
+    /// may be half-written, and the copy would be torn. Nothing copied.
+    Patch(IoError),
 }
 
 /// The outcome of a backup that succeeded.
@@ -205,6 +216,10 @@ pub enum BackupError {
 pub enum Copied {
     /// `len` bytes copied.
     Bytes(u64),
+    /// The image copied, then the complete patch pending beside it applied
+    /// to the copy (a save was interrupted while it wrote the image: the
+    /// source image may be half old, half new); `len` bytes in the end.
+    Patched { len: u64, pages: usize },
     /// The source and the destination are the same file: nothing to do.
     Same(u64),
 }
@@ -295,6 +310,15 @@ pub fn backup(
     })?;
     let _source_lock = lock_for_copy(&source_dir, held, false)?;
     let _target_lock = lock_for_copy(&target, held, true)?;
+    // A backup is one whole generation: with a complete patch pending (a
+    // crash during the image write), the image may be half-written, and the
+    // copy gets the patch applied, checked as boot checks it. A torn or
+    // corrupt patch means the image was not touched yet: it is whole.
+    let pending = match inspect_chk(from, &mut |_, _| {}) {
+        Pending::Valid(valid) => Some(valid),
+        Pending::Unreadable(err) => return Err(BackupError::Patch(err)),
+        Pending::Nothing | Pending::OrphanMemory | Pending::Corrupt(_) => None,
+    };
 
     const TEMPORARY: &str = "image.bin.tmp";
     // Whatever a crash or an odd file left under the temporary name goes:
@@ -311,12 +335,22 @@ pub fn backup(
         )
         .map_err(BackupError::Create)?;
     let written = image::copy_with_progress(&source, &copy, len, progress)
-        .and_then(|()| copy.sync_data())
+        .and_then(|()| match &pending {
+            // Resizes to the patch's length and syncs.
+            Some(valid) => apply(valid, &copy, &mut |_, _| {}),
+            None => copy.sync_data(),
+        })
         .and_then(|()| target.rename(TEMPORARY, "image.bin"))
         .and_then(|()| target.sync());
     if let Err(err) = written {
         let _ = target.unlink(TEMPORARY);
         return Err(BackupError::Copy(err));
     }
-    Ok(Copied::Bytes(len))
+    Ok(match pending {
+        Some(valid) => Copied::Patched {
+            len: loom::bytes_of(valid.control.total) as u64,
+            pages: valid.control.lines.len(),
+        },
+        None => Copied::Bytes(len),
+    })
 }

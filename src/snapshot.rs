@@ -37,6 +37,7 @@ use crate::msg::{say, strerror};
 use crate::patch;
 use crate::pier::{self, LockError, Pier};
 use crate::pool;
+use crate::process;
 use crate::recovery::{self, BackupError, Pending};
 use crate::track;
 
@@ -57,9 +58,30 @@ fn current_pier() -> Pier {
 }
 
 fn exit_boot() -> ! {
+    // The runtime's atexit handlers may call in again: this call is over.
+    process::leave();
     // SAFETY: exit runs the runtime's atexit handlers, as the reference does.
     unsafe { libc::exit(1) }
 }
+
+/// Enters a call that the reference would have asserted on had it been
+/// re-entered (`u3e_live`, `u3e_stop`, `u3e_yolo`, `u3e_foul`, `u3e_init`):
+/// a second call while one is inside says why and bails, at once.
+fn enter_or_bail(what: &str) -> process::Inside {
+    match process::enter() {
+        Ok(inside) => inside,
+        Err(busy) => {
+            process::say_busy(what, busy, "");
+            host::oops("one snapshot call at a time", file!(), line!())
+        }
+    }
+}
+
+/// Whether the pool's descriptors are this boot's: set by `u3e_live` once
+/// the image is open, cleared by `u3e_stop`. Owned by the runtime's thread.
+static LIVE: AtomicBool = AtomicBool::new(false);
+/// Whether this process has booted a pier before (owned by the runtime's thread).
+static BOOTED_BEFORE: AtomicBool = AtomicBool::new(false);
 
 /// The image file the pool holds open.
 fn image_file(pier: &Pier) -> std::mem::ManuallyDrop<File> {
@@ -263,6 +285,29 @@ fn open_ephemeral(pier: &Pier) -> bool {
         );
         return false;
     }
+    // Every page of the loom above the image lives in this file, and a
+    // store into one allocates its blocks: on a full disk that store could
+    // not be placed (events.c returns base to the fault handler, and the
+    // runtime stops). The blocks are taken now, while a boot can still say
+    // why it stops; data already there is kept.
+    match file.allocate(0, loom::bytes_of(pool::view().pages) as u64) {
+        Ok(()) => {}
+        Err(err) if err.errno == libc::EOPNOTSUPP || err.errno == libc::ENOSYS => {
+            say!(
+                "loom: ephemeral {} cannot reserve space ({}); a store can fail when the disk is full\r\n",
+                path.show(),
+                strerror(err.errno)
+            );
+        }
+        Err(err) => {
+            say!(
+                "loom: ephemeral fallocate {}: {}\r\n",
+                path.show(),
+                strerror(err.errno)
+            );
+            return false;
+        }
+    }
     // SAFETY: single-threaded pool access.
     unsafe { pool::get().eph_i = file.into_raw() };
     true
@@ -378,7 +423,10 @@ fn recover(pier: &Pier, size: Size) {
 }
 
 /// Takes the pier's lock, or stops the boot when another process holds it.
-fn lock_pier(pier: &Pier) {
+/// `Some` when `.urb/chk` exists but cannot be opened for the lock: the
+/// boot goes on to open the image, so that where the reference fails too it
+/// fails in the reference's words, and stops after it otherwise.
+fn lock_pier(pier: &Pier) -> Option<IoError> {
     pier::release();
     match pier::lock(pier) {
         Ok(file) => pier::hold(file),
@@ -390,15 +438,30 @@ fn lock_pier(pier: &Pier) {
             say!("boot: image failed\r\n");
             exit_boot();
         }
-        // .urb/chk could not be opened: boot fails on the image next, as
-        // the reference fails.
-        Err(LockError::Open(_)) => {}
+        // No .urb/chk (or not a directory): boot fails on the image next,
+        // in the reference's words.
+        Err(LockError::Open(err)) if err.errno == libc::ENOENT || err.errno == libc::ENOTDIR => {}
+        Err(LockError::Open(err)) => return Some(err),
         // A file system without flock locks (ENOLCK, EINVAL): boot as the
         // reference does, unguarded, and say so.
         Err(LockError::Unsupported(err)) => {
             say!("loom: {err}; the pier is not guarded against a second process\r\n");
         }
     }
+    None
+}
+
+/// `.urb/chk` is there, the image opened, but the directory cannot be
+/// opened (no read permission): the pier can be neither guarded nor synced
+/// (every save syncs the directory). Stop rather than run unguarded.
+fn refuse_unguarded(err: &IoError) -> ! {
+    say!(
+        "loom: lock {}: {}; the pier cannot be guarded against a second process\r\n",
+        err.path,
+        strerror(err.errno)
+    );
+    say!("boot: image failed\r\n");
+    exit_boot();
 }
 
 /// Sets the granule the loom is protected and mapped in: the larger of the
@@ -420,7 +483,18 @@ fn choose_granule() -> Result<(), usize> {
 
 /// `u3e_live`.
 pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
+    let _inside = enter_or_bail("live");
     background::finish();
+    process::booted();
+    // A boot after an earlier one in this process (u3e_stop then u3e_live,
+    // or u3e_live in a forked child) finds the earlier image's pages still
+    // mapped clean: those the new image does not hold are made fresh and
+    // writable below, as a save that shrinks the image does.
+    let previous = if BOOTED_BEFORE.swap(true, Ordering::Relaxed) {
+        pool::view().image_pages
+    } else {
+        0
+    };
     LEFT_PATCH.store(false, Ordering::Relaxed);
     RESERVE_UNSUPPORTED_SAID.store(false, Ordering::Relaxed);
     set_unsaved(None);
@@ -448,7 +522,7 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     if host::flag(host::SWAP) {
         make_dirs(&pier);
     }
-    lock_pier(&pier);
+    let unguarded = lock_pier(&pier);
     if host::flag(host::SWAP) && !open_ephemeral(&pier) {
         say!("boot: failed to load ephemeral file\r\n");
         exit_boot();
@@ -457,6 +531,10 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         say!("boot: image failed\r\n");
         exit_boot();
     };
+    LIVE.store(true, Ordering::Relaxed);
+    if let Some(err) = unguarded {
+        refuse_unguarded(&err);
+    }
     recover(&pier, size);
 
     let view = pool::view();
@@ -476,9 +554,9 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         }
     }
     if host::flag(host::NO_DEMAND) {
-        load_image(&pier, view.image_pages);
+        load_image(&pier, view.image_pages, previous);
     } else {
-        map_image(view.image_fd, view.image_pages, 0);
+        map_image(view.image_fd, view.image_pages, previous);
     }
     host::log(c"boot: protected loom");
 
@@ -498,7 +576,7 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
 
 /// `_ce_loom_blit`: reads the image into the bottom of the loom (no_demand),
 /// in parallel and into huge pages where it can (see `load`).
-fn load_image(pier: &Pier, pages: u32) {
+fn load_image(pier: &Pier, pages: u32, previous: u32) {
     if pages > 0 {
         let image = image_file(pier);
         // A loom booted before in this process (u3e_stop, then u3e_live)
@@ -513,7 +591,7 @@ fn load_image(pier: &Pier, pages: u32) {
             host::oops("0", file!(), line!());
         }
     }
-    protect_loom(pages, 0);
+    protect_loom(pages, previous);
 }
 
 // ---------------------------------------------------------------------------
@@ -571,40 +649,75 @@ fn try_collect<T>(len: usize, item: impl FnMut(usize) -> T) -> Option<Vec<T>> {
 /// runtime's thread.
 static RESERVE_UNSUPPORTED_SAID: AtomicBool = AtomicBool::new(false);
 
+/// Whether `reserve_image` reserved what the image write needs.
+enum Reserved {
+    /// Every block the image write fills is allocated now.
+    All,
+    /// The file system cannot reserve (`EOPNOTSUPP`): the write may still
+    /// need `holes` bytes inside the image's present length, beyond the
+    /// growth the space check counts anyway.
+    Unsupported { holes: u64 },
+}
+
 /// Reserves the blocks the image write of step 3 needs, before anything of
 /// the patch exists: every page to be written that lies in a hole of
 /// `image.bin` (free pages skipped by earlier saves) or beyond its end.
 /// Once the patch is durable the image write then cannot meet a full disk,
 /// whatever other writers take meanwhile. Neither the image's length nor
 /// its contents change. Where the file system cannot reserve, says so once
-/// and goes on as before.
-fn reserve_image(pier: &Pier, pages: &[u32]) -> Result<(), SaveError> {
+/// and returns what the holes may still need, for the space check.
+fn reserve_image(pier: &Pier, pages: &[u32]) -> Result<Reserved, SaveError> {
     let image = image_file(pier);
     let end = image.len().map_err(SaveError::Patch)?;
-    let mut holes = image::Holes::new(&image, end);
+    // Some file systems (ext2) answer SEEK_HOLE with "no hole" for a file
+    // whose blocks say otherwise: there every page is taken for a hole.
+    let unallocated = image.unallocated().unwrap_or(0);
+    let hidden = unallocated > 0 && image.next_hole(0).is_some_and(|at| at >= end);
+    let mut holes = if hidden {
+        image::Holes::everywhere(&image, end)
+    } else {
+        image::Holes::new(&image, end)
+    };
+    let mut ranges = Vec::new();
     for (first, count) in image::runs(pages) {
         let run = (
             loom::bytes_of(first) as u64,
             loom::bytes_of(first + count) as u64,
         );
-        for (from, to) in holes.within(run) {
-            match image.reserve(from, to - from) {
-                Ok(()) => {}
-                Err(err) if err.errno == libc::EOPNOTSUPP || err.errno == libc::ENOSYS => {
-                    if !RESERVE_UNSUPPORTED_SAID.swap(true, Ordering::Relaxed) {
-                        say!(
-                            "loom: save: {} cannot reserve space ({}); a full disk can stop a save after its patch is durable\r\n",
-                            pier.image().show(),
-                            strerror(err.errno)
-                        );
-                    }
-                    return Ok(());
+        ranges.extend(holes.within(run));
+    }
+    for &(from, to) in &ranges {
+        match image.reserve(from, to - from) {
+            Ok(()) => {}
+            Err(err) if err.errno == libc::EOPNOTSUPP || err.errno == libc::ENOSYS => {
+                if !RESERVE_UNSUPPORTED_SAID.swap(true, Ordering::Relaxed) {
+                    say!(
+                        "loom: save: {} cannot reserve space ({}); the holes it fills are counted before the patch is written\r\n",
+                        pier.image().show(),
+                        strerror(err.errno)
+                    );
                 }
-                Err(err) => return Err(SaveError::Patch(err)),
+                let inside = pages
+                    .iter()
+                    .filter(|&&page| (loom::bytes_of(page) as u64) < end)
+                    .count() as u64
+                    * PAGE_BYTES as u64;
+                let seen: u64 = ranges
+                    .iter()
+                    .map(|&(from, to)| to.min(end).saturating_sub(from))
+                    .sum();
+                // Where the holes are hidden, no more than the file lacks.
+                let holes = if hidden {
+                    unallocated.min(inside)
+                } else {
+                    seen
+                };
+                return Ok(Reserved::Unsupported { holes });
             }
+            Err(err) => return Err(SaveError::Patch(err)),
         }
     }
-    Ok(())
+    Ok(Reserved::All)
 }
 
 /// Step 1–2: writes the patch and makes it durable. On error the patch files
@@ -624,11 +737,22 @@ fn write_patch(
     let need = patch::control_len(count as u32)
         + loom::bytes_of(count as u32) as u64
         + loom::bytes_of(total.saturating_sub(old)) as u64;
+    // No block counts (ramfs, some FUSE file systems): free space unknown,
+    // not zero; the writes themselves then say whether there was room.
     let free = image::free_bytes(&pier.chk()).map_err(SaveError::Patch)?;
-    if free < need {
-        return Err(SaveError::Space { need, free });
+    if let Some(free) = free {
+        if free < need {
+            return Err(SaveError::Space { need, free });
+        }
     }
-    reserve_image(pier, pages)?;
+    if let Reserved::Unsupported { holes } = reserve_image(pier, pages)? {
+        // Without reservation the image write fills the holes after the
+        // patch is durable: they must fit now, or nothing is written.
+        let need = need + holes;
+        if let Some(free) = free.filter(|&free| free < need) {
+            return Err(SaveError::Space { need, free });
+        }
+    }
 
     let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
     let control_file = match File::open_regular(&pier.control(), exclusive, 0o600) {
@@ -686,9 +810,11 @@ fn write_and_hash(
     slices: &[&[u8]],
 ) -> Result<Vec<u3e_line>, IoError> {
     std::thread::scope(|scope| {
-        let hasher = std::thread::Builder::new()
-            .name("looms-hash".into())
-            .spawn_scoped(scope, || hash_pages(pages, slices));
+        let hasher = process::with_signals_blocked(|| {
+            std::thread::Builder::new()
+                .name("looms-hash".into())
+                .spawn_scoped(scope, || hash_pages(pages, slices))
+        });
         let wrote = memory.write_vectored_at(slices, 0);
         let lines = match hasher {
             // A hasher that died (it cannot: panics abort) is redone here.
@@ -833,12 +959,23 @@ pub fn save(low: u3_post, high: u3_post) {
     if host::flag(host::DRYRUN) {
         return;
     }
+    let _inside = match process::enter() {
+        Ok(inside) => inside,
+        Err(busy) => {
+            process::say_busy("save", busy, "; nothing written, will retry");
+            return;
+        }
+    };
     let heap_top = loom::page_of(low);
     let stack_top = loom::page_of(high);
     let guard = pool::view().guard;
     ensure!((guard > heap_top) && (guard < stack_top));
     // The previous save first: its pages, its outcome.
     background::finish();
+    if refused_in_fork() {
+        set_unsaved(Some((low, high)));
+        return;
+    }
     if background::enabled() {
         if let Some(saved) = try_save_background(low, high) {
             set_unsaved((!saved).then_some((low, high)));
@@ -851,18 +988,46 @@ pub fn save(low: u3_post, high: u3_post) {
 
 /// `looms_save_wait`: the barrier; 0 when the last save is durable (or
 /// there was none), -1 when it wrote nothing and kept the previous snapshot.
+///
+/// Only the runtime's thread finishes a save (maps the image back under
+/// the pages it saved); any other thread, a signal handler, or a call
+/// while another is inside the library only waits for the worker.
 pub fn save_wait() -> c3_i {
-    background::finish();
-    if unsaved().is_some() {
-        -1
-    } else {
-        0
+    let last_kept = || if unsaved().is_some() { -1 } else { 0 };
+    if process::on_runtime_thread() {
+        if let Ok(_inside) = process::enter() {
+            background::finish();
+            return last_kept();
+        }
     }
+    match background::wait_only() {
+        Some(true) => 0,
+        Some(false) => -1,
+        None => last_kept(),
+    }
+}
+
+/// In a child forked from the process that booted the pier (without exec),
+/// a save writes nothing: the pier is the parent's. Says so; `true` then.
+fn refused_in_fork() -> bool {
+    let Some(parent) = process::forked_from() else {
+        return false;
+    };
+    // SAFETY: getpid cannot fail.
+    let me = unsafe { libc::getpid() };
+    say!(
+        "loom: save: process {me} is a fork of process {parent}, which runs {}; nothing written\r\n",
+        crate::msg::escape(&current_pier().dir)
+    );
+    true
 }
 
 /// The save itself; `false` when it wrote nothing and kept the previous
 /// snapshot, with one `loom: save: …` line saying why.
 fn try_save(low: u3_post, high: u3_post) -> bool {
+    if refused_in_fork() {
+        return false;
+    }
     let old = pool::view().image_pages;
     let total = loom::page_above(low);
 
@@ -975,6 +1140,15 @@ fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
         }
     };
     call_runtime(&composed);
+    // Where `auto` waits for the first save to move to userfaultfd, this is
+    // the moment, as `settle` is for a synchronous save: every page below
+    // the heap's top is writable from here, and `make_clean` arms them all.
+    if track::save_boundary() {
+        if let Err(errno) = loom::protect(0, total, Access::ReadWrite) {
+            say!("loom: foul ({total} pages): {}\r\n", strerror(errno));
+            host::oops("0", file!(), line!());
+        }
+    }
     // The pages the image will no longer hold, and the gap, as a completed
     // save leaves them; then the copied pages clean, so that the next
     // save sees what the runtime stores from now on.
@@ -1032,7 +1206,9 @@ fn still_clean(runs: &[(u32, u32)]) -> Vec<(u32, u32)> {
 
 /// The end of a background save, on the runtime's thread, at a barrier.
 pub(crate) fn after_background(done: background::Finished) {
-    LEFT_PATCH.store(done.left_patch, Ordering::Relaxed);
+    if let Some(left_patch) = done.left_patch {
+        LEFT_PATCH.store(left_patch, Ordering::Relaxed);
+    }
     // What the runtime stored since the copy (userfaultfd lags).
     track::harvest();
     match done.written {
@@ -1128,23 +1304,28 @@ fn toss_gap(low: u3_post, high: u3_post) {
 /// the reference means "none"), so a second stop closes nothing the
 /// runtime opened since.
 pub fn stop() {
+    let _inside = enter_or_bail("stop");
     background::finish();
     background::release();
     let view = pool::view();
-    if view.ephemeral_fd != 0 {
+    // Before any u3e_live the pool's descriptors are nobody's (events.c
+    // closed descriptor 0 here).
+    let live = LIVE.swap(false, Ordering::Relaxed);
+    if live && view.ephemeral_fd != 0 {
         // Everything above the image lives in the ephemeral file.
         toss_pages(
             view.image_pages,
             view.pages.saturating_sub(view.image_pages),
         );
-        // SAFETY: closing the descriptor the pool owns; unlinking the path
-        // the runtime configured.
-        unsafe {
-            libc::close(view.ephemeral_fd);
-            libc::unlink(host::ephemeral_path());
+        // SAFETY: closing the descriptor the pool owns.
+        unsafe { libc::close(view.ephemeral_fd) };
+        // A forked child does not remove the parent's swap file.
+        if process::forked_from().is_none() {
+            // SAFETY: unlinking the path the runtime configured.
+            unsafe { libc::unlink(host::ephemeral_path()) };
         }
     }
-    if view.image_fd >= 0 {
+    if live && view.image_fd >= 0 {
         // SAFETY: closing the image descriptor the pool owns.
         unsafe { libc::close(view.image_fd) };
     }
@@ -1161,6 +1342,7 @@ pub fn stop() {
 
 /// `u3e_yolo`: stops tracking; the whole loom becomes writable.
 pub fn yolo() -> c3_o {
+    let _inside = enter_or_bail("yolo");
     background::finish();
     track::harvest();
     track::disarm();
@@ -1174,6 +1356,11 @@ pub fn yolo() -> c3_o {
 
 /// `u3e_foul`: marks every page dirty.
 pub fn foul() {
+    let _inside = enter_or_bail("foul");
+    foul_inside();
+}
+
+fn foul_inside() {
     background::finish();
     track::harvest();
     dirty::foul(pool::dirty_map());
@@ -1181,6 +1368,7 @@ pub fn foul() {
 
 /// `u3e_init`: tracking without persistence.
 pub fn init() {
+    let _inside = enter_or_bail("init");
     background::finish();
     track::stop();
     // Where the kernel's page is too large the loom is tracked in 16 KiB
@@ -1194,7 +1382,7 @@ pub fn init() {
         pool.pag_w = (host::loom_words() >> loom::PAGE_SHIFT) as u32;
         pool.img_u.fid_i = -1;
     }
-    foul();
+    foul_inside();
     ensure!(fault::place_guard(0, pool::view().pages));
 }
 
@@ -1233,6 +1421,13 @@ fn is_booted_image(dir: &Path) -> bool {
 /// state the runtime asked to save: that save is retried first, and the
 /// backup refused if it still cannot complete.
 pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
+    let _inside = match process::enter() {
+        Ok(inside) => inside,
+        Err(busy) => {
+            process::say_busy("image backup", busy, "; nothing copied");
+            return c3n;
+        }
+    };
     background::finish();
     let (Some(from), Some(to)) = (from, to) else {
         say!("loom: image backup: bad path\r\n");
@@ -1252,9 +1447,19 @@ pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
     }
     let held = pier::held_identity();
     match recovery::backup(&from, &to, overwrite == c3y, held, &mut |_, _| {}) {
-        Ok(_) => {
+        Ok(copied) => {
+            if let recovery::Copied::Patched { pages, .. } = copied {
+                say!(
+                    "loom: image backup: {} holds a save interrupted while it wrote the image; its patch ({pages} pages) is applied to the copy\r\n",
+                    from.show()
+                );
+            }
             say!("loom: image backup complete\r\n");
             c3y
+        }
+        Err(BackupError::Patch(err)) => {
+            say!("loom: image backup: the patch pending beside the image cannot be read ({err}); the image may be half-written, nothing copied\r\n");
+            c3n
         }
         Err(BackupError::Source { size, refused }) => {
             if let Some(err) = refused {
@@ -1294,7 +1499,14 @@ pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
 /// `u3e_image_open_any`: opens (creating) `<dir><name>.bin`; its length in
 /// bytes goes to `len`, or 0 and -1 when the file is corrupt or unopenable.
 pub fn image_open_any(name: &Path, dir: &Path) -> (c3_i, c3_z) {
-    background::finish();
+    // The image must not be opened while a save writes it; only the call
+    // inside the library may finish a save, any other waits for it.
+    match process::enter() {
+        Ok(_inside) => background::finish(),
+        Err(_) => {
+            background::wait_only();
+        }
+    }
     let mut bytes = dir.bytes().to_vec();
     bytes.push(b'/');
     bytes.extend_from_slice(name.bytes());

@@ -308,18 +308,21 @@ pub fn start(boot: Boot, verbose: bool) {
 
 /// A save is about to remap and re-protect the image: where `auto` waits
 /// for the first save, uffd takes over from here (the caller's remap then
-/// arms it). Where the kernel lacks it, mprotect simply goes on.
-pub fn save_boundary() {
+/// arms it). Where the kernel lacks it, mprotect simply goes on. `true`
+/// when uffd took over now.
+pub fn save_boundary() -> bool {
     if !UFFD_AT_SAVE.swap(false, Ordering::Relaxed) || backend() == Backend::Uffd {
-        return;
+        return false;
     }
     let verbose = VERBOSE.load(Ordering::Relaxed);
-    if try_uffd(verbose) {
-        UFFD.store(true, Ordering::Relaxed);
-        if verbose {
-            say!("loom: tracking: uffd from the first save on\r\n");
-        }
+    if !try_uffd(verbose) {
+        return false;
     }
+    UFFD.store(true, Ordering::Relaxed);
+    if verbose {
+        say!("loom: tracking: uffd from the first save on\r\n");
+    }
+    true
 }
 
 /// Releases the uffd backend (`u3e_stop`).

@@ -12,7 +12,11 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -328,11 +332,187 @@ static void step_soft(char *dir, int argc, char **argv) {
   printf("no space: nothing written; space again: every page saved\n");
 }
 
+/* ---- threads, forks and signals around a background save ------------------------------ */
+
+static atomic_bool waiter_stop;
+static atomic_ulong waiter_calls;
+static void *waiter(void *unused) {
+  (void)unused;
+  while (!atomic_load(&waiter_stop)) {
+    looms_save_wait();
+    atomic_fetch_add(&waiter_calls, 1);
+  }
+  return NULL;
+}
+
+/* wait_other_thread DIR N ROUNDS: another thread calls looms_save_wait
+ * without pause while the runtime's thread stores to every page of each
+ * save it has just made; no store is lost from memory, and once the
+ * runtime's own barrier has run, the image holds the last stores. */
+static void step_wait_other_thread(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3), rounds = arg(argc, argv, 4);
+  host_boot_road(dir, &opts, n, 2);
+  fill(1, 0, n);
+  pthread_t other;
+  host_check(pthread_create(&other, NULL, waiter, NULL) == 0, "pthread_create");
+  for (uint32_t r = 0; r < rounds; r++) {
+    u3e_save(host_low(), host_high());
+    /* Stores while the worker writes and the other thread waits. */
+    fill(10 + r, 0, n);
+    the_seed = 10 + r;
+    check_loom(n, one_seed);
+  }
+  atomic_store(&waiter_stop, true);
+  pthread_join(other, NULL);
+  u3e_save(host_low(), host_high());
+  wait_ok("last save");
+  the_seed = 10 + rounds - 1;
+  check_loom(n, one_seed);
+  check_image(dir, n, one_seed);
+  printf("another thread waited %lu times; %u rounds of stores kept and saved\n",
+         atomic_load(&waiter_calls), rounds);
+}
+
+/* fork_entry DIR N WHICH [DIR2]: forks right after a background save of N
+ * pages, and the child calls WHICH: exit, _exit, save, wait, stop, live
+ * (on DIR2) or backup (of DIR into DIR2). The child must not abort, not
+ * write DIR, and exit as WHICH documents; the parent's save completes. */
+static void step_fork_entry(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_check(argc > 4, "fork_entry DIR N WHICH [DIR2]");
+  const char *which = argv[4];
+  const char *other = argc > 5 ? argv[5] : "";
+  host_boot_road(dir, &opts, n, 2);
+  fill(1, 0, n);
+  u3e_save(host_low(), host_high());
+  wait_ok("first save");
+  fill(2, 0, n);
+  u3e_save(host_low(), host_high());
+  fflush(NULL);
+  pid_t child = fork();
+  host_check(child >= 0, "fork");
+  if (child == 0) {
+    if (!strcmp(which, "exit")) exit(0);
+    if (!strcmp(which, "_exit")) _exit(0);
+    if (!strcmp(which, "save")) {
+      fill(7, 0, n);
+      u3e_save(host_low(), host_high());
+      int rc = looms_save_wait();
+      printf("child: save, then looms_save_wait %d\n", rc);
+      exit(rc == -1 ? 0 : 9);
+    }
+    if (!strcmp(which, "wait")) {
+      int rc = looms_save_wait();
+      printf("child: looms_save_wait %d\n", rc);
+      exit(rc == -1 || rc == 0 ? 0 : 9);
+    }
+    if (!strcmp(which, "stop")) {
+      u3e_stop();
+      printf("child: stopped\n");
+      exit(0);
+    }
+    if (!strcmp(which, "live")) {
+      u3e_live(c3n, (char *)other);
+      host_road(n, 2);
+      u3e_ward(host_low(), host_high());
+      fill(5, 0, n);
+      u3e_save(host_low(), host_high());
+      wait_ok("child's save of its own pier");
+      check_image(other, n, (the_seed = 5, one_seed));
+      printf("child: booted and saved %s\n", other);
+      exit(0);
+    }
+    if (!strcmp(which, "backup")) {
+      char chk[8400];
+      snprintf(chk, sizeof chk, "%s/.urb/chk", dir);
+      c3_o done = u3e_backup(chk, (char *)other, c3y);
+      printf("child: backup %s\n", done == c3y ? "copied" : "refused");
+      exit(0);
+    }
+    fprintf(stderr, "unknown WHICH %s\n", which);
+    _exit(8);
+  }
+  int status = 0;
+  host_check(waitpid(child, &status, 0) == child, "waitpid");
+  host_check(!WIFSIGNALED(status), "the child (%s) died of signal %d", which, WTERMSIG(status));
+  host_check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child (%s) exited %d", which,
+             WEXITSTATUS(status));
+  wait_ok("the parent's save");
+  the_seed = 2;
+  check_image(dir, n, one_seed);
+  check_loom(n, one_seed);
+  check_no_patch(dir);
+  fill(3, 0, n);
+  u3e_save(host_low(), host_high());
+  wait_ok("a save after the fork");
+  the_seed = 3;
+  check_image(dir, n, one_seed);
+  printf("fork during a background save: child %s exited 0; parent's saves whole\n", which);
+}
+
+/* A timer signal whose handler saves (or waits) while the runtime's
+ * thread is inside the library. */
+static atomic_ulong handler_calls;
+static uint32_t handler_alternate;
+static void on_alarm(int sig) {
+  (void)sig;
+  int saved = errno;
+  if (handler_alternate++ % 2) {
+    u3e_save(host_low(), host_high());
+  } else {
+    looms_save_wait();
+  }
+  atomic_fetch_add(&handler_calls, 1);
+  errno = saved;
+}
+
+static void alarm_mask(int how) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGALRM);
+  sigprocmask(how, &set, NULL);
+}
+
+/* signal_save DIR N ROUNDS: a 200 us timer whose handler calls u3e_save or
+ * looms_save_wait, delivered only while the runtime's thread is inside
+ * u3e_save or looms_save_wait (stores, which fault, keep it blocked, as a
+ * runtime's fault handler would). Nothing blocks forever; the last stores
+ * are saved. */
+static void step_signal_save(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3), rounds = arg(argc, argv, 4);
+  host_boot_road(dir, &opts, n, 2);
+  struct sigaction act = {.sa_handler = on_alarm};
+  sigemptyset(&act.sa_mask);
+  host_check(sigaction(SIGALRM, &act, NULL) == 0, "sigaction");
+  alarm_mask(SIG_BLOCK);
+  struct itimerval every = {{0, 200}, {0, 200}};
+  host_check(setitimer(ITIMER_REAL, &every, NULL) == 0, "setitimer");
+  for (uint32_t r = 0; r < rounds; r++) {
+    fill(20 + r, 0, n);
+    alarm_mask(SIG_UNBLOCK);
+    u3e_save(host_low(), host_high());
+    looms_save_wait();
+    alarm_mask(SIG_BLOCK);
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  alarm_mask(SIG_UNBLOCK);
+  u3e_save(host_low(), host_high());
+  wait_ok("last save");
+  the_seed = 20 + rounds - 1;
+  check_loom(n, one_seed);
+  check_image(dir, n, one_seed);
+  printf("signal handler called %lu times; the last stores saved\n", atomic_load(&handler_calls));
+}
+
 int main(int argc, char **argv) {
   static const host_step steps[] = {
       {"stores", step_stores},       {"backtoback", step_backtoback}, {"backup", step_backup},
       {"stop_live", step_stop_live}, {"end", step_end},               {"either", step_either},
       {"sync", step_sync},           {"soft", step_soft},
+      {"wait_other_thread", step_wait_other_thread},
+      {"fork_entry", step_fork_entry},
+      {"signal_save", step_signal_save},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

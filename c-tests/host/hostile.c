@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static host_options opts;
@@ -353,6 +354,64 @@ static void step_image_seeds(char *dir, int argc, char **argv) {
   printf("image: %u pages as expected\n", n);
 }
 
+/* ---- forks and the pier's lock ------------------------------------------------------------- */
+
+/* fork_child DIR N READY GO: saves N pages of seed 1, then forks and exits
+ * at once. The child, once its parent is gone, stores seed 9 and saves (a
+ * forked child must not write the pier), says so in the file READY, and
+ * waits (at most 60 s) for the file GO before it exits: meanwhile another
+ * process must be able to boot the pier. */
+static void step_fork_child(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_check(argc > 5, "fork_child DIR N READY GO");
+  host_boot_road(dir, &opts, n, 2);
+  fill_and_save(1, n);
+  looms_save_wait();
+  fflush(NULL);
+  pid_t parent = getpid();
+  pid_t child = fork();
+  host_check(child >= 0, "fork");
+  if (child > 0) {
+    printf("parent %d exits; child %d goes on\n", (int)parent, (int)child);
+    exit(0);
+  }
+  /* The child's lines go to READY.log: the step's output is gone with its parent. */
+  char *log = NULL;
+  host_check(asprintf(&log, "%s.log", argv[4]) > 0, "asprintf");
+  int log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  host_check(log_fd >= 0 && dup2(log_fd, 1) == 1 && dup2(log_fd, 2) == 2, "redirect to %s", log);
+  while (getppid() == parent) usleep(1000);
+  fill_and_save(9, n);
+  int rc = looms_save_wait();
+  FILE *ready = fopen(argv[4], "w");
+  host_check(ready != NULL, "create %s", argv[4]);
+  fprintf(ready, "child saved; looms_save_wait %d\n", rc);
+  fclose(ready);
+  for (int i = 0; i < 60000 && access(argv[5], F_OK) != 0; i++) usleep(1000);
+  exit(0);
+}
+
+/* stop_first DIR: u3e_stop before any u3e_live closes no descriptor of
+ * the runtime's (events.c closed descriptor 0). */
+static void step_stop_first(char *dir, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  host_start(dir, &opts, true);
+  int fd = open("/dev/null", O_RDONLY);
+  host_check(fd >= 0, "open /dev/null");
+  host_check(dup2(fd, 0) == 0, "dup2 onto 0");
+  u3e_stop();
+  host_check(fcntl(0, F_GETFD) >= 0, "u3e_stop before u3e_live closed descriptor 0");
+  host_check(fcntl(fd, F_GETFD) >= 0, "u3e_stop before u3e_live closed descriptor %d", fd);
+  /* And the pier still boots and saves after it. */
+  host_boot(dir, &opts);
+  host_road(4, 2);
+  u3e_ward(host_low(), host_high());
+  fill_and_save(1, 4);
+  check_image(dir, 1, 4);
+  printf("stop before live: descriptors 0 and %d kept\n", fd);
+}
+
 int main(int argc, char **argv) {
   static const host_step steps[] = {
       {"maplimit_save", step_maplimit_save}, {"maplimit_guard", step_maplimit_guard},
@@ -360,7 +419,8 @@ int main(int argc, char **argv) {
       {"backup", step_backup},               {"stop_twice", step_stop_twice},
       {"soft_backup", step_soft_backup},     {"sparse", step_sparse},
       {"fill_holes", step_fill_holes},       {"live_null", step_live_null},
-      {"image_seeds", step_image_seeds},
+      {"image_seeds", step_image_seeds},     {"fork_child", step_fork_child},
+      {"stop_first", step_stop_first},
   };
   return host_run_step("hostile", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

@@ -607,6 +607,15 @@ static void step_hold(char *dir, int argc, char **argv) {
   host_boot(dir, &opts);
   host_road(n, 2);
   for (uint32_t p = 0; p < n; p++) host_fill(seed, p);
+  if (argc > 5) {
+    /* hold DIR SEED N BACKUP: a save and a backup of it into BACKUP first;
+     * the lock must still be held after them. */
+    u3e_save(host_low(), host_high());
+    char chk[8400];
+    snprintf(chk, sizeof chk, "%s/.urb/chk", dir);
+    host_check(u3e_backup(chk, argv[5], c3y) == c3y, "backup into %s failed", argv[5]);
+    printf("saved and backed up into %s\n", argv[5]);
+  }
   printf("holding\n");
   int sig;
   sigwait(&set, &sig);

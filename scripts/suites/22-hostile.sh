@@ -2,7 +2,12 @@
 # Hostile conditions: threads refused, the kernel's mapping limit, backups
 # onto live snapshots, odd files in place of pier files, a nearly full file
 # system, reserved blocks, long paths, a second u3e_stop, a save that wrote
-# nothing followed by a backup, paths that are not UTF-8. Each test runs in
+# nothing followed by a backup, paths that are not UTF-8; and a second
+# round: another thread, a fork and a signal handler around (background)
+# saves, the pier's lock (refused at once, never silently absent, not
+# inherited), backups of a pier whose image was half-written, images too
+# big for any loom, file systems that cannot reserve or keep no block
+# counts, a full disk under swap mode, u3e_stop before u3e_live. Each test runs in
 # every mode it applies to: default, no_demand and swap, each tracking
 # backend (swap mode always tracks with mprotect). Every test has a row in
 # the README's bad-input table (`hostile/<name>`); this suite checks that.
@@ -14,6 +19,7 @@ make -s -C c-tests/host >/dev/null || { echo "FAIL: hostile/build"; exit 1; }
 cargo build --quiet --release --features cli --bin looms || { echo "FAIL: hostile/build-cli"; exit 1; }
 SCN=$OUT/scenario
 HOST=$OUT/hostile
+BG=$OUT/background
 LOOMS=$ROOT/target/release/looms
 W=$(mktemp -d /tmp/looms-hostile.XXXXXX)
 MOUNTS=()
@@ -28,6 +34,9 @@ LOG=$W/log
 NAMES=()
 
 STEP_SECONDS=${STEP_SECONDS:-120}
+# HOSTILE_ONLY=REGEX runs only the tests whose names match (while working on them).
+ONLY=${HOSTILE_ONLY:-}
+SAVE=
 # The modes: "FLAGS TRACKING" pairs.
 MODES=(" mprotect" " uffd" "no_demand mprotect" "no_demand uffd" "swap mprotect")
 
@@ -71,10 +80,11 @@ returns() {
 run() {
     local name=$1; shift
     NAMES+=("$name")
+    [ -z "$ONLY" ] || [[ $name =~ $ONLY ]] || return 0
     : >"$LOG"
     rm -rf "$W/p" "$W/e" "$W/e2" "$W/q" "$W/src" "$W/x" "$W/cwd" "$W/d"
     P=$W/p
-    local tag="[${FLAGS:-default} $TRACK]"
+    local tag="[${FLAGS:-default} $TRACK${SAVE:+ $SAVE}]"
     if "$@"; then
         echo "PASS: hostile/$name $tag"
     else
@@ -221,12 +231,12 @@ odd_backup_files() {
 # A small ext4 of its own at $W/fs, on a loop device of SIZE MiB with
 # RESERVED percent of its blocks kept back for root.
 small_fs() {
-    local size=$1 reserved=$2
+    local size=$1 reserved=$2 type=${3:-ext4}
     mkdir -p "$W/fs"
     rm -f "$W/fs.img"
-    truncate -s "${size}M" "$W/fs.img" && mkfs.ext4 -q -m "$reserved" "$W/fs.img" 2>/dev/null &&
+    truncate -s "${size}M" "$W/fs.img" && "mkfs.$type" -q -m "$reserved" "$W/fs.img" 2>/dev/null &&
         mount -o loop "$W/fs.img" "$W/fs" 2>/dev/null || return 1
-    FS=ext4
+    FS=$type
     MOUNTS+=("$W/fs")
 }
 drop_fs() { umount "$W/fs" 2>/dev/null; MOUNTS=(); rm -f "$W/fs.img"; }
@@ -330,6 +340,232 @@ null_pier_dir() {
         (cd "$W/cwd" && ok "$HOST" -- live_null "(null)") && [ -e "$W/cwd/(null)/.urb/chk/image.bin" ]
 }
 
+
+# ---- round 2: threads, forks and signals around saves -------------------------------------
+
+# Another thread calls looms_save_wait while the runtime stores into the
+# pages just saved: no store is lost from memory or from the next save.
+wait_other_thread() {
+    ok "$BG" LOOMS_SAVE="$SAVE" -- wait_other_thread "$P" 64 30 && has "rounds of stores kept and saved"
+}
+
+# fork() right after a (background) save; the child calls WHICH and exits
+# normally, writes nothing of the pier; the parent's saves complete.
+fork_entry() {
+    local which=$1
+    mkdir -p "$W/e" "$W/q/.urb/chk" &&
+        ok "$BG" LOOMS_SAVE="$SAVE" -- fork_entry "$P" 768 "$which" "$W/q" && hasnt "panicked" &&
+        hasnt "threads should not terminate" || return 1
+    case $which in
+    save) has "is a fork of process" && has "nothing written" && has "child: save, then looms_save_wait -1" ;;
+    live) has "child: booted and saved $W/q" ;;
+    backup) has "child: backup refused" && has "loom: image backup: " ;;
+    *) true ;;
+    esac
+}
+
+# A signal handler saves or waits while the runtime's thread is inside
+# u3e_save or looms_save_wait: refused with a line, or done; never a hang.
+signal_save() {
+    ok "$BG" LOOMS_SAVE="$SAVE" -- signal_save "$P" 64 40 && has "the last stores saved" &&
+        hasnt "host: bail"
+}
+
+# ---- round 2: the pier's lock ----------------------------------------------------------------
+
+# ms CMD...: milliseconds CMD takes (its output in $W/out).
+ms() {
+    local start end
+    start=$(date +%s%N)
+    "$@" >"$W/out" 2>&1
+    end=$(date +%s%N)
+    cat "$W/out" >>"$LOG"
+    echo $(((end - start) / 1000000))
+}
+
+# A second process is refused at once (the fastest of three tries, boot
+# and a backup onto the running pier, under 100 ms), and never goes ahead;
+# the running pier has made a backup of its own first (the lock outlives it).
+lock_refused_at_once() {
+    ok "$SCN" -- write "$P" 1 8 && mkdir -p "$W/e" "$W/e2" && cp "$(chk image.bin)" "$W/e/image.bin" || return 1
+    env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$SCN" hold "$P" 2 8 "$W/e2" >"$W/hold" 2>&1 &
+    local holder=$! i best_boot=999999 best_backup=999999 t ok=0
+    for i in $(seq 200); do grep -q holding "$W/hold" && break; sleep 0.05; done
+    for i in 1 2 3; do
+        t=$(ms env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$SCN" boot "$P")
+        grep -aqF "is in use by another process" "$W/out" || ok=1
+        [ "$t" -lt "$best_boot" ] && best_boot=$t
+        t=$(ms env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$HOST" backup_into "$P" "$W/e" 0)
+        grep -aqF "is the snapshot of a running pier; nothing copied" "$W/out" || ok=1
+        [ "$t" -lt "$best_backup" ] && best_backup=$t
+    done
+    kill -USR1 "$holder"
+    wait "$holder"
+    local held=$?
+    cat "$W/hold" >>"$LOG"
+    echo "refusals: boot ${best_boot} ms, backup ${best_backup} ms (fastest of 3)" >>"$LOG"
+    [ "$ok" -eq 0 ] && [ "$held" -eq 0 ] && [ "$best_boot" -lt 100 ] && [ "$best_backup" -lt 100 ] &&
+        grep -qF "saved and backed up into $W/e2" "$W/hold" && [ -s "$W/e2/image.bin" ] &&
+        ok "$SCN" -- verify "$P" 2 8
+}
+
+# .urb/chk that cannot be opened for the lock (mode 0300, not root): boot
+# stops and says why, rather than run unguarded.
+lock_unopenable() {
+    ok "$SCN" -- write "$P" 1 8 || return 1
+    local as=()
+    if [ "$(id -u)" -eq 0 ]; then
+        chown -R 65534:65534 "$P" && chmod a+rx "$W" || return 1
+        as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    fi
+    chmod 0300 "$(chk '')"
+    timeout -s KILL "$STEP_SECONDS" "${as[@]}" env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" \
+        "$SCN" boot "$P" >"$W/out" 2>&1
+    local rc=$?
+    cat "$W/out" >>"$LOG"
+    chmod 0700 "$(chk '')"
+    [ "$rc" -eq 1 ] && has "loom: lock $P/.urb/chk: Permission denied; the pier cannot be guarded" &&
+        has "boot: image failed"
+}
+
+# A child forked without exec holds neither the lock nor the pier: once
+# the parent is gone, the pier boots while the child lives, and the
+# child's save wrote nothing.
+lock_after_fork() {
+    rm -f "$W/ready" "$W/ready.log" "$W/go"
+    ok "$HOST" -- fork_child "$P" 8 "$W/ready" "$W/go" || return 1
+    local i
+    for i in $(seq 200); do [ -s "$W/ready" ] && break; sleep 0.05; done
+    cat "$W/ready" "$W/ready.log" >>"$LOG" 2>/dev/null
+    grep -qF "looms_save_wait -1" "$W/ready" && grep -aqF "is a fork of process" "$W/ready.log" &&
+        ok "$SCN" -- verify "$P" 1 8
+    local rc=$?
+    touch "$W/go"
+    return $rc
+}
+
+# ---- round 2: backups of a half-written image, images too big ------------------------------
+
+# A crash during the image write: a valid patch pending, page 3 of the
+# image new, pages 7 and 70 old. `looms backup` and u3e_backup copy the
+# generation boot makes (the patch applied to the copy); the source is
+# left as it was, for its own boot.
+torn_backup() {
+    ok "$SCN" -- write "$P" 1 72 && ok "$SCN" -- patch "$P" valid || return 1
+    dd if="$(chk memory.bin)" of="$(chk image.bin)" bs=16384 count=1 seek=3 conv=notrunc status=none &&
+        cp "$(chk image.bin)" "$W/torn" && cp -a "$P" "$W/x" || return 1
+    "$LOOMS" recover "$W/x" >>"$LOG" 2>&1 && ! cmp -s "$W/x/.urb/chk/image.bin" "$W/torn" || return 1
+    returns 60 "$LOOMS" backup "$P" "$W/e" && has "with the pending patch" &&
+        cmp "$W/e/image.bin" "$W/x/.urb/chk/image.bin" >>"$LOG" 2>&1 || return 1
+    mkdir -p "$W/e2" && ok "$HOST" -- backup "$P" "$(chk '')" "$W/e2" y y &&
+        has "its patch (3 pages) is applied to the copy" &&
+        cmp "$W/e2/image.bin" "$W/x/.urb/chk/image.bin" >>"$LOG" 2>&1 || return 1
+    cmp -s "$(chk image.bin)" "$W/torn" && [ -e "$(chk control.bin)" ] && [ -e "$(chk memory.bin)" ]
+}
+
+# An 8 TiB sparse image.bin: every looms command answers at once.
+huge_image() {
+    ok "$SCN" -- write "$P" 1 8 && ok "$SCN" -- write "$W/x" 1 8 &&
+        truncate -s 8T "$(chk image.bin)" || return 1
+    local cmd
+    for cmd in info verify recover "backup-to:$W/e" "diff-with:$W/x" "diff-from:$W/x"; do
+        case $cmd in
+        backup-to:*) returns 5 "$LOOMS" backup "$P" "${cmd#*:}" ;;
+        diff-with:*) returns 5 "$LOOMS" diff "$P" "${cmd#*:}" ;;
+        diff-from:*) returns 5 "$LOOMS" diff "${cmd#*:}" "$P" ;;
+        *) returns 5 "$LOOMS" "$cmd" "$P" ;;
+        esac || return 1
+        has "too big for any loom" || return 1
+    done
+}
+
+# ---- round 2: odd file systems -----------------------------------------------------------------
+
+# No fallocate (as on ext2): the holes a save fills are counted before its
+# patch exists. Room for the patch but not for it and the holes: nothing
+# written; with room, the save completes.
+no_fallocate() {
+    local how=$1 envs=()
+    if [ "$how" = shim ]; then
+        P=$W/p
+        envs=("LD_PRELOAD=$OUT/libnofallocate.so")
+    else
+        P=$W/fs/p
+    fi
+    ok "$HOST" -- sparse "$P" 64 8 56 && cp "$(chk image.bin)" "$W/before" || return 1
+    local free
+    if [ "$how" = shim ]; then
+        ok "$HOST" "LD_PRELOAD=$OUT/libnofallocate.so:$OUT/libspace.so" SPACE_FREE=1258291 -- \
+            fill_holes "$P" 64 8 56 2 || return 1
+    else
+        free=$(df -B1 --output=avail "$W/fs" | tail -n 1)
+        fallocate -l $((free - 1258291)) "$W/fs/filler" 2>/dev/null ||
+            head -c $((free - 1258291)) /dev/zero >"$W/fs/filler" || return 1
+        ok "$HOST" -- fill_holes "$P" 64 8 56 2 || return 1
+    fi
+    has "save returned" && has "cannot reserve space" && has "loom: save: need " &&
+        hasnt "host: bail" && cmp -s "$(chk image.bin)" "$W/before" &&
+        [ ! -e "$(chk control.bin)" ] && [ ! -e "$(chk memory.bin)" ] || return 1
+    rm -f "$W/fs/filler"
+    ok "$HOST" "${envs[@]}" -- fill_holes "$P" 64 8 56 2 && hasnt "loom: save: need" &&
+        ok "$HOST" -- image_seeds "$P" 64 8 56 2 1
+}
+
+# No block counts (ramfs; or statvfs reporting zero blocks): free space is
+# unknown, not zero; saves complete.
+no_block_counts() {
+    local how=$1 envs=()
+    if [ "$how" = shim ]; then
+        P=$W/p
+        envs=("LD_PRELOAD=$OUT/libspace.so" SPACE_NOBLOCKS=1)
+    else
+        P=$W/fs/p
+    fi
+    ok "$SCN" "${envs[@]}" -- write "$P" 1 16 && hasnt "loom: save: need" && hasnt "nothing written" &&
+        ok "$SCN" "${envs[@]}" -- resave "$P" 3 16 && hasnt "loom: save: need" && hasnt "nothing written" &&
+        ok "$SCN" -- verify "$P" 3 16
+}
+ramfs() {
+    mkdir -p "$W/fs" && mount -t ramfs ramfs "$W/fs" 2>/dev/null || return 1
+    MOUNTS+=("$W/fs")
+}
+
+# Swap mode on a disk without room for the swap file: boot stops, saying
+# why (events.c booted, and a store whose page found no room failed); with
+# room, limbo.bin's blocks are all allocated at boot.
+swap_full_disk() {
+    local how=$1
+    if [ "$how" = shim ]; then
+        P=$W/p
+        code 1 "$SCN" "LD_PRELOAD=$OUT/libnofallocate.so" NOFALLOCATE_ERRNO=28 -- boot "$P"
+    else
+        P=$W/fs/p
+        code 1 "$SCN" -- boot "$P"
+    fi || return 1
+    has "loom: ephemeral fallocate $(chk limbo.bin): No space left on device" &&
+        has "boot: failed to load ephemeral file" || return 1
+    [ "$how" = shim ] || return 0
+    env SCN_FLAGS="$FLAGS" "$SCN" hold "$P" 2 8 >"$W/hold" 2>&1 &
+    local holder=$! i size blocks
+    for i in $(seq 200); do grep -q holding "$W/hold" && break; sleep 0.05; done
+    size=$(stat -c %s "$(chk limbo.bin)" 2>/dev/null || echo 0)
+    blocks=$(stat -c %b "$(chk limbo.bin)" 2>/dev/null || echo 0)
+    kill -USR1 "$holder"
+    wait "$holder" || return 1
+    echo "limbo.bin: $size bytes, $blocks blocks of 512" >>"$LOG"
+    [ "$size" -gt 0 ] && [ $((blocks * 512)) -ge "$size" ]
+}
+
+# u3e_stop before any u3e_live closes none of the runtime's descriptors.
+stop_first() { ok "$HOST" -- stop_first "$P" && has "descriptors 0 and"; }
+
+# auto tracking with background saves moves to uffd at the first save, as
+# with synchronous ones: later first stores raise no signal.
+auto_background() {
+    ok "$BG" LOOMS_SAVE=background LOOMS_TRACKING=auto SCN_FLAGS=verbose SCN_FAULTS=0 -- stores "$P" 64 &&
+        has "loom: tracking: uffd from the first save on"
+}
+
 for mode in "${MODES[@]}"; do
     FLAGS=${mode% *}
     TRACK=${mode#* }
@@ -347,8 +583,28 @@ for mode in "${MODES[@]}"; do
     done
     run soft-save-then-backup soft_save_then_backup persistent
     run soft-save-then-backup-transient soft_save_then_backup transient
+    for SAVE in sync background; do
+        run wait-other-thread wait_other_thread
+        for which in exit _exit save wait stop live backup; do
+            run "fork-$which" fork_entry "$which"
+        done
+        run signal-save signal_save
+    done
+    SAVE=
+    run lock-refused-at-once lock_refused_at_once
+    run lock-unopenable lock_unopenable
+    run lock-after-fork lock_after_fork
+    run stop-before-live stop_first
+    run no-fallocate no_fallocate shim
+    run no-block-counts no_block_counts shim
 done
+FLAGS= TRACK=auto
+run auto-background auto_background
+FLAGS=swap TRACK=mprotect
+run swap-full-disk swap_full_disk shim
 FLAGS= TRACK=mprotect
+run torn-backup torn_backup
+run huge-image huge_image
 for kind in fifo socket directory; do
     run "swap-file-$kind" odd_swap_file "$kind"
     run "backup-files-$kind" odd_backup_files "$kind"
@@ -375,6 +631,18 @@ else
             skip full-disk-sparse-image "no ext4 file system on a loop device can be made here"
         fi
         drop_fs
+        if small_fs 16 0 ext2 && [ "$FS" = ext2 ]; then
+            run no-fallocate no_fallocate ext2
+        else
+            skip no-fallocate "no ext2 file system on a loop device can be made here"
+        fi
+        drop_fs
+        if ramfs; then
+            run no-block-counts no_block_counts ramfs
+        else
+            skip no-block-counts "ramfs cannot be mounted here"
+        fi
+        drop_fs
         if reserved_ext4; then
             run reserved-blocks-as-root reserved_blocks ext4
             drop_fs
@@ -383,6 +651,16 @@ else
             run reserved-blocks-as-root reserved_blocks shim
         fi
     done
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    FLAGS=swap TRACK=mprotect
+    if small_fs 16 0 && [ "$FS" = ext4 ]; then
+        run swap-full-disk swap_full_disk ext4
+    else
+        skip swap-full-disk "no ext4 file system on a loop device can be made here"
+    fi
+    drop_fs
 fi
 
 # Every test has its row in the README's bad-input table.

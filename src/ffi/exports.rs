@@ -104,6 +104,17 @@ pub unsafe extern "C" fn u3e_image_open_any(
 /// save writes its pages). A save that failed after its patch was durable
 /// ends in the runtime's bail, as a synchronous one does. With synchronous saves it
 /// returns at once: 0, or -1 when the last save wrote nothing.
+///
+/// Threads: any thread may call it, and so may a signal handler. On the
+/// runtime's thread (the one that called `u3e_live`) it also finishes the
+/// save: the saved pages are mapped back onto the image, which must not
+/// race with the runtime's stores. Anywhere else (another thread, a signal
+/// handler, while another `u3e_*` call is running) it only waits and
+/// returns the same answer; the runtime's next `u3e_*` call finishes the
+/// save. In a child forked without exec it returns at once: -1 when a
+/// background save was pending at the fork (the parent's worker writes it).
+/// Every `u3e_*` function is the runtime's, one call at a time, on its
+/// thread, as with events.c; `u3e_fault` may run in a signal handler.
 #[no_mangle]
 pub extern "C" fn looms_save_wait() -> c3_i {
     snapshot::save_wait()

@@ -162,6 +162,8 @@ pub fn oops(what: &str, file: &str, line: u32) -> ! {
 
 /// `u3m_bail(mote)`; aborts if the runtime's bail ever returns.
 pub fn bail(mote: u32) -> ! {
+    // The bail leaves the library without returning through the call.
+    crate::process::leave();
     // SAFETY: the runtime's bail does not return (it longjmps or exits).
     unsafe { u3m_bail(mote) }
 }

@@ -51,6 +51,13 @@ pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
     }
 }
 
+/// Allocates the blocks of `[offset, offset + len)`, growing the file if
+/// the range passes its end (`fallocate`, mode 0).
+pub fn allocate(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    // SAFETY: a plain system call on a descriptor the caller holds open.
+    unsafe { libc::fallocate(fd, 0, offset as libc::off_t, len as libc::off_t) }
+}
+
 /// Turns writes that bypass the page cache (`O_DIRECT`) on or off; false
 /// where the system refuses.
 pub fn set_uncached(fd: libc::c_int, on: bool) -> bool {

@@ -83,6 +83,26 @@ pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
     unsafe { libc::fcntl(fd, libc::F_PREALLOCATE, &mut store) }
 }
 
+/// Allocates blocks up to `offset + len` (`F_PREALLOCATE`, as `reserve`),
+/// then grows the file to that length if it is shorter.
+pub fn allocate(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    if reserve(fd, offset, len) != 0 {
+        return -1;
+    }
+    // SAFETY: an all-zero stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat on an open descriptor with a valid out-parameter.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return -1;
+    }
+    let want = offset.saturating_add(len);
+    if (st.st_size as u64) < want {
+        // SAFETY: ftruncate on an open descriptor.
+        return unsafe { libc::ftruncate(fd, want as libc::off_t) };
+    }
+    0
+}
+
 /// Turns uncached writes (`F_NOCACHE`) on or off; false where refused.
 pub fn set_uncached(fd: libc::c_int, on: bool) -> bool {
     // SAFETY: fcntl on a descriptor the caller holds open.

@@ -13,6 +13,7 @@
 //! | `sync_dir` | `fsync` | `fcntl(F_FULLFSYNC)` |
 //! | `set_uncached` | `O_DIRECT` | `F_NOCACHE` |
 //! | `reserve` | `fallocate(FALLOC_FL_KEEP_SIZE)` | `F_PREALLOCATE` |
+//! | `allocate` | `fallocate` | `F_PREALLOCATE`, then `ftruncate` |
 //! | `advise_huge_pages` | `MADV_HUGEPAGE` | refused (`ENOTSUP`) |
 //! | `userfaultfd` | the system call | absent (`ENOSYS`): mprotect only |
 //! | `errno` | `__errno_location` | `__error` |

@@ -54,10 +54,10 @@ pub fn run(dir: &StdPath, dest: &StdPath, overwrite: bool) -> Status {
             return Status::Error;
         }
     };
-    if image::exists(&pier.control()) || image::exists(&pier.memory()) {
+    if image::exists(&pier.control()) && !image::exists(&pier.memory()) {
         errln!(
-            "looms: note: a patch is pending in {}; the backup is the image without it \
-             (run `looms recover` first to include it)",
+            "looms: note: a torn patch is pending in {}; the image is the last whole snapshot \
+             (boot discards the patch), and so is the backup",
             pier.chk().show()
         );
     }
@@ -86,6 +86,25 @@ pub fn run(dir: &StdPath, dest: &StdPath, overwrite: bool) -> Status {
                 pier.image().show()
             );
             Status::Ok
+        }
+        Ok(Copied::Patched { len, pages }) => {
+            outln!(
+                "{}: {} ({len} bytes) copied from {}, with the pending patch ({}) applied: \
+                 the save that was interrupted while it wrote the image",
+                target.display(),
+                report::pages_text(len / looms::loom::PAGE_BYTES as u64),
+                pier.image().show(),
+                report::pages_text(pages as u64)
+            );
+            Status::Ok
+        }
+        Err(BackupError::Patch(err)) => {
+            errln!(
+                "looms: the patch pending in {} cannot be read ({err}); the image may be \
+                 half-written; nothing copied",
+                pier.chk().show()
+            );
+            Status::Error
         }
         Ok(Copied::Bytes(bytes)) => {
             outln!(

@@ -163,6 +163,12 @@ fn open_side(name: &'static str, arg: &StdPath) -> Result<Side, String> {
     };
     let file = File::open_regular(&path, libc::O_RDONLY, 0).map_err(|err| err.to_string())?;
     let bytes = file.len().map_err(|err| err.to_string())?;
+    if report::beyond_any_loom(bytes) {
+        return Err(format!(
+            "{}: {bytes} bytes is too big for any loom; not compared",
+            path.show()
+        ));
+    }
     Ok(Side {
         name,
         file,

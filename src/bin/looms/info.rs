@@ -26,9 +26,13 @@ pub fn run(dir: &StdPath, as_json: bool) -> Status {
     let (lock_json, lock_text) = lock_section(&pier);
     let (swap_json, swap_text) = swap_section(&pier);
     let (free_json, free_text) = match image::free_bytes(&pier.chk()) {
-        Ok(bytes) => (
+        Ok(Some(bytes)) => (
             json!(bytes),
             format!("{} ({bytes} bytes)", report::human_bytes(bytes)),
+        ),
+        Ok(None) => (
+            Value::Null,
+            "unknown: the file system keeps no block counts".to_string(),
         ),
         Err(err) => (Value::Null, format!("unknown: {err}")),
     };

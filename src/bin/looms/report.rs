@@ -132,6 +132,12 @@ pub fn size_problem(size: Size) -> Option<String> {
     }
 }
 
+/// Whether an image of `bytes` is larger than any loom could hold: no
+/// command reads such a file (a sparse one of terabytes would take hours).
+pub fn beyond_any_loom(bytes: u64) -> bool {
+    bytes > u64::from(u3a_pages) * PAGE_BYTES as u64
+}
+
 /// The pages in an image of `size`, when it has a whole number.
 pub fn whole_pages(size: Size) -> Option<u32> {
     match size {

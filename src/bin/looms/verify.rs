@@ -170,7 +170,16 @@ fn check_image(pier: &Pier, pending: &Pending, found: &mut Findings) -> Value {
             _ => found.problem(path.clone(), why),
         }
     }
-    if !matches!(size, Size::Overflow(_)) {
+    if report::beyond_any_loom(bytes) {
+        // Said above as a size problem, unless the pending patch cuts the
+        // image to its own length at boot; either way it is not read.
+        if patched {
+            found.note(
+                path.clone(),
+                format!("{bytes} bytes is more than any loom holds; not read (the pending patch sets the image's length)"),
+            );
+        }
+    } else if !matches!(size, Size::Overflow(_)) {
         if let Err(reason) = read_all(&file, bytes) {
             found.problem(path, reason);
         }

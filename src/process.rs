@@ -1,0 +1,190 @@
+//! Who may call what: the process that booted the pier, the runtime's
+//! thread in it, and one snapshot call at a time.
+//!
+//! - **One call at a time.** Every entry point that changes the snapshot
+//!   system's state (`u3e_save`, `u3e_backup`, `u3e_live`, `u3e_stop`,
+//!   `u3e_yolo`, `u3e_foul`, `u3e_init`, and the finishing part of
+//!   `looms_save_wait`) enters through `enter`. A second call while one is
+//!   inside, from a signal handler on the same thread or from another
+//!   thread, is told so at once (`Busy`) and never blocks: the caller
+//!   refuses with a clear line, or (where the reference would have
+//!   asserted) bails. `u3e_fault`, `u3e_toss` and `u3e_ward` do not enter:
+//!   they touch only the loom and the bitmap, as the reference's do.
+//! - **The runtime's thread** is the thread that last booted a pier
+//!   (`u3e_live`). `looms_save_wait` from any other thread only waits.
+//! - **Forks.** A child forked without exec is not the process that booted
+//!   the pier: it neither holds the pier's lock (closed in the child by a
+//!   `pthread_atfork` handler) nor writes the pier (its saves are refused),
+//!   and a background save the parent was writing is not its to wait for.
+//!
+//! Owners: `BOOT_PID` and `BOOT_THREAD` are written by `u3e_live` on the
+//! runtime's thread and read anywhere; `INSIDE` is the lock word itself
+//! (compare-and-swap only). Nothing here allocates or blocks.
+
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::Once;
+
+/// The process that booted the pier (0: none yet).
+static BOOT_PID: AtomicI32 = AtomicI32::new(0);
+/// The thread that booted it (`pthread_self`, 0: none yet).
+static BOOT_THREAD: AtomicUsize = AtomicUsize::new(0);
+/// The thread inside a snapshot call (0: none).
+static INSIDE: AtomicUsize = AtomicUsize::new(0);
+
+fn this_thread() -> usize {
+    // SAFETY: pthread_self cannot fail; only its value is used, as a number.
+    unsafe { libc::pthread_self() as usize }
+}
+
+fn this_pid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Records this process and thread as the pier's, at `u3e_live`, and
+/// makes sure a forked child lets go of what is the parent's.
+pub fn booted() {
+    BOOT_PID.store(this_pid(), Ordering::SeqCst);
+    BOOT_THREAD.store(this_thread(), Ordering::SeqCst);
+    static AT_FORK: Once = Once::new();
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that lives as long as the library
+        // (glibc unregisters it if the library is unloaded).
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+}
+
+/// The process that booted the pier, when this process is a child forked
+/// from it (without exec); `None` in the booting process or before a boot.
+pub fn forked_from() -> Option<i32> {
+    let boot = BOOT_PID.load(Ordering::SeqCst);
+    let me = this_pid();
+    (boot != 0 && boot != me).then_some(boot)
+}
+
+/// Whether the caller is the runtime's thread in the booting process.
+pub fn on_runtime_thread() -> bool {
+    forked_from().is_none() && BOOT_THREAD.load(Ordering::SeqCst) == this_thread()
+}
+
+/// Runs in a child right after `fork`: only async-signal-safe work.
+extern "C" fn in_child() {
+    crate::pier::forget_in_child();
+    crate::background::orphan_in_child();
+    // Only the forking thread lives on in the child, and it was not inside
+    // a snapshot call (the library never forks).
+    INSIDE.store(0, Ordering::SeqCst);
+}
+
+/// Runs `spawn` (which starts a thread of the library) with every
+/// asynchronous signal blocked, so that the thread inherits a mask that
+/// keeps the runtime's signal handlers off it: a handler that called into
+/// the library there could wait for that very thread. Faults that a thread
+/// itself raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) stay open. The
+/// caller's mask is restored before this returns.
+pub fn with_signals_blocked<T>(spawn: impl FnOnce() -> T) -> T {
+    // SAFETY: sigset_t is plain data, filled by sigfillset before use.
+    let mut quiet: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut before: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid signal sets; pthread_sigmask changes this thread's mask.
+    let blocked = unsafe {
+        libc::sigfillset(&mut quiet);
+        for signal in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+        ] {
+            libc::sigdelset(&mut quiet, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &quiet, &mut before) == 0
+    };
+    let out = spawn();
+    if blocked {
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &before, core::ptr::null_mut()) };
+    }
+    out
+}
+
+/// Why a call could not enter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// This thread is already inside a call: a signal handler re-entered.
+    Reentered,
+    /// Another thread is inside a call.
+    OtherThread,
+}
+
+impl Busy {
+    /// The reason, for a `loom: …` line.
+    pub fn text(self) -> &'static str {
+        match self {
+            Busy::Reentered => {
+                "called from inside another snapshot call on the same thread (a signal handler?)"
+            }
+            Busy::OtherThread => "another thread is inside a snapshot call",
+        }
+    }
+}
+
+/// Says `<what>: <why>; <then>` for a call that could not enter, from a
+/// fixed buffer: it may be a signal handler's call, interrupting anything.
+pub fn say_busy(what: &str, busy: Busy, then: &str) {
+    crate::msg::Line::new()
+        .str("loom: ")
+        .str(what)
+        .str(": ")
+        .str(busy.text())
+        .str(then)
+        .str("\r\n")
+        .emit();
+}
+
+/// Being inside a snapshot call; leaving is dropping it.
+#[must_use]
+pub struct Inside(());
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        INSIDE.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Enters a snapshot call, or says at once why not.
+pub fn enter() -> Result<Inside, Busy> {
+    let me = this_thread();
+    match INSIDE.compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => Ok(Inside(())),
+        Err(held) if held == me => Err(Busy::Reentered),
+        Err(_) => Err(Busy::OtherThread),
+    }
+}
+
+/// The call is over without returning through its `Inside` (the runtime's
+/// bail longjmps, `exit` runs the runtime's handlers): leave it first.
+/// Async-signal-safe.
+pub fn leave() {
+    let me = this_thread();
+    let _ = INSIDE.compare_exchange(me, 0, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_call_at_a_time() {
+        let inside = enter().expect("nobody inside");
+        assert_eq!(enter().err(), Some(Busy::Reentered));
+        let other = std::thread::spawn(|| enter().err()).join().unwrap();
+        assert_eq!(other, Some(Busy::OtherThread));
+        drop(inside);
+        let again = enter().expect("free again");
+        leave();
+        assert!(enter().is_ok(), "leave() let go of the call");
+        drop(again);
+    }
+}
