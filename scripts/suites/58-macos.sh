@@ -3,8 +3,8 @@
 # x86_64-apple-darwin, cross-linked by scripts/macos-link (Rust's lld
 # against the libSystem stubs of the ziglang package), and checked without
 # running: the exported symbols are exactly the Linux build's, the imports
-# are the runtime's (resolved from the executable at load time) and
-# libSystem's, the install name and versions, the architecture; clippy
+# are the runtime's (resolved from the executable at load time),
+# libSystem's and libc++'s atomic waits (the atomic-wait crate), the install name and versions, the architecture; clippy
 # clean for both targets; the host programs (the scenario steps, the demo
 # and the ABI round trip) compiled with `zig cc` for macOS and linked
 # against the dylib. Nothing here runs on macOS (README: Platforms).
@@ -99,10 +99,10 @@ for t in $TARGETS; do
     used=$(llvm-objdump --macho --dylibs-used "$lib" | tail -n +2 | awk '{print $1}')
     id=$(llvm-objdump --macho --dylib-id "$lib" | tail -n 1)
     if [ ! -s "$W/$t.stray" ] && [ -z "$absent" ] && grep -qx __stderrp "$W/$t.undefined" &&
-        [ "$(echo "$used" | grep -v -x -F "$id" | tr '\n' ' ')" = "/usr/lib/libSystem.B.dylib " ]; then
-        pass "$t/imports_the_runtime_and_libSystem ($(grep -c '^u3' "$W/$t.undefined") runtime names)"
+        [ "$(echo "$used" | grep -v -x -F "$id" | sort | tr '\n' ' ')" = "/usr/lib/libSystem.B.dylib /usr/lib/libc++.1.dylib " ]; then
+        pass "$t/imports_the_runtime_libSystem_and_libcxx ($(grep -c '^u3' "$W/$t.undefined") runtime names)"
     else
-        fail "$t/imports_the_runtime_and_libSystem" "runtime names only here: $(tr '\n' ' ' <"$W/$t.stray")" \
+        fail "$t/imports_the_runtime_libSystem_and_libcxx" "runtime names only here: $(tr '\n' ' ' <"$W/$t.stray")" \
             "Linux imports absent: $absent" "libraries: $(echo "$used" | tr '\n' ' ')"
     fi
 
