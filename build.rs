@@ -1,4 +1,4 @@
-//! Link settings for `liblooms.so`.
+//! Link settings for `liblooms.so` (Linux) and `liblooms.dylib` (macOS).
 //!
 //! The shared library carries the soname `liblooms.so.<major>` so that a
 //! runtime linked with `-llooms` records the ABI version it was built
@@ -8,6 +8,12 @@
 //! `liblooms.so.<major> -> liblooms.so` in the output directory: programs
 //! linked against the build tree (`-Ltarget/release -llooms` with an rpath)
 //! then load it in place.
+//!
+//! On macOS the same role falls to the install name
+//! `@rpath/liblooms.<major>.dylib` and the Mach-O versions: current version
+//! the package's (`0.1.0`), compatibility version `<major>.0.0`, so that a
+//! runtime links the major version it was built against, and the link
+//! `liblooms.<major>.dylib -> liblooms.dylib` is put beside the library.
 //!
 //! The exported symbol set needs no version script of ours: rustc already
 //! gives a cdylib one that exports exactly its `#[no_mangle]` items (the
@@ -22,10 +28,24 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
-    let soname = format!("liblooms.so.{major}");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    let version = std::env::var("CARGO_PKG_VERSION").expect("cargo sets the version");
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let (name, file) = if os == "macos" {
+        let name = format!("liblooms.{major}.dylib");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/{name}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-current_version,{version}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-compatibility_version,{major}.0.0");
+        // The runtime's symbols (u3a_Road, u3m_bail, ...) come from the
+        // executable that loads the library, as with an ELF shared library.
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-undefined,dynamic_lookup");
+        (name, "liblooms.dylib")
+    } else {
+        let name = format!("liblooms.so.{major}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{name}");
+        (name, "liblooms.so")
+    };
     if let Some(dir) = artifact_dir() {
-        link_soname(&dir, &soname);
+        link_soname(&dir, &name, file);
     }
     println!("cargo:rerun-if-changed=build.rs");
 }
@@ -38,10 +58,10 @@ fn artifact_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// Makes `dir/soname` a link to `liblooms.so`, unless it already is one.
-fn link_soname(dir: &Path, soname: &str) {
+/// Makes `dir/soname` a link to `file`, unless it already is one.
+fn link_soname(dir: &Path, soname: &str, file: &str) {
     let link = dir.join(soname);
-    let target = Path::new("liblooms.so");
+    let target = Path::new(file);
     if std::fs::read_link(&link).is_ok_and(|found| found == target) {
         return;
     }

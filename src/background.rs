@@ -207,7 +207,7 @@ impl Staging {
                 return false;
             }
             // SAFETY: advice on the mapping just made; refusal changes nothing.
-            unsafe { libc::madvise(base, len, libc::MADV_HUGEPAGE) };
+            let _ = unsafe { crate::sys::advise_huge_pages(base, len) };
             self.base = base.cast();
             self.len = len;
         }

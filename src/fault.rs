@@ -9,11 +9,15 @@
 //! guard page sits between the heap and the stack, `PROT_NONE` and dirty; a
 //! store into it means the two are close, so the guard moves to the middle
 //! of the gap, or the loom is exhausted (`meme`) when the gap is one page.
+//!
+//! All of it in granules (`loom`): a first store dirties its whole granule,
+//! the guard covers one, and the guard's decisions count granules (a
+//! granule is a page wherever the kernel's page is at most 16 KiB).
 
 use crate::abi::u3e_flaw;
 use crate::dirty;
 use crate::ffi::host::ensure;
-use crate::loom::{self, Access, PAGE_BYTES};
+use crate::loom::{self, Access, MAX_GRANULE_BYTES};
 use crate::msg::Line;
 use crate::pool;
 
@@ -51,10 +55,22 @@ pub fn protect_guard() -> bool {
     protect_guard_at(guard, guard)
 }
 
+/// The guard's first page for heap page `low` and stack page `high`: the
+/// middle granule between theirs.
+pub fn guard_place(low: u32, high: u32) -> u32 {
+    guard_between(loom::granule_of(low), loom::granule_of(high)) * loom::granule_pages()
+}
+
+/// The pages `[first, end)` of the granule holding `page`.
+fn granule_span(page: u32) -> (u32, u32) {
+    let first = loom::granule_floor(page);
+    (first, first + loom::granule_pages())
+}
+
 /// Places the guard between `low` and `high` and protects it (`_ce_ward_post`).
 pub fn place_guard(low: u32, high: u32) -> bool {
     let old = pool::view().guard;
-    let new = guard_between(low, high);
+    let new = guard_place(low, high);
     // SAFETY: single-threaded pool access (see pool::get).
     unsafe { pool::get().gar_w = new };
     protect_guard_at(old, new)
@@ -160,12 +176,20 @@ pub const fn widened(page: u32, width: u32, pages: u32) -> (u32, u32) {
     (first, end)
 }
 
+/// The parts of the aligned run `[first, end)` either side of the guard's
+/// granule.
+fn around_guard(first: u32, end: u32, guard: u32) -> [(u32, u32); 2] {
+    let (low, high) = granule_span(guard);
+    if first <= low && low < end {
+        [(first, low), (high.min(end), end)]
+    } else {
+        [(first, end), (end, end)]
+    }
+}
+
 /// Marks pages `[first, end)` dirty and writable, leaving the guard alone.
 fn unprotect_run(map: &mut [u32], first: u32, end: u32, guard: u32) -> Result<(), i32> {
-    let mut spans = [(first, end), (end, end)];
-    if first <= guard && guard < end {
-        spans = [(first, guard), (guard + 1, end)];
-    }
+    let spans = around_guard(first, end, guard);
     for (from, to) in spans {
         if from < to {
             loom::protect(from, to - from, Access::ReadWrite)?;
@@ -186,23 +210,26 @@ fn report_mprotect(page: u32, errno: i32) -> bool {
     false
 }
 
-/// Swap mode: moves a just-dirtied page onto the ephemeral file, keeping its
-/// contents. The copy lives in a static buffer: the stack may itself be
-/// growing through this very fault. Each move splits the loom's mapping;
-/// when the kernel refuses another split, the whole aligned run around the
-/// page moves instead (see `move_run`), as `unprotect_or_widen` does for
-/// protections.
+/// Swap mode: moves a just-dirtied page's granule onto the ephemeral file,
+/// keeping its contents. The copy lives in a static buffer: the stack may
+/// itself be growing through this very fault. Each move splits the loom's
+/// mapping; when the kernel refuses another split, the whole aligned run
+/// around the page moves instead (see `move_run`), as `unprotect_or_widen`
+/// does for protections.
 fn move_to_ephemeral(map: &mut [u32], page: u32, fd: libc::c_int) -> bool {
-    static mut SAVED: [u8; PAGE_BYTES] = [0; PAGE_BYTES];
+    static mut SAVED: [u8; MAX_GRANULE_BYTES] = [0; MAX_GRANULE_BYTES];
     // SAFETY: the handler is not re-entered for a loom page while it runs
     // (the page in question is readable), so the buffer has one user.
-    let saved = unsafe { (&raw mut SAVED).as_mut().unwrap_unchecked() };
-    // SAFETY: a clean page is mapped readable.
-    saved.copy_from_slice(unsafe { loom::page_bytes(page) });
-    match loom::remap(page, 1, loom::Backing::FileShared(fd)) {
+    let buffer = unsafe { (&raw mut SAVED).as_mut().unwrap_unchecked() };
+    let first = loom::granule_floor(page);
+    let count = loom::granule_pages();
+    let saved = &mut buffer[..loom::bytes_of(count)];
+    // SAFETY: a clean granule is mapped readable.
+    saved.copy_from_slice(unsafe { loom::pages(first, count) });
+    match loom::remap(first, count, loom::Backing::FileShared(fd)) {
         Ok(()) => {
-            // SAFETY: the page is now mapped read-write onto the ephemeral file.
-            unsafe { loom::pages_mut(page, 1) }.copy_from_slice(saved);
+            // SAFETY: the granule is now mapped read-write onto the ephemeral file.
+            unsafe { loom::pages_mut(first, count) }.copy_from_slice(saved);
             return true;
         }
         Err(libc::ENOMEM) => {}
@@ -220,12 +247,12 @@ fn move_to_ephemeral(map: &mut [u32], page: u32, fd: libc::c_int) -> bool {
     report_mmap(page, libc::ENOMEM)
 }
 
-/// Moves pages `[first, end)`, except the guard, onto the ephemeral file in
-/// one mapping per side of the guard, and marks them dirty. Pages already
-/// dirty live in the file at their own offsets (swap mode maps everything
-/// above the image there at boot, and moves image pages there on their first
-/// store); the clean ones, and `page` itself, are first written into the
-/// file, so the new mapping shows the same bytes.
+/// Moves pages `[first, end)`, except the guard's granule, onto the
+/// ephemeral file in one mapping per side of it, and marks them dirty. Pages
+/// already dirty live in the file at their own offsets (swap mode maps
+/// everything above the image there at boot, and moves image pages there on
+/// their first store); the clean ones, and `page`'s granule itself, are
+/// first written into the file, so the new mapping shows the same bytes.
 fn move_run(
     map: &mut [u32],
     page: u32,
@@ -234,8 +261,11 @@ fn move_run(
     guard: u32,
     fd: libc::c_int,
 ) -> Result<(), i32> {
+    let guard_granule = loom::granule_of(guard);
+    let page_granule = loom::granule_of(page);
     for at in first..end {
-        if at != guard && (at == page || !dirty::is_dirty(map, at)) {
+        let granule = loom::granule_of(at);
+        if granule != guard_granule && (granule == page_granule || !dirty::is_dirty(map, at)) {
             // SAFETY: every loom page but the guard is mapped readable.
             let bytes = unsafe { loom::page_bytes(at) };
             let mut done = 0;
@@ -261,11 +291,7 @@ fn move_run(
             }
         }
     }
-    let mut spans = [(first, end), (end, end)];
-    if first <= guard && guard < end {
-        spans = [(first, guard), (guard + 1, end)];
-    }
-    for (from, to) in spans {
+    for (from, to) in around_guard(first, end, guard) {
         if from < to {
             loom::remap_unmapping_first(from, to - from, loom::Backing::FileShared(fd))?;
             dirty::set_range(map, from, to, true);
@@ -288,7 +314,8 @@ fn report_mmap(page: u32, errno: i32) -> bool {
 /// Handles a hit on the guard page.
 fn guard_hit(page: u32, low: u32, high: u32) -> u3e_flaw {
     let old = pool::view().guard;
-    match clip(old, low, high) {
+    let granule = loom::granule_of;
+    match clip(granule(old), granule(low), granule(high)) {
         Clip::Bogus => {
             Line::new()
                 .str("loom: ward bogus (>")
@@ -327,7 +354,8 @@ fn guard_hit(page: u32, low: u32, high: u32) -> u3e_flaw {
 /// at word `low` and the stack's top at word `high`.
 pub fn fault(low: u32, high: u32, post: u32) -> u3e_flaw {
     let page = loom::page_of(post);
-    if page == pool::view().guard {
+    let guard = pool::view().guard;
+    if page == guard || (guard != 0 && loom::granule_of(page) == loom::granule_of(guard)) {
         return guard_hit(page, loom::page_of(low), loom::page_of(high));
     }
     let map = pool::dirty_map();
@@ -341,7 +369,8 @@ pub fn fault(low: u32, high: u32, post: u32) -> u3e_flaw {
             .emit();
         return u3e_flaw::u3e_flaw_sham;
     }
-    dirty::mark_dirty(map, page);
+    let (first, end) = granule_span(page);
+    dirty::set_range(map, first, end.min(pool::view().pages), true);
     let ephemeral = pool::view().ephemeral_fd;
     let handled = if ephemeral != 0 {
         move_to_ephemeral(map, page, ephemeral)

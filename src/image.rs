@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::loom::{self, PAGE_BYTES};
 use crate::msg::{self, last_errno, strerror};
+use crate::sys;
 
 /// A failed file operation: what, on which file, and the errno.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,29 +166,20 @@ impl File {
     }
 
     /// Reserves the blocks of `[offset, offset + len)` without changing
-    /// the file's length or contents (`fallocate` with `KEEP_SIZE`): writes
-    /// there cannot then fail for want of space. `Err` with `EOPNOTSUPP`
-    /// where the file system cannot reserve.
+    /// the file's length or contents (`sys::reserve`): writes there cannot
+    /// then fail for want of space. `Err` with `EOPNOTSUPP` where the file
+    /// system cannot reserve.
     pub fn reserve(&self, offset: u64, len: u64) -> IoResult<()> {
-        // SAFETY: fd is open.
-        retry(|| unsafe {
-            libc::fallocate(
-                self.fd,
-                libc::FALLOC_FL_KEEP_SIZE,
-                offset as libc::off_t,
-                len as libc::off_t,
-            )
-        })
-        .map(drop)
-        .map_err(|errno| self.path.err("reserve space in", errno))
+        retry(|| sys::reserve(self.fd, offset, len))
+            .map(drop)
+            .map_err(|errno| self.path.err("reserve space in", errno))
     }
 
-    /// Allocates blocks for `[offset, offset + len)` (`fallocate`, mode 0:
+    /// Allocates blocks for `[offset, offset + len)` (`sys::allocate`:
     /// the file grows if the range passes its end); holes are filled, data
     /// is kept. `Err` with `EOPNOTSUPP` where the file system cannot.
     pub fn allocate(&self, offset: u64, len: u64) -> IoResult<()> {
-        // SAFETY: fd is open.
-        retry(|| unsafe { libc::fallocate(self.fd, 0, offset as libc::off_t, len as libc::off_t) })
+        retry(|| sys::allocate(self.fd, offset, len))
             .map(drop)
             .map_err(|errno| self.path.err("fallocate", errno))
     }
@@ -227,7 +219,7 @@ impl File {
         // SAFETY: fd is open; st is a valid out-parameter.
         retry(|| unsafe { libc::fstat(self.fd, &mut st) })
             .map_err(|errno| self.path.err("stat", errno))?;
-        Ok((st.st_dev, st.st_ino))
+        Ok(sys::identity(&st))
     }
 
     /// Adopts a descriptor the pool already holds, without owning its closing.
@@ -238,24 +230,20 @@ impl File {
         })
     }
 
-    /// Switches the descriptor to direct I/O (`O_DIRECT`): writes go from
-    /// the caller's memory to the device without filling the page cache.
-    /// `false` (and nothing changed) where the file system has no direct I/O.
+    /// Switches the descriptor to uncached writes (`sys::set_uncached`:
+    /// direct I/O on Linux): writes go from the caller's memory to the
+    /// device without filling the page cache. `false` (and nothing changed)
+    /// where the file system has none.
     pub fn enter_direct(&self) -> bool {
-        // SAFETY: fcntl on an open descriptor.
-        let flags = unsafe { libc::fcntl(self.fd, libc::F_GETFL) };
-        // SAFETY: as above.
-        flags >= 0 && unsafe { libc::fcntl(self.fd, libc::F_SETFL, flags | libc::O_DIRECT) } == 0
+        sys::set_uncached(self.fd, true)
     }
 
-    /// Turns direct I/O off again; `true` if it was on.
+    /// Turns uncached writes off again after a write they refused for its
+    /// alignment; `true` if that can have been the reason.
     fn leave_direct(&self) -> bool {
-        // SAFETY: fcntl on an open descriptor.
-        let flags = unsafe { libc::fcntl(self.fd, libc::F_GETFL) };
-        flags >= 0
-            && flags & libc::O_DIRECT != 0
-            // SAFETY: as above.
-            && unsafe { libc::fcntl(self.fd, libc::F_SETFL, flags & !libc::O_DIRECT) } == 0
+        sys::UNCACHED_REFUSES_MISALIGNED
+            && sys::is_uncached(self.fd)
+            && sys::set_uncached(self.fd, false)
     }
 
     /// Gives up ownership of the descriptor.
@@ -393,10 +381,10 @@ impl File {
             .map_err(|errno| self.path.err("truncate", errno))
     }
 
-    /// `fdatasync`: the data and the length are durable.
+    /// The data and the length are durable (`sys::sync_data`: `fdatasync`
+    /// on Linux, `F_FULLFSYNC` on macOS).
     pub fn sync_data(&self) -> IoResult<()> {
-        // SAFETY: fd is open.
-        retry(|| unsafe { libc::fdatasync(self.fd) })
+        retry(|| sys::sync_data(self.fd))
             .map(drop)
             .map_err(|errno| self.path.err("sync", errno))
     }
@@ -549,7 +537,7 @@ impl Dir {
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: the directory is open, the name a valid C string.
         let rc = unsafe { libc::fstatat(self.fd(), c_name.c().as_ptr(), &mut st, 0) };
-        (rc == 0).then_some((st.st_dev, st.st_ino))
+        (rc == 0).then(|| sys::identity(&st))
     }
 
     /// Removes `name` from this directory; an empty directory there goes
@@ -582,10 +570,9 @@ impl Dir {
         .map_err(|errno| self.join(from).err("rename", errno))
     }
 
-    /// Makes the directory's entries durable (`fsync`).
+    /// Makes the directory's entries durable (`sys::sync_dir`).
     pub fn sync(&self) -> IoResult<()> {
-        // SAFETY: the directory is open.
-        retry(|| unsafe { libc::fsync(self.fd()) })
+        retry(|| sys::sync_dir(self.fd()))
             .map(drop)
             .map_err(|errno| self.path().err("sync directory", errno))
     }
@@ -648,8 +635,7 @@ pub fn parent(path: &Path) -> Path {
 /// removed in it survive a power loss once this returns.
 pub fn sync_dir(dir: &Path) -> IoResult<()> {
     let file = File::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-    // SAFETY: fd is open.
-    retry(|| unsafe { libc::fsync(file.fd) })
+    retry(|| sys::sync_dir(file.fd))
         .map(drop)
         .map_err(|errno| dir.err("sync directory", errno))
 }
@@ -679,31 +665,10 @@ pub fn free_bytes(dir: &Path) -> IoResult<Option<u64>> {
     Ok(Some((blocks as u64).saturating_mul(st.f_frsize as u64)))
 }
 
-/// Whether this process holds `CAP_SYS_RESOURCE` in its effective set.
+/// Whether this process may use the blocks a file system keeps back
+/// (`CAP_SYS_RESOURCE` on Linux).
 fn may_use_reserved() -> bool {
-    const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    const CAP_SYS_RESOURCE: u32 = 24;
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: libc::c_int,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut header = Header {
-        version: CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget with a version-3 header and two data words, as the
-    // kernel defines it.
-    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    rc == 0 && data[0].effective & (1 << CAP_SYS_RESOURCE) != 0
+    sys::may_use_reserved_blocks()
 }
 
 /// What the length of an image file says about it.
@@ -959,9 +924,7 @@ mod tests {
     }
 
     fn is_direct(file: &File) -> bool {
-        // SAFETY: fcntl on an open descriptor.
-        let flags = unsafe { libc::fcntl(file.fd(), libc::F_GETFL) };
-        flags & libc::O_DIRECT != 0
+        crate::sys::is_uncached(file.fd())
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod pool;
 pub mod process;
 pub mod recovery;
 pub mod snapshot;
+pub mod sys;
 pub mod track;
 
 pub use pool::u3e_Pool;

@@ -4,24 +4,21 @@
 //! functions are thin and allocation-free: the fault path calls them from a
 //! signal handler. Page numbers (`page`) and word offsets (`post`) are both
 //! `u32`; the conversions below are the only places that shift between them.
+//!
+//! Protection and mappings change in granules: the larger of the loom page
+//! and the kernel's page (16 KiB on x86_64 and most arm64 kernels, 64 KiB
+//! on arm64 kernels built with 64 KiB pages). A granule is clean or dirty
+//! as a whole: a first store into it marks all its pages dirty, the guard
+//! covers one, and the last, partial granule of an image is dirty from the
+//! start (a save writes its pages again, with the same bytes).
+
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::msg::last_errno;
 
-/// Where the runtime maps the loom (`U3_OS_LoomBase`), by platform. One
-/// table, one place: the host maps the loom here before calling in.
-#[cfg(all(
-    target_os = "linux",
-    target_arch = "x86_64",
-    not(feature = "asan-base")
-))]
-pub const BASE: usize = 0x2_0000_0000;
-/// AddressSanitizer builds move the loom out of the shadow memory.
-#[cfg(all(target_os = "linux", target_arch = "x86_64", feature = "asan-base"))]
-pub const BASE: usize = 0x1000_7fff_f000;
-#[cfg(all(target_os = "macos", not(feature = "asan-base")))]
-pub const BASE: usize = 0x280_0000_0000;
-#[cfg(all(target_os = "macos", feature = "asan-base"))]
-pub const BASE: usize = 0x1000_7fff_f000;
+/// Where the runtime maps the loom (`U3_OS_LoomBase` in its `portable.h`),
+/// by platform (`sys`): the host maps the loom here before calling in.
+pub const BASE: usize = crate::sys::LOOM_BASE;
 
 /// log2 of the words in a page.
 pub const PAGE_SHIFT: u32 = crate::abi::u3a_page;
@@ -29,6 +26,62 @@ pub const PAGE_SHIFT: u32 = crate::abi::u3a_page;
 pub const PAGE_WORDS: u32 = 1 << PAGE_SHIFT;
 /// Bytes in a page.
 pub const PAGE_BYTES: usize = (PAGE_WORDS as usize) * 4;
+
+/// The largest granule the fault path can move in one piece (its static
+/// buffer's size): 64 KiB, the largest arm64 kernel page.
+pub const MAX_GRANULE_BYTES: usize = 64 << 10;
+
+/// log2 of the loom pages in a granule; set at boot (`choose_granule`).
+static GRANULE_SHIFT: AtomicU32 = AtomicU32::new(0);
+
+/// Loom pages in a granule.
+pub fn granule_pages() -> u32 {
+    1 << GRANULE_SHIFT.load(Ordering::Relaxed)
+}
+
+/// The first page of the granule holding `page`.
+pub fn granule_floor(page: u32) -> u32 {
+    page & !(granule_pages() - 1)
+}
+
+/// `page` rounded up to a granule.
+pub fn granule_ceil(page: u32) -> u32 {
+    let g = granule_pages();
+    page.saturating_add(g - 1) & !(g - 1)
+}
+
+/// The granule a page lies in, as an index.
+pub fn granule_of(page: u32) -> u32 {
+    page >> GRANULE_SHIFT.load(Ordering::Relaxed)
+}
+
+/// The granule for a kernel page of `kernel` bytes: the larger of it and
+/// the loom page. `test` (`LOOMS_TEST_GRANULE`, a test setting) asks for a
+/// larger one, to run a kernel with larger pages' arithmetic on this one.
+/// `Err` says why the kernel's page cannot be served; a `test` value that
+/// is not a power of two between the granule and `MAX_GRANULE_BYTES` is
+/// ignored, with `Ok` telling so in its second member.
+pub fn granule_for(kernel: usize, test: Option<&str>) -> Result<(usize, bool), usize> {
+    if !kernel.is_power_of_two() || kernel > MAX_GRANULE_BYTES {
+        return Err(kernel);
+    }
+    let natural = kernel.max(PAGE_BYTES);
+    match test.map(str::parse::<usize>) {
+        None => Ok((natural, true)),
+        Some(Ok(bytes))
+            if bytes.is_power_of_two() && bytes >= natural && bytes <= MAX_GRANULE_BYTES =>
+        {
+            Ok((bytes, true))
+        }
+        Some(_) => Ok((natural, false)),
+    }
+}
+
+/// Sets the granule, in bytes (a power of two, at least a loom page).
+pub fn set_granule(bytes: usize) {
+    let shift = (bytes / PAGE_BYTES).trailing_zeros();
+    GRANULE_SHIFT.store(shift, Ordering::Relaxed);
+}
 
 /// The page holding word `post`.
 pub const fn page_of(post: u32) -> u32 {
@@ -67,6 +120,15 @@ pub unsafe fn page_bytes<'a>(page: u32) -> &'a [u8] {
     unsafe { core::slice::from_raw_parts(page_ptr(page), PAGE_BYTES) }
 }
 
+/// The bytes of pages `[first, first + count)`.
+///
+/// # Safety
+/// The pages must be mapped readable and not written while the slice lives.
+pub unsafe fn pages<'a>(first: u32, count: u32) -> &'a [u8] {
+    // SAFETY: the caller guarantees the range is mapped and quiescent.
+    unsafe { core::slice::from_raw_parts(page_ptr(first), bytes_of(count)) }
+}
+
 /// The bytes of pages `[first, first + count)`, mutable.
 ///
 /// # Safety
@@ -97,12 +159,16 @@ impl Access {
     }
 }
 
-/// `mprotect` pages `[first, first + count)`; `Err(errno)` on failure.
+/// `mprotect` pages `[first, first + count)`, widened to whole granules;
+/// `Err(errno)` on failure.
 pub fn protect(first: u32, count: u32, access: Access) -> Result<(), i32> {
+    let start = granule_floor(first);
+    let end = granule_ceil(first.saturating_add(count));
     // SAFETY: the range lies inside the loom, which the runtime owns and has
     // mapped; changing its protection cannot invalidate Rust references
     // because the library holds none across this call.
-    let rc = unsafe { libc::mprotect(page_ptr(first).cast(), bytes_of(count), access.prot()) };
+    let rc =
+        unsafe { libc::mprotect(page_ptr(start).cast(), bytes_of(end - start), access.prot()) };
     if rc == 0 {
         Ok(())
     } else {
@@ -189,11 +255,23 @@ pub fn remap_unmapping_first(first: u32, count: u32, backing: Backing) -> Result
     remap(first, count, backing)
 }
 
-/// `madvise(MADV_DONTNEED)` pages `[first, first + count)`.
+/// `madvise(MADV_DONTNEED)` the whole granules inside pages
+/// `[first, first + count)` (a granule partly outside keeps its contents).
 pub fn discard(first: u32, count: u32) -> Result<(), i32> {
+    let start = granule_ceil(first);
+    let end = granule_floor(first.saturating_add(count));
+    if start >= end {
+        return Ok(());
+    }
     // SAFETY: the range is inside the loom; dropping its contents is what
     // the caller asked for and invalidates no Rust reference.
-    let rc = unsafe { libc::madvise(page_ptr(first).cast(), bytes_of(count), libc::MADV_DONTNEED) };
+    let rc = unsafe {
+        libc::madvise(
+            page_ptr(start).cast(),
+            bytes_of(end - start),
+            libc::MADV_DONTNEED,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {
@@ -207,12 +285,7 @@ pub fn discard(first: u32, count: u32) -> Result<(), i32> {
 pub fn advise_huge_pages(first: u32, count: u32) -> Result<(), i32> {
     // SAFETY: the range is inside the loom; the advice changes how memory
     // is backed, never its contents.
-    let rc = unsafe { libc::madvise(page_ptr(first).cast(), bytes_of(count), libc::MADV_HUGEPAGE) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(last_errno())
-    }
+    unsafe { crate::sys::advise_huge_pages(page_ptr(first).cast(), bytes_of(count)) }
 }
 
 /// The system page size.
@@ -242,13 +315,25 @@ mod tests {
     }
 
     #[test]
+    fn granules() {
+        assert_eq!(granule_for(4096, None), Ok((16384, true)));
+        assert_eq!(granule_for(16384, None), Ok((16384, true)));
+        assert_eq!(granule_for(65536, None), Ok((65536, true)));
+        assert_eq!(granule_for(131072, None), Err(131072));
+        assert_eq!(granule_for(4096, Some("65536")), Ok((65536, true)));
+        assert_eq!(granule_for(4096, Some("32768")), Ok((32768, true)));
+        assert_eq!(granule_for(65536, Some("16384")), Ok((65536, false)));
+        assert_eq!(granule_for(4096, Some("20000")), Ok((16384, false)));
+        assert_eq!(granule_for(4096, Some("big")), Ok((16384, false)));
+        assert_eq!(granule_for(4096, Some("131072")), Ok((16384, false)));
+    }
+
+    #[test]
     fn base_is_the_platform_constant() {
-        #[cfg(all(
-            target_arch = "x86_64",
-            target_os = "linux",
-            not(feature = "asan-base")
-        ))]
+        #[cfg(all(target_os = "linux", not(feature = "asan-base")))]
         assert_eq!(page_ptr(0) as usize, 0x2_0000_0000);
+        #[cfg(all(target_os = "macos", not(feature = "asan-base")))]
+        assert_eq!(page_ptr(0) as usize, 0x280_0000_0000);
         assert_eq!(BASE % 4096, 0);
     }
 }

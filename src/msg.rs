@@ -182,8 +182,7 @@ pub(crate) use say;
 
 /// The calling thread's `errno`.
 pub fn last_errno() -> i32 {
-    // SAFETY: glibc's errno location is always valid for the calling thread.
-    unsafe { *libc::__errno_location() }
+    crate::sys::errno()
 }
 
 /// `strerror` text for `errno`, as glibc words it; a table so that the fault

@@ -114,7 +114,7 @@ pub fn held_identity() -> Option<(u64, u64)> {
     // SAFETY: an all-zero stat is a valid out-parameter.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: fd is the open directory HELD owns.
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then(|| crate::sys::identity(&st))
 }
 
 /// In a child forked without exec (a `pthread_atfork` handler, so only

@@ -101,7 +101,7 @@ fn track_bits(clean: u32, dirty: u32) {
 
 /// Re-protects the guard page when a remap or reprotect clobbered it.
 fn restore_guard(old: u32, message: &str) {
-    if pool::view().guard < old {
+    if pool::view().guard < loom::granule_ceil(old) {
         say!("loom: guard on {message}\r\n");
         ensure!(fault::protect_guard());
     }
@@ -118,17 +118,28 @@ fn clean_access() -> Access {
 }
 
 /// `_ce_loom_protect`: image pages `[0, pages)` clean and read-only, pages
-/// `[pages, old)` that the image no longer holds dirty and writable.
+/// `[pages, old)` that the image no longer holds dirty and writable. Only
+/// whole granules are clean: the image's last, partial one is dirty.
 fn protect_loom(pages: u32, old: u32) {
-    if pages > 0 {
-        if let Err(errno) = loom::protect(0, pages, clean_access()) {
+    let clean = loom::granule_floor(pages);
+    if clean > 0 {
+        if let Err(errno) = loom::protect(0, clean, clean_access()) {
             say!("loom: pure ({pages} pages): {}\r\n", strerror(errno));
             host::oops("0", file!(), line!());
         }
     }
     let released = protect_above(pages, old);
-    track_bits(pages, released);
-    track::arm(pages);
+    if clean < pages {
+        if let Err(errno) = loom::protect(clean, pages - clean, Access::ReadWrite) {
+            say!(
+                "loom: foul ({pages} pages, {old} old): {}\r\n",
+                strerror(errno)
+            );
+            host::oops("0", file!(), line!());
+        }
+    }
+    track_bits(clean, pages - clean + released);
+    track::arm(clean);
 }
 
 /// Pages `[pages, old)`, which the image no longer holds, writable (no_demand);
@@ -150,10 +161,13 @@ fn protect_above(pages: u32, old: u32) -> u32 {
 }
 
 /// `_ce_loom_mapf`: maps the image's `pages` read-only and private at the
-/// bottom of the loom; pages `[pages, old)` get fresh writable memory.
+/// bottom of the loom; pages `[pages, old)` get fresh writable memory. The
+/// mapping covers the file exactly (the kernel ends it at the file's last
+/// page, never past the file); the image's last, partial granule is dirty
+/// and writable.
 fn map_image(fd: c3_i, pages: u32, old: u32) {
+    let writable = track::clean_pages_writable();
     if pages > 0 {
-        let writable = track::clean_pages_writable();
         if let Err(errno) = loom::remap(0, pages, Backing::FilePrivate { fd, writable }) {
             say!(
                 "loom: file-backed mmap failed ({pages} pages): {}\r\n",
@@ -162,9 +176,22 @@ fn map_image(fd: c3_i, pages: u32, old: u32) {
             host::oops("0", file!(), line!());
         }
     }
-    let released = map_above(pages, old);
-    track_bits(pages, released);
-    track::arm(pages);
+    let mut released = map_above(pages, old);
+    let clean = loom::granule_floor(pages);
+    if clean < pages {
+        if !writable {
+            if let Err(errno) = loom::protect(clean, pages - clean, Access::ReadWrite) {
+                say!(
+                    "loom: foul ({pages} pages, {old} old): {}\r\n",
+                    strerror(errno)
+                );
+                host::oops("0", file!(), line!());
+            }
+        }
+        released = released.max(loom::granule_ceil(pages) - pages);
+    }
+    track_bits(clean, pages - clean + released);
+    track::arm(clean);
 }
 
 /// Pages `[pages, old)`, which the image no longer holds, get fresh writable
@@ -174,16 +201,24 @@ fn map_above(pages: u32, old: u32) -> u32 {
         return 0;
     }
     let released = old - pages;
+    // A mapping starts on a kernel page: where that is larger than a loom
+    // page, the image's own mapping reaches to the next one.
+    let kernel = (loom::system_page_size() / loom::PAGE_BYTES).max(1) as u32;
+    let start = pages.div_ceil(kernel) * kernel;
+    if start >= old {
+        return released;
+    }
     let view = pool::view();
     if host::flag(host::SWAP) {
-        if let Err(errno) = loom::remap(pages, released, Backing::FileShared(view.ephemeral_fd)) {
+        if let Err(errno) = loom::remap(start, old - start, Backing::FileShared(view.ephemeral_fd))
+        {
             say!(
                 "loom: ephemeral mmap failed ({pages} pages, {old} old): {}\r\n",
                 strerror(errno)
             );
             host::oops("0", file!(), line!());
         }
-    } else if let Err(errno) = loom::remap(pages, released, Backing::Anonymous) {
+    } else if let Err(errno) = loom::remap(start, old - start, Backing::Anonymous) {
         say!(
             "loom: anonymous mmap failed ({pages} pages, {old} old): {}\r\n",
             strerror(errno)
@@ -432,6 +467,23 @@ fn refuse_unguarded(err: &IoError) -> ! {
     exit_boot();
 }
 
+/// Sets the granule the loom is protected and mapped in: the larger of the
+/// loom page and the kernel's (`LOOMS_TEST_GRANULE`, a setting for tests
+/// only, asks for a larger one); `Err` with the kernel's page size where
+/// it is larger than any granule looms handles.
+fn choose_granule() -> Result<(), usize> {
+    let test = std::env::var("LOOMS_TEST_GRANULE").ok();
+    let (bytes, honoured) = loom::granule_for(loom::system_page_size(), test.as_deref())?;
+    if !honoured {
+        say!(
+            "loom: LOOMS_TEST_GRANULE={} is not a power of two from the page size to 64 KiB; ignored\r\n",
+            test.unwrap_or_default()
+        );
+    }
+    loom::set_granule(bytes);
+    Ok(())
+}
+
 /// `u3e_live`.
 pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     let _inside = enter_or_bail("live");
@@ -449,8 +501,7 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     LEFT_PATCH.store(false, Ordering::Relaxed);
     RESERVE_UNSUPPORTED_SAID.store(false, Ordering::Relaxed);
     set_unsaved(None);
-    let system = loom::system_page_size();
-    if PAGE_BYTES % system != 0 {
+    if let Err(system) = choose_granule() {
         say!(
             "loom: incompatible system page size ({}KB)\r\n",
             system >> 10
@@ -1122,6 +1173,8 @@ fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
 /// memory; returns the runs of pages it made clean. A run the kernel will
 /// not protect stays dirty: the next save writes it again.
 fn make_clean(total: u32) -> Vec<(u32, u32)> {
+    // Whole granules only: the image's last, partial one stays dirty.
+    let total = loom::granule_floor(total);
     let map = pool::dirty_map();
     let dirty: Vec<u32> = (0..total)
         .filter(|&page| dirty::is_dirty(map, page))
@@ -1322,6 +1375,11 @@ pub fn init() {
     let _inside = enter_or_bail("init");
     background::finish();
     track::stop();
+    // Where the kernel's page is too large the loom is tracked in 16 KiB
+    // pages, as by the reference, and protections fail as they would there.
+    if choose_granule().is_err() {
+        loom::set_granule(PAGE_BYTES);
+    }
     {
         // SAFETY: single-threaded pool access.
         let pool = unsafe { pool::get() };
@@ -1337,7 +1395,8 @@ pub fn ward(low: u3_post, high: u3_post) {
     let heap_top = loom::page_of(low);
     let stack_top = loom::page_of(high);
     let old = pool::view().guard;
-    if !(old > heap_top && old < stack_top) {
+    let granule = loom::granule_of;
+    if !(granule(old) > granule(heap_top) && granule(old) < granule(stack_top)) {
         ensure!(fault::place_guard(heap_top, stack_top));
         ensure!(fault::unprotect(old));
         ensure!(dirty::is_dirty(pool::dirty_map(), old));

@@ -172,11 +172,10 @@ fn range(pages: u32) -> UffdioRange {
 /// `Err` says why not.
 fn open_uffd() -> Result<(libc::c_int, libc::c_int), String> {
     let flags = libc::O_CLOEXEC | libc::O_NONBLOCK | UFFD_USER_MODE_ONLY;
-    // SAFETY: the userfaultfd system call takes one flags argument.
-    let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) } as libc::c_int;
-    if fd < 0 {
-        return Err(format!("userfaultfd: {}", strerror(last_errno())));
-    }
+    let fd = match crate::sys::userfaultfd(flags) {
+        Ok(fd) => fd,
+        Err(errno) => return Err(format!("userfaultfd: {}", strerror(errno))),
+    };
     let close = |message: String| {
         // SAFETY: closing the descriptor just opened.
         unsafe { libc::close(fd) };
@@ -488,7 +487,9 @@ pub fn harvest() {
             return;
         }
         for region in &regions[..found as usize] {
+            // Whole granules, as the fault path marks them.
             let (first, last) = region_pages(region.start, region.end);
+            let (first, last) = (loom::granule_floor(first), loom::granule_ceil(last));
             dirty::set_range(map, first, last.min(pages), true);
         }
         if (found as usize) < regions.len() || arg.walk_end <= at {

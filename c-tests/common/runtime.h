@@ -30,10 +30,15 @@
 
 #include "looms.h"
 
-/* Where the runtime maps the loom on x86_64 Linux (U3_OS_LoomBase). The
- * AddressSanitizer build passes 0x10007ffff000, out of ASan's shadow. */
+/* Where the runtime maps the loom (U3_OS_LoomBase): 64-bit Linux on any
+ * CPU, or macOS. The AddressSanitizer build passes 0x10007ffff000, out of
+ * ASan's shadow. */
 #ifndef RT_LOOM_BASE
+#ifdef __APPLE__
+#define RT_LOOM_BASE 0x28000000000ULL
+#else
 #define RT_LOOM_BASE 0x200000000ULL
+#endif
 #endif
 #define RT_PAGE_WORDS ((uint32_t)1 << u3a_page)
 #define RT_PAGE_BYTES ((size_t)RT_PAGE_WORDS * 4)

@@ -5,14 +5,22 @@
 # build of the host (libsigsegv, AddressSanitizer); SCENARIO_WRAP prefixes
 # every step (valgrind); SCENARIO_TRACKING picks the backends; SCENARIO_SKIP
 # leaves scenarios out; SCENARIO_SAVE=background saves in the background.
+# SCENARIO_OUT: where another build of the host and its preloaded libraries
+# already are (the aarch64 build, run under emulation by SCENARIO_WRAP).
+# LOOMS_PRELOAD_VAR: the variable that preloads a library into the program
+# run (default LD_PRELOAD; the emulation wrapper takes EMULATED_PRELOAD).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-OUT=$ROOT/target/c-tests
-make -s -C c-tests/host >/dev/null || { echo "FAIL: scenarios/build"; exit 1; }
+OUT=${SCENARIO_OUT:-$ROOT/target/c-tests}
+PRELOAD=${LOOMS_PRELOAD_VAR:-LD_PRELOAD}
+if [ -z "${SCENARIO_OUT:-}" ]; then
+    make -s -C c-tests/host >/dev/null || { echo "FAIL: scenarios/build"; exit 1; }
+fi
 BIN=${SCENARIO_BIN:-$OUT/scenario}
 WRAP=${SCENARIO_WRAP:-}
 TAG=${SCENARIO_TAG:-scenarios}
+[ -n "${LOOMS_TEST_GRANULE:-}" ] && TAG=$TAG-granule-$((LOOMS_TEST_GRANULE >> 10))k
 W=$(mktemp -d /tmp/looms-scn.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 failed=0
@@ -56,8 +64,12 @@ run() {
 }
 
 T() { echo "LOOMS_TRACKING=$TRACK"; }
-# Store faults expected for N clean pages: one each with mprotect, none with uffd.
-F() { [ "$TRACK" = uffd ] && echo 0 || echo "$1"; }
+# Loom pages in a granule (LOOMS_TEST_GRANULE, a test setting): a first
+# store makes its whole granule dirty and writable.
+GRANULE=$((${LOOMS_TEST_GRANULE:-16384} / 16384))
+# Store faults expected for N clean pages stored to in order: one per
+# granule with mprotect, none with uffd.
+F() { [ "$TRACK" = uffd ] && echo 0 || echo $((($1 + GRANULE - 1) / GRANULE)); }
 
 # ---- scenarios ---------------------------------------------------------------
 hashes() { step -- hashes "$P"; }
@@ -163,7 +175,7 @@ boot_no_dir() {
 # Where the file system has no flock locks, boot goes on
 # unguarded, as the reference always does, and says so.
 lock_unsupported() {
-    expect 0 "$(T)" "LD_PRELOAD=$OUT/libnolock.so" -- write "$P" 1 8 &&
+    expect 0 "$(T)" "$PRELOAD=$OUT/libnolock.so" -- write "$P" 1 8 &&
         has "loom: lock $P/.urb/chk: No locks available; the pier is not guarded" &&
         step "$(T)" -- verify "$P" 1 8
 }
@@ -171,14 +183,14 @@ lock_unsupported() {
 # retries it: save 2 writes nothing and says so, save 3 removes the old
 # patch and saves. (events.c asserts in save 2: control.bin exists.)
 unlink_fails_twice() {
-    expect 0 "$(T)" "LD_PRELOAD=$OUT/libfailunlink.so" "FAIL_UNLINK=control.bin:2:5" -- resave "$P" 3 8 &&
+    expect 0 "$(T)" "$PRELOAD=$OUT/libfailunlink.so" "FAIL_UNLINK=control.bin:2:5" -- resave "$P" 3 8 &&
         [ "$(grep -c '^loom: failed to delete control.bin: Input/output error' "$W/out")" -eq 2 ] &&
         has "loom: save: the last patch is still in $(chk '' | sed 's#/$##'); nothing written, will retry" &&
         has "save 3 returned" && step "$(T)" -- verify "$P" 3 8
 }
 boot_busy() {
     step "$(T)" -- write "$P" 1 8 || return 1
-    env "$(T)" "$BIN" hold "$P" 2 8 >"$W/hold" 2>&1 &
+    env "$(T)" $WRAP "$BIN" hold "$P" 2 8 >"$W/hold" 2>&1 &
     local holder=$! i
     for i in $(seq 100); do grep -q holding "$W/hold" && break; sleep 0.05; done
     expect 1 "$(T)" -- boot "$P"
@@ -192,7 +204,7 @@ boot_busy() {
 }
 pool_live() {
     step "$(T)" -- write "$P" 1 24 && step "$(T)" -- pool "$P" 24 &&
-        [[ "$(readelf -rW "$BIN")" == *R_X86_64_COPY*u3e_Pool* ]]
+        readelf -rW "$BIN" | grep -E 'R_(X86_64|AARCH64)_COPY .* u3e_Pool' >/dev/null
 }
 
 SCENARIOS=(hashes new_pier roundtrip fault_per_clean_page verbose_save_calls shrink free_pages
@@ -207,19 +219,22 @@ SPOILT=(control-checksum page-checksum control-short control-long control-empty 
 # With SCENARIO_SAVE=background every save is a background save followed
 # by its barrier (c-tests/host/savewait.c): the same files must result.
 if [ "${SCENARIO_SAVE:-sync}" = background ]; then
-    export LOOMS_SAVE=background LD_PRELOAD=$OUT/libsavewait.so
+    export LOOMS_SAVE=background "$PRELOAD=$OUT/libsavewait.so"
     TAG=$TAG-background
 fi
 
 for TRACK in ${SCENARIO_TRACKING:-mprotect uffd}; do
     for s in "${SCENARIOS[@]}"; do
-        # Other builds of the host (ASan) cannot take a preloaded library.
-        case $s in pool_live | lock_unsupported | unlink_fails_twice) [ -n "${SCENARIO_BIN:-}" ] && continue ;; esac
+        # Other builds of the host (ASan) cannot take a preloaded library;
+        # one with its own preloaded libraries (SCENARIO_OUT) can.
+        case $s in pool_live | lock_unsupported | unlink_fails_twice)
+            [ -n "${SCENARIO_BIN:-}" ] && [ -z "${SCENARIO_OUT:-}" ] && continue ;;
+        esac
         # SCENARIO_SKIP: scenarios another build cannot run in time.
         case " ${SCENARIO_SKIP:-} " in *" $s "*) continue ;; esac
         # These preload their own library (24-background.sh runs the
         # unlink failure in background mode).
-        case $s in pool_live | lock_unsupported | unlink_fails_twice) [ -n "${LD_PRELOAD:-}" ] && continue ;; esac
+        case $s in pool_live | lock_unsupported | unlink_fails_twice) [ -n "${!PRELOAD:-}" ] && continue ;; esac
         run "$s" "$s"
     done
     if [ -z "${SCENARIO_ONLY:-}" ]; then

@@ -8,12 +8,23 @@
 # CRASH_RUNS: random kills per backend (default 200; `make soak`: 10,000;
 #   from 1,000 up, no_demand and swap boots get random kills too).
 # CRASH_SEED: the random kills' seed (default: time and pid; printed).
+# CRASH_BACKENDS: the tracking backends of the full runs (default
+#   "mprotect uffd"); CRASH_MODES: the other boot modes (default
+#   "no-demand swap").
+# CRASH_OUT, CRASH_CC, CRASH_WRAP: another build of the tests, made with
+#   CRASH_CC into CRASH_OUT and run through CRASH_WRAP (the aarch64 build
+#   under emulation, the interposer preloaded from the start through the
+#   variable LOOMS_PRELOAD_VAR names).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 LOOMS_ROOT=${LOOMS_ROOT:-$ROOT}
 LOOMS_LIB_DIR=${LOOMS_LIB_DIR:-$ROOT/target/release}
-OUT=$LOOMS_ROOT/target/crash-tests
+OUT=${CRASH_OUT:-$LOOMS_ROOT/target/crash-tests}
+WRAP=()
+if [ -n "${CRASH_WRAP:-}" ]; then
+    WRAP=(env "${LOOMS_PRELOAD_VAR:-LD_PRELOAD}=$OUT/libcrashio.so" "$CRASH_WRAP")
+fi
 RUNS=${CRASH_RUNS:-200}
 
 mkdir -p "$OUT"
@@ -23,6 +34,7 @@ if [ ! -e "$LOOMS_LIB_DIR/liblooms.so" ]; then
     exit 1
 fi
 if ! make -s -C c-tests/crash ROOT="$LOOMS_ROOT" LIB_DIR="$LOOMS_LIB_DIR" OUT="$OUT" \
+    ${CRASH_CC:+CC="$CRASH_CC"} \
     >"$OUT/build.log" 2>&1; then
     echo "FAIL: crash/build"
     sed 's/^/    /' "$OUT/build.log" | head -n 40
@@ -38,23 +50,27 @@ failed=0
 run_as() {
     local label=$1 tracking=$2 flags=$3
     shift 3
-    if ! LOOMS_TRACKING=$tracking "$OUT/crashtest" -w "$W" -f "$flags" "$@" \
+    if ! LOOMS_TRACKING=$tracking ${WRAP[@]+"${WRAP[@]}"} "$OUT/crashtest" -w "$W" -f "$flags" "$@" \
         | sed -u "s#^\(PASS\|FAIL\|SKIP\): crash/#\1: crash/$label/#"; then
         failed=1
     fi
 }
-run_as mprotect mprotect 0 backend points writers "random=$RUNS"
-run_as uffd uffd 0 backend points writers "random=$RUNS"
+for backend in ${CRASH_BACKENDS:-mprotect uffd}; do
+    run_as "$backend" "$backend" 0 backend points writers "random=$RUNS"
+done
 # The runtime's other boot modes (their tracking is mprotect): no_demand
 # reads the image in; swap maps the loom above it from an ephemeral file.
-run_as no-demand mprotect 0x200 points writers
-run_as swap mprotect 0x1000 points writers
-if [ "$RUNS" -ge 1000 ]; then
-    run_as no-demand mprotect 0x200 "random=$RUNS"
-    run_as swap mprotect 0x1000 "random=$RUNS"
-fi
+# CRASH_MODES picks them (default both).
+for mode in ${CRASH_MODES-no-demand swap}; do
+    flags=0x200
+    [ "$mode" = swap ] && flags=0x1000
+    run_as "$mode" mprotect "$flags" points writers
+    if [ "$RUNS" -ge 1000 ]; then
+        run_as "$mode" mprotect "$flags" "random=$RUNS"
+    fi
+done
 # Once, with the default backend.
-if ! "$OUT/crashtest" -w "$W" order ioerr "badinput=$W/bad-input.md"; then
+if ! ${WRAP[@]+"${WRAP[@]}"} "$OUT/crashtest" -w "$W" order ioerr "badinput=$W/bad-input.md"; then
     failed=1
 fi
 # The README holds the table, from its generated first line to the end marker.

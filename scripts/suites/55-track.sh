@@ -9,13 +9,23 @@
 #   55-track.sh soak    500,000 scattered first stores in a 16 GiB loom under
 #                       both backends (make soak-track; needs ~36 GiB of disk)
 #
+# TRACK_OUT, TRACK_CC, TRACK_WRAP: another build of the tests, made with
+# TRACK_CC into TRACK_OUT and run through TRACK_WRAP (the aarch64 build
+# under emulation); LOOMS_PRELOAD_VAR names the variable that preloads a
+# library into it (default LD_PRELOAD). TRACK_EMULATED=yes says the program
+# runs under user-mode emulation: the emulator keeps MADV_HUGEPAGE from the
+# kernel, so no huge pages are required, and the scattered-store tests,
+# which measure the kernel's mapping limit rather than the architecture,
+# are skipped (the emulator's own bookkeeping refuses a 4 GiB file mapping).
+#
 # Piers live under target/ (the repository's file system, not /tmp, which
 # may be memory) and are removed as each test ends.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 : "${LOOMS_ROOT:=$PWD}"
 : "${LOOMS_LIB_DIR:=$LOOMS_ROOT/target/release}"
-OUT=$LOOMS_ROOT/target/track-tests
+OUT=${TRACK_OUT:-$LOOMS_ROOT/target/track-tests}
+PRELOAD=${LOOMS_PRELOAD_VAR:-LD_PRELOAD}
 MODE=${1:-check}
 case $MODE in
 check | soak) ;;
@@ -56,11 +66,17 @@ W=$(mktemp -d "$LOOMS_ROOT/target/track-work.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
 if ! make --no-print-directory -s -C c-tests/track ROOT="$LOOMS_ROOT" LIB_DIR="$LOOMS_LIB_DIR" \
-    OUT="$OUT" >"$W/build.log" 2>&1; then
+    OUT="$OUT" ${TRACK_CC:+CC="$TRACK_CC"} >"$W/build.log" 2>&1; then
     fail_log build "$W/build.log"
     exit 1
 fi
 TRACK=$OUT/track
+if [ -n "${TRACK_WRAP:-}" ]; then
+    # One program to run, as every test below expects.
+    printf '#!/bin/sh\nexec %s %s "$@"\n' "$TRACK_WRAP" "$OUT/track" >"$W/track"
+    chmod +x "$W/track"
+    TRACK=$W/track
+fi
 NOUFD=$OUT/libnoufd.so
 NOSCAN=$OUT/libnoscan.so
 NOTHP=$OUT/libnothp.so
@@ -102,6 +118,11 @@ always | madvise) THP=yes ;;
 *) THP=no ;;
 esac
 NO_UFFD="this kernel lacks userfaultfd asynchronous write-protect: $(tr -d '\r' <"$W/kernel.log")"
+if [ "${TRACK_EMULATED:-no}" = yes ]; then
+    THP=no
+    THP_POLICY="out of reach under user-mode emulation"
+    NO_UFFD="user-mode emulation has no userfaultfd ($(tr -d '\r' <"$W/kernel.log")): the fall-back to mprotect is what runs"
+fi
 
 # which_test NAME "ENV..." FLAGS BEHAVES CHECK...: boots a new pier with
 # wag_w = FLAGS under `env ENV...`, saves, stores once to a clean page; the
@@ -187,6 +208,10 @@ roundtrip() {
 scatter() {
     local name=$1 log2=$2 stores=$3 backend=$4 need=$5 flags=${6:-0}
     local log=$W/$name.log free rc=0
+    if [ "${TRACK_EMULATED:-no}" = yes ]; then
+        skip "$name" "a test of the kernel's mapping limit, run natively; not under emulation"
+        return
+    fi
     free=$(free_gib "$W")
     if [ "$free" -lt "$need" ]; then
         skip "$name" "needs $need GiB free on $(df -P "$W" | awk 'NR == 2 {print $6}'), $free GiB there"
@@ -291,23 +316,23 @@ if [ "$MODE" = check ]; then
         "+loom: tracking: mprotect" "-swap mode needs"
 
     # -- Without userfaultfd (syscall(SYS_userfaultfd) fails with ENOSYS) -----
-    which_test fallback_auto_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
+    which_test fallback_auto_verbose "$PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
         $((NO_DEMAND | VERBOSE)) mprotect \
         "+noufd: userfaultfd refused" "+$UNAVAILABLE" "+loom: tracking: mprotect"
-    which_test fallback_auto_quiet "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" $NO_DEMAND mprotect \
+    which_test fallback_auto_quiet "$PRELOAD=$NOUFD LOOMS_TRACKING=auto" $NO_DEMAND mprotect \
         "+noufd: userfaultfd refused" "-^loom: tracking"
     # In default mode auto asks for userfaultfd at the first save only.
-    which_test fallback_auto_default_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
+    which_test fallback_auto_default_verbose "$PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
         $VERBOSE mprotect "+loom: tracking: mprotect" "+noufd: userfaultfd refused" \
         "+$UNAVAILABLE" "-^loom: tracking: uffd from"
-    which_test fallback_auto_default_quiet "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
+    which_test fallback_auto_default_quiet "$PRELOAD=$NOUFD LOOMS_TRACKING=auto" \
         0 mprotect "+noufd: userfaultfd refused" "-^loom: tracking"
-    which_test fallback_uffd_says_why "LD_PRELOAD=$NOUFD LOOMS_TRACKING=uffd" 0 mprotect \
+    which_test fallback_uffd_says_why "$PRELOAD=$NOUFD LOOMS_TRACKING=uffd" 0 mprotect \
         "+noufd: userfaultfd refused" "+$UNAVAILABLE" "-^loom: tracking: mprotect"
-    which_test fallback_uffd_verbose "LD_PRELOAD=$NOUFD LOOMS_TRACKING=uffd" $VERBOSE mprotect \
+    which_test fallback_uffd_verbose "$PRELOAD=$NOUFD LOOMS_TRACKING=uffd" $VERBOSE mprotect \
         "+$UNAVAILABLE" "+loom: tracking: mprotect"
-    roundtrip fallback_roundtrip "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" mprotect
-    roundtrip fallback_roundtrip_no_demand "LD_PRELOAD=$NOUFD LOOMS_TRACKING=auto" mprotect \
+    roundtrip fallback_roundtrip "$PRELOAD=$NOUFD LOOMS_TRACKING=auto" mprotect
+    roundtrip fallback_roundtrip_no_demand "$PRELOAD=$NOUFD LOOMS_TRACKING=auto" mprotect \
         $NO_DEMAND $THP
 
     # -- Fault counts and a round trip under each backend ---------------------
@@ -332,7 +357,7 @@ if [ "$MODE" = check ]; then
     # The kernel refuses MADV_HUGEPAGE (THP never or compiled out): the load
     # goes on into 4 KiB pages and says nothing.
     log=$W/nothp.log
-    roundtrip no_demand_without_huge_pages "LD_PRELOAD=$NOTHP LOOMS_TRACKING=auto" \
+    roundtrip no_demand_without_huge_pages "$PRELOAD=$NOTHP LOOMS_TRACKING=auto" \
         $AUTO_LOADED $NO_DEMAND >"$log"
     if grep -q '^PASS' "$log" && has "$W/no_demand_without_huge_pages.log" \
         "nothp: MADV_HUGEPAGE refused" && says_nothing "$W/no_demand_without_huge_pages.log"; then
@@ -349,7 +374,7 @@ if [ "$MODE" = check ]; then
         log=$W/$name.log
         {
             LOOMS_TRACKING=$backend "$TRACK" write "$W/$name" 7 1024 3 $backend $NO_DEMAND &&
-                LD_PRELOAD=$NOTHREADS LOOMS_TRACKING=$backend "$TRACK" verify "$W/$name" 7 1024 3 \
+                env "$PRELOAD=$NOTHREADS" LOOMS_TRACKING=$backend "$TRACK" verify "$W/$name" 7 1024 3 \
                     $NO_DEMAND
         } >"$log" 2>&1
         rc=$?
@@ -413,7 +438,7 @@ if [ "$MODE" = check ]; then
     # later store lands and is saved (not a bogus fault).
     if need_uffd uffd_scan_failure_keeps_stores_working; then
         log=$W/scan.log
-        if LD_PRELOAD=$NOSCAN LOOMS_TRACKING=uffd "$TRACK" scan-fails "$W/scan" >"$log" 2>&1 &&
+        if env "$PRELOAD=$NOSCAN" LOOMS_TRACKING=uffd "$TRACK" scan-fails "$W/scan" >"$log" 2>&1 &&
             has "$log" "scan-fails: ok" && has "$log" "noscan: PAGEMAP_SCAN refused"; then
             pass "uffd_scan_failure_keeps_stores_working ($(tr -d '\r' <"$log" |
                 sed -n 's/^scan-fails: \([0-9].*\)/\1/p'))"

@@ -50,7 +50,6 @@ pub const OOPS: u32 = 0x7370_6f6f;
 extern "C" {
     static mut u3o_Config: u3o_config;
     static mut u3a_Road: *mut u8;
-    static mut stderr: *mut c_void;
     fn u3a_loom_sane();
     fn u3a_print_memory(fil_u: *mut c_void, cap_c: *const c_char, wor_w: u32);
     fn u3l_log(format: *const c_char, ...);
@@ -134,8 +133,8 @@ pub fn loom_sane() {
 
 /// `u3a_print_memory(stderr, cap, words)`.
 pub fn print_memory(cap: &core::ffi::CStr, words: u32) {
-    // SAFETY: stderr is the C library's stream; cap is a valid C string.
-    unsafe { u3a_print_memory(stderr, cap.as_ptr(), words) }
+    // SAFETY: the C library's standard error stream; cap is a valid C string.
+    unsafe { u3a_print_memory(crate::sys::c_stderr(), cap.as_ptr(), words) }
 }
 
 /// `u3l_log(line)`, with a constant line that holds no `%`.

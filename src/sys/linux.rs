@@ -1,0 +1,146 @@
+//! Linux (x86_64 and aarch64): see `sys` for the table.
+
+/// Where the runtime maps the loom (`U3_OS_LoomBase` in its `portable.h`):
+/// the same address on every 64-bit Linux, whatever the CPU.
+#[cfg(not(feature = "asan-base"))]
+pub const LOOM_BASE: usize = 0x2_0000_0000;
+/// AddressSanitizer builds of the runtime move the loom out of the shadow.
+#[cfg(feature = "asan-base")]
+pub const LOOM_BASE: usize = 0x1000_7fff_f000;
+
+extern "C" {
+    static mut stderr: *mut libc::c_void;
+}
+
+/// The C library's `stderr` stream (for the runtime's printers).
+pub fn c_stderr() -> *mut libc::c_void {
+    // SAFETY: glibc initialises stderr before any code of ours runs.
+    unsafe { stderr }
+}
+
+/// The calling thread's `errno`.
+pub fn errno() -> i32 {
+    // SAFETY: glibc's errno location is always valid for the calling thread.
+    unsafe { *libc::__errno_location() }
+}
+
+/// `fdatasync`: the file's data and length are durable. Returns the
+/// system's result (`-1` with `errno` on failure).
+pub fn sync_data(fd: libc::c_int) -> libc::c_int {
+    // SAFETY: a plain system call on a descriptor the caller holds open.
+    unsafe { libc::fdatasync(fd) }
+}
+
+/// `fsync` of a directory: the names in it are durable.
+pub fn sync_dir(fd: libc::c_int) -> libc::c_int {
+    // SAFETY: as above.
+    unsafe { libc::fsync(fd) }
+}
+
+/// Reserves the blocks of `[offset, offset + len)` without changing the
+/// file's length (`fallocate` with `FALLOC_FL_KEEP_SIZE`).
+pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    // SAFETY: as above.
+    unsafe {
+        libc::fallocate(
+            fd,
+            libc::FALLOC_FL_KEEP_SIZE,
+            offset as libc::off_t,
+            len as libc::off_t,
+        )
+    }
+}
+
+/// Allocates the blocks of `[offset, offset + len)`, growing the file if
+/// the range passes its end (`fallocate`, mode 0).
+pub fn allocate(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    // SAFETY: a plain system call on a descriptor the caller holds open.
+    unsafe { libc::fallocate(fd, 0, offset as libc::off_t, len as libc::off_t) }
+}
+
+/// Turns writes that bypass the page cache (`O_DIRECT`) on or off; false
+/// where the system refuses.
+pub fn set_uncached(fd: libc::c_int, on: bool) -> bool {
+    // SAFETY: fcntl on a descriptor the caller holds open.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return false;
+    }
+    let want = if on {
+        flags | libc::O_DIRECT
+    } else {
+        flags & !libc::O_DIRECT
+    };
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, want) == 0 }
+}
+
+/// Whether writes on `fd` bypass the page cache.
+pub fn is_uncached(fd: libc::c_int) -> bool {
+    // SAFETY: as above.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_DIRECT != 0
+}
+
+/// Whether a write refused with `EINVAL` may go through once uncached
+/// writes are off: direct I/O refuses buffers, offsets and lengths off its
+/// alignment.
+pub const UNCACHED_REFUSES_MISALIGNED: bool = true;
+
+/// `madvise(MADV_HUGEPAGE)`: `Err(errno)` where the kernel refuses it.
+///
+/// # Safety
+/// `[addr, addr + len)` is a mapping the caller owns.
+pub unsafe fn advise_huge_pages(addr: *mut libc::c_void, len: usize) -> Result<(), i32> {
+    // SAFETY: the caller owns the range; advice never changes contents.
+    if unsafe { libc::madvise(addr, len, libc::MADV_HUGEPAGE) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// Opens a userfaultfd with `flags`; `Err(errno)` where the kernel has none
+/// or refuses it.
+pub fn userfaultfd(flags: libc::c_int) -> Result<libc::c_int, i32> {
+    // SAFETY: the userfaultfd system call takes one flags argument.
+    let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) };
+    if fd < 0 {
+        Err(errno())
+    } else {
+        Ok(fd as libc::c_int)
+    }
+}
+
+/// Whether this process holds `CAP_SYS_RESOURCE` in its effective set (and
+/// so may use the blocks a file system keeps back).
+pub fn may_use_reserved_blocks() -> bool {
+    const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    const CAP_SYS_RESOURCE: u32 = 24;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget with a version-3 header and two data words, as the
+    // kernel defines it.
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    rc == 0 && data[0].effective & (1 << CAP_SYS_RESOURCE) != 0
+}
+
+/// The device of a `stat`.
+pub fn dev_of(st: &libc::stat) -> u64 {
+    st.st_dev
+}

@@ -1,0 +1,144 @@
+//! macOS (arm64 and x86_64): see `sys` for the table. Built and linked
+//! here by cross-compilation; see README "Platforms" for what has run.
+
+/// Where the runtime maps the loom on macOS (`U3_OS_LoomBase`).
+#[cfg(not(feature = "asan-base"))]
+pub const LOOM_BASE: usize = 0x280_0000_0000;
+/// AddressSanitizer builds of the runtime on macOS.
+#[cfg(feature = "asan-base")]
+pub const LOOM_BASE: usize = 0x7280_0000_0000;
+
+extern "C" {
+    #[link_name = "__stderrp"]
+    static mut stderrp: *mut libc::c_void;
+}
+
+/// The C library's `stderr` stream (`__stderrp` in libSystem).
+pub fn c_stderr() -> *mut libc::c_void {
+    // SAFETY: libSystem initialises the stream before any code of ours runs.
+    unsafe { stderrp }
+}
+
+/// The calling thread's `errno`.
+pub fn errno() -> i32 {
+    // SAFETY: libSystem's errno location is always valid for the thread.
+    unsafe { *libc::__error() }
+}
+
+/// Durable data: `fsync` on macOS leaves the data in the drive's cache,
+/// `fcntl(F_FULLFSYNC)` asks the drive to write it through. File systems
+/// that cannot (some network and FUSE ones) refuse it; `fsync` is then the
+/// most there is.
+fn full_sync(fd: libc::c_int) -> libc::c_int {
+    // SAFETY: fcntl on a descriptor the caller holds open.
+    let rc = unsafe { libc::fcntl(fd, libc::F_FULLFSYNC) };
+    if rc == 0 {
+        return 0;
+    }
+    match errno() {
+        // SAFETY: as above.
+        libc::ENOTSUP | libc::EINVAL | libc::ENOTTY => unsafe { libc::fsync(fd) },
+        _ => rc,
+    }
+}
+
+/// The file's data and length are durable (`F_FULLFSYNC`).
+pub fn sync_data(fd: libc::c_int) -> libc::c_int {
+    full_sync(fd)
+}
+
+/// The names in a directory are durable (`F_FULLFSYNC` on the directory).
+pub fn sync_dir(fd: libc::c_int) -> libc::c_int {
+    full_sync(fd)
+}
+
+/// Reserves blocks so that writes up to `offset + len` cannot fail for
+/// want of space, without changing the file's length: `F_PREALLOCATE`
+/// from the file's physical end, contiguous where it can be, else not.
+pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    // SAFETY: an all-zero stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat on an open descriptor with a valid out-parameter.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return -1;
+    }
+    let allocated = (st.st_blocks as u64).saturating_mul(512);
+    let want = offset.saturating_add(len);
+    if want <= allocated {
+        return 0;
+    }
+    let mut store = libc::fstore_t {
+        fst_flags: libc::F_ALLOCATECONTIG | libc::F_ALLOCATEALL,
+        fst_posmode: libc::F_PEOFPOSMODE,
+        fst_offset: 0,
+        fst_length: (want - allocated) as libc::off_t,
+        fst_bytesalloc: 0,
+    };
+    // SAFETY: F_PREALLOCATE with a valid fstore_t.
+    if unsafe { libc::fcntl(fd, libc::F_PREALLOCATE, &mut store) } == 0 {
+        return 0;
+    }
+    store.fst_flags = libc::F_ALLOCATEALL;
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd, libc::F_PREALLOCATE, &mut store) }
+}
+
+/// Allocates blocks up to `offset + len` (`F_PREALLOCATE`, as `reserve`),
+/// then grows the file to that length if it is shorter.
+pub fn allocate(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    if reserve(fd, offset, len) != 0 {
+        return -1;
+    }
+    // SAFETY: an all-zero stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat on an open descriptor with a valid out-parameter.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return -1;
+    }
+    let want = offset.saturating_add(len);
+    if (st.st_size as u64) < want {
+        // SAFETY: ftruncate on an open descriptor.
+        return unsafe { libc::ftruncate(fd, want as libc::off_t) };
+    }
+    0
+}
+
+/// Turns uncached writes (`F_NOCACHE`) on or off; false where refused.
+pub fn set_uncached(fd: libc::c_int, on: bool) -> bool {
+    // SAFETY: fcntl on a descriptor the caller holds open.
+    unsafe { libc::fcntl(fd, libc::F_NOCACHE, libc::c_int::from(on)) == 0 }
+}
+
+/// Whether writes on `fd` bypass the cache. macOS has no call that reads
+/// `F_NOCACHE` back; it never refuses a write for it either.
+pub fn is_uncached(_fd: libc::c_int) -> bool {
+    false
+}
+
+/// `F_NOCACHE` takes any buffer, offset and length: an `EINVAL` is never
+/// its doing.
+pub const UNCACHED_REFUSES_MISALIGNED: bool = false;
+
+/// macOS has no transparent huge pages to ask for.
+///
+/// # Safety
+/// None needed; the signature matches the other platforms'.
+pub unsafe fn advise_huge_pages(_addr: *mut libc::c_void, _len: usize) -> Result<(), i32> {
+    Err(libc::ENOTSUP)
+}
+
+/// macOS has no userfaultfd: tracking is mprotect only.
+pub fn userfaultfd(_flags: libc::c_int) -> Result<libc::c_int, i32> {
+    Err(libc::ENOSYS)
+}
+
+/// macOS file systems keep no blocks back for privileged processes that a
+/// capability would open.
+pub fn may_use_reserved_blocks() -> bool {
+    false
+}
+
+/// The device of a `stat` (a signed `dev_t` on macOS).
+pub fn dev_of(st: &libc::stat) -> u64 {
+    st.st_dev as u32 as u64
+}
