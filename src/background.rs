@@ -51,6 +51,7 @@ use crate::image::File;
 use crate::loom::PAGE_BYTES;
 use crate::msg::{escape, say};
 use crate::pier::Pier;
+use crate::process::this_pid;
 use crate::snapshot::{self, Written};
 
 /// What `LOOMS_SAVE` asks for.
@@ -295,9 +296,6 @@ impl Job {
 /// A save the worker is writing, as the runtime's thread keeps it.
 struct Pending {
     worker: JoinHandle<Outcome>,
-    /// The process that started the worker: in a forked child the worker
-    /// does not exist, and its handle must never be joined.
-    pid: i32,
     /// Runs `(first, count)` of the pages made clean at the copy: every page
     /// that was dirty below the heap's top.
     captured: Vec<(u32, u32)>,
@@ -354,7 +352,9 @@ const LOST: u32 = 4;
 const ORPHANED: u32 = 5;
 
 static OUTCOME: AtomicU32 = AtomicU32::new(IDLE);
-/// The process whose worker `OUTCOME` describes.
+/// The process that started the last worker (the one `OUTCOME` and the
+/// pending save describe): in a forked child it is the parent's, the worker
+/// does not exist there, and its handle must never be joined.
 static WORKER_PID: AtomicI32 = AtomicI32::new(0);
 
 fn outcome_code(written: Written) -> u32 {
@@ -363,11 +363,6 @@ fn outcome_code(written: Written) -> u32 {
         Written::Kept => KEPT,
         Written::Lost => LOST,
     }
-}
-
-fn this_pid() -> i32 {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
 }
 
 /// Waits (a futex wait; async-signal-safe, no lock) while a worker of this
@@ -510,7 +505,6 @@ pub(crate) fn launch(job: Job, captured: Vec<(u32, u32)>, total: u32, marks: (u3
         Ok(worker) => {
             let pending = Pending {
                 worker,
-                pid,
                 captured,
                 total,
                 marks,
@@ -563,7 +557,7 @@ pub fn finish() {
 }
 
 fn finish_pending(pending: Pending) {
-    if pending.pid != this_pid() {
+    if WORKER_PID.load(Ordering::Acquire) != this_pid() {
         // A forked child: the worker is the parent's and does not exist
         // here; joining its handle would wait forever or find no result.
         // For this process the save wrote nothing: its pages are dirty

@@ -18,6 +18,14 @@ pub struct IoError {
     pub errno: i32,
 }
 
+impl IoError {
+    /// Whether the file system cannot do what was asked at all
+    /// (`EOPNOTSUPP`, `ENOSYS`), as opposed to failing it this time.
+    pub fn unsupported(&self) -> bool {
+        self.errno == libc::EOPNOTSUPP || self.errno == libc::ENOSYS
+    }
+}
+
 impl fmt::Display for IoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}", self.op, self.path, strerror(self.errno))

@@ -295,7 +295,7 @@ fn open_ephemeral(pier: &Pier) -> bool {
     // why it stops; data already there is kept.
     match file.allocate(0, loom::bytes_of(pool::view().pages) as u64) {
         Ok(()) => {}
-        Err(err) if err.errno == libc::EOPNOTSUPP || err.errno == libc::ENOSYS => {
+        Err(err) if err.unsupported() => {
             say!(
                 "loom: ephemeral {} cannot reserve space ({}); a store can fail when the disk is full\r\n",
                 path.show(),
@@ -692,7 +692,7 @@ fn reserve_image(pier: &Pier, pages: &[u32]) -> Result<Reserved, SaveError> {
     for &(from, to) in &ranges {
         match image.reserve(from, to - from) {
             Ok(()) => {}
-            Err(err) if err.errno == libc::EOPNOTSUPP || err.errno == libc::ENOSYS => {
+            Err(err) if err.unsupported() => {
                 if !RESERVE_UNSUPPORTED_SAID.swap(true, Ordering::Relaxed) {
                     say!(
                         "loom: save: {} cannot reserve space ({}); the holes it fills are counted before the patch is written\r\n",
@@ -1017,8 +1017,7 @@ fn refused_in_fork() -> bool {
     let Some(parent) = process::forked_from() else {
         return false;
     };
-    // SAFETY: getpid cannot fail.
-    let me = unsafe { libc::getpid() };
+    let me = process::this_pid();
     say!(
         "loom: save: process {me} is a fork of process {parent}, which runs {}; nothing written\r\n",
         crate::msg::escape(&current_pier().dir)
