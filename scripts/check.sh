@@ -23,6 +23,18 @@ only=${CHECK_SUITES:-*}
 io() { awk -v f="$1:" '$1 == f {print $2; found=1} END {if (!found) print 0}' /proc/$$/io 2>/dev/null || echo 0; }
 mib() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
 now() { date +%s.%N; }
+# counts FILE: "PASSED FAILED SKIPPED" of the lines in FILE, cargo's own
+# "test result:" lines added in.
+counts() {
+    local p f s tp tf
+    p=$(grep -c '^PASS: ' "$1")
+    f=$(grep -c '^FAIL: ' "$1")
+    s=$(grep -c '^SKIP: ' "$1")
+    while read -r tp tf; do
+        p=$((p + tp)); f=$((f + tf))
+    done < <(sed -n 's/^test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$1")
+    echo "$p $f $s"
+}
 
 suite() {
     local name=$1 start w0 c0 rc
@@ -40,12 +52,7 @@ suite() {
     secs=$(awk -v a="$start" -v b="$(now)" 'BEGIN {printf "%.0f", b - a}')
     written=$(( $(io write_bytes) - w0 ))
     cancelled=$(( $(io cancelled_write_bytes) - c0 ))
-    p=$(grep -c '^PASS: ' "$one")
-    f=$(grep -c '^FAIL: ' "$one")
-    s=$(grep -c '^SKIP: ' "$one")
-    while read -r tp tf; do
-        p=$((p + tp)); f=$((f + tf))
-    done < <(sed -n 's/^test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$one")
+    read -r p f s < <(counts "$one")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$secs" "$p" "$f" "$s" \
         "$(mib "$written")" "$(mib $((written - cancelled)))" >>"$table"
     echo "-- $name: ${secs}s, $p passed, $f failed, $s skipped, $(mib "$written") MiB written"
@@ -59,12 +66,7 @@ for s in scripts/suites/*.sh; do
     [[ -e "$s" && $base == $only ]] && suite "$base" bash "$s"
 done
 
-passed=$(grep -c '^PASS: ' "$log")
-failed=$(grep -c '^FAIL: ' "$log")
-skipped=$(grep -c '^SKIP: ' "$log")
-while read -r p f; do
-    passed=$((passed + p)); failed=$((failed + f))
-done < <(sed -n 's/^test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$log")
+read -r passed failed skipped < <(counts "$log")
 echo
 [ "$skipped" -gt 0 ] && grep '^SKIP: ' "$log"
 echo
