@@ -10,11 +10,16 @@
 //! store into it means the two are close, so the guard moves to the middle
 //! of the gap, or the loom is exhausted (`meme`) when the gap is one page.
 //!
+//! While a background save is written, a first store to one of its pages
+//! has the page copied first (`capture::before_stores`), so the save
+//! writes it as it was at `u3e_save`: still one fault per first store.
+//!
 //! All of it in granules (`loom`): a first store dirties its whole granule,
 //! the guard covers one, and the guard's decisions count granules (a
 //! granule is a page wherever the kernel's page is at most 16 KiB).
 
 use crate::abi::u3e_flaw;
+use crate::capture;
 use crate::dirty;
 use crate::ffi::host::ensure;
 use crate::loom::{self, Access, MAX_GRANULE_BYTES};
@@ -192,6 +197,7 @@ fn unprotect_run(map: &mut [u32], first: u32, end: u32, guard: u32) -> Result<()
     let spans = around_guard(first, end, guard);
     for (from, to) in spans {
         if from < to {
+            capture::before_stores(from, to);
             loom::protect(from, to - from, Access::ReadWrite)?;
             dirty::set_range(map, from, to, true);
         }
@@ -263,6 +269,8 @@ fn move_run(
 ) -> Result<(), i32> {
     let guard_granule = loom::granule_of(guard);
     let page_granule = loom::granule_of(page);
+    // The run is remapped: a background save gets its pages first.
+    capture::before_stores(first, end);
     for at in first..end {
         let granule = loom::granule_of(at);
         if granule != guard_granule && (granule == page_granule || !dirty::is_dirty(map, at)) {
@@ -370,7 +378,11 @@ pub fn fault(low: u32, high: u32, post: u32) -> u3e_flaw {
         return u3e_flaw::u3e_flaw_sham;
     }
     let (first, end) = granule_span(page);
-    dirty::set_range(map, first, end.min(pool::view().pages), true);
+    let end = end.min(pool::view().pages);
+    // A background save still writing this granule's pages gets them as
+    // they are, before the store lands.
+    capture::before_stores(first, end);
+    dirty::set_range(map, first, end, true);
     let ephemeral = pool::view().ephemeral_fd;
     let handled = if ephemeral != 0 {
         move_to_ephemeral(map, page, ephemeral)

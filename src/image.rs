@@ -230,6 +230,11 @@ impl File {
         Ok(sys::identity(&st))
     }
 
+    /// A failure of `op` on this file.
+    pub fn fail(&self, op: &'static str, errno: i32) -> IoError {
+        self.path.err(op, errno)
+    }
+
     /// Adopts a descriptor the pool already holds, without owning its closing.
     pub fn borrowed(fd: libc::c_int, path: &Path) -> std::mem::ManuallyDrop<File> {
         std::mem::ManuallyDrop::new(File {

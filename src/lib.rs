@@ -13,8 +13,10 @@ compile_error!("looms must be built with panic = \"abort\"");
 
 pub mod abi;
 pub mod background;
+pub mod capture;
 pub mod checksum;
 pub mod dirty;
+pub mod durable;
 pub mod fault;
 pub mod ffi;
 pub mod image;

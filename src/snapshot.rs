@@ -2,39 +2,26 @@
 //! entry points around them. The order of durable writes is here, step by
 //! step, each with what a crash at that step leaves behind.
 //!
-//! The save protocol (the reference's order, plus directory syncs):
-//!
-//! 1. create `control.bin` and `memory.bin` (`O_EXCL`), write the dirty
-//!    pages and the control block;            crash: torn patch, discarded at boot
-//! 2. `fdatasync` both, `fsync` `.urb/chk`;   crash: complete patch, applied at boot
-//! 3. resize `image.bin` to `tot_w` pages, write the pages, `fdatasync`;
-//!    crash: half image, patch re-applied at boot
-//! 4. unlink `control.bin`, then `memory.bin`, `fsync` `.urb/chk`;
-//!    crash: orphan memory.bin, removed at boot
-//!
-//! The patch is durable (data and names) before the image is touched, and
-//! the image is durable before the patch is removed, so a boot after any
-//! crash or power loss sees exactly the old snapshot or exactly the new one.
-//!
-//! Both kinds of save run these steps through `write_durably`: a
-//! synchronous save (the default) straight from the loom; a background save
-//! (`LOOMS_SAVE=background`, see `background.rs` for its threads and who
-//! owns what) from a copy, on a worker thread, finished at a barrier by
+//! The save protocol's durable steps are in `durable.rs`. Both kinds of
+//! save run them: a synchronous save (the default) straight from the loom;
+//! a background save (`LOOMS_SAVE=background`, see `background.rs` for its
+//! threads and who owns what, `capture.rs` for how its pages are held as
+//! they were at `u3e_save`) on a worker thread, finished at a barrier by
 //! `after_background`.
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::abi::{c3_c, c3_i, c3_o, c3_z, c3n, c3y, u3_post, u3e_line};
+use crate::abi::{c3_c, c3_i, c3_o, c3_z, c3n, c3y, u3_post};
 use crate::background;
 use crate::dirty;
+use crate::durable::{self, Lengths, Source, Written};
 use crate::fault;
 use crate::ffi::host::{self, ensure, PageDirectory};
 use crate::image::{self, Dir, File, IoError, Path, Size};
 use crate::load;
 use crate::loom::{self, Access, Backing, PAGE_BYTES};
 use crate::msg::{say, strerror};
-use crate::patch;
 use crate::pier::{self, LockError, Pier};
 use crate::pool;
 use crate::process;
@@ -357,26 +344,7 @@ static LEFT_PATCH: AtomicBool = AtomicBool::new(false);
 /// and remembers an incomplete removal for the next save.
 fn report_removal(removal: recovery::Removal) {
     LEFT_PATCH.store(!removal.complete(), Ordering::Relaxed);
-    say_removal(&removal);
-}
-
-/// Prints what removing an applied patch met, in the reference's words.
-fn say_removal(removal: &recovery::Removal) {
-    if let Some(err) = &removal.control {
-        say!(
-            "loom: failed to delete control.bin: {}\r\n",
-            strerror(err.errno)
-        );
-    }
-    if let Some(err) = &removal.memory {
-        say!(
-            "loom: failed to remove memory.bin: {}\r\n",
-            strerror(err.errno)
-        );
-    }
-    if let Some(err) = &removal.directory {
-        say!("loom: {err}\r\n");
-    }
+    durable::say_removal(&removal);
 }
 
 /// Recovers from a crash during the last save: applies a complete patch,
@@ -487,7 +455,7 @@ fn choose_granule() -> Result<(), usize> {
 /// `u3e_live`.
 pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     let _inside = enter_or_bail("live");
-    background::finish();
+    barrier();
     process::booted();
     // A boot after an earlier one in this process (u3e_stop then u3e_live,
     // or u3e_live in a forked child) finds the earlier image's pages still
@@ -499,7 +467,7 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         0
     };
     LEFT_PATCH.store(false, Ordering::Relaxed);
-    RESERVE_UNSUPPORTED_SAID.store(false, Ordering::Relaxed);
+    durable::RESERVE_UNSUPPORTED_SAID.store(false, Ordering::Relaxed);
     set_unsaved(None);
     if let Err(system) = choose_granule() {
         say!(
@@ -600,16 +568,6 @@ fn load_image(pier: &Pier, pages: u32, previous: u32) {
 // ---------------------------------------------------------------------------
 // Save
 
-/// Why a save wrote nothing and left the previous snapshot in place.
-#[derive(Debug)]
-enum SaveError {
-    /// Not enough free space for the patch and the image's growth.
-    Space { need: u64, free: u64 },
-    /// Reserving the image's blocks, or creating, writing or syncing the
-    /// patch failed.
-    Patch(IoError),
-}
-
 /// The pages a save writes: dirty, below the heap's top, not free.
 struct Composed {
     pages: Vec<u32>,
@@ -645,297 +603,6 @@ fn try_collect<T>(len: usize, item: impl FnMut(usize) -> T) -> Option<Vec<T>> {
     out.try_reserve_exact(len).ok()?;
     out.extend((0..len).map(item));
     Some(out)
-}
-
-/// Set once a file system has refused to reserve space (`EOPNOTSUPP`), so
-/// that it is said once per boot (`u3e_live` clears it). Owned by the
-/// runtime's thread.
-static RESERVE_UNSUPPORTED_SAID: AtomicBool = AtomicBool::new(false);
-
-/// Whether `reserve_image` reserved what the image write needs.
-enum Reserved {
-    /// Every block the image write fills is allocated now.
-    All,
-    /// The file system cannot reserve (`EOPNOTSUPP`): the write may still
-    /// need `holes` bytes inside the image's present length, beyond the
-    /// growth the space check counts anyway.
-    Unsupported { holes: u64 },
-}
-
-/// Reserves the blocks the image write of step 3 needs, before anything of
-/// the patch exists: every page to be written that lies in a hole of
-/// `image.bin` (free pages skipped by earlier saves) or beyond its end.
-/// Once the patch is durable the image write then cannot meet a full disk,
-/// whatever other writers take meanwhile. Neither the image's length nor
-/// its contents change. Where the file system cannot reserve, says so once
-/// and returns what the holes may still need, for the space check.
-fn reserve_image(pier: &Pier, pages: &[u32]) -> Result<Reserved, SaveError> {
-    let image = image_file(pier);
-    let end = image.len().map_err(SaveError::Patch)?;
-    // Some file systems (ext2) answer SEEK_HOLE with "no hole" for a file
-    // whose blocks say otherwise: there every page is taken for a hole.
-    let unallocated = image.unallocated().unwrap_or(0);
-    let hidden = unallocated > 0 && image.next_hole(0).is_some_and(|at| at >= end);
-    let mut holes = if hidden {
-        image::Holes::everywhere(&image, end)
-    } else {
-        image::Holes::new(&image, end)
-    };
-    let mut ranges = Vec::new();
-    for (first, count) in image::runs(pages) {
-        let run = (
-            loom::bytes_of(first) as u64,
-            loom::bytes_of(first + count) as u64,
-        );
-        ranges.extend(holes.within(run));
-    }
-    for &(from, to) in &ranges {
-        match image.reserve(from, to - from) {
-            Ok(()) => {}
-            Err(err) if err.unsupported() => {
-                if !RESERVE_UNSUPPORTED_SAID.swap(true, Ordering::Relaxed) {
-                    say!(
-                        "loom: save: {} cannot reserve space ({}); the holes it fills are counted before the patch is written\r\n",
-                        pier.image().show(),
-                        strerror(err.errno)
-                    );
-                }
-                let inside = pages
-                    .iter()
-                    .filter(|&&page| (loom::bytes_of(page) as u64) < end)
-                    .count() as u64
-                    * PAGE_BYTES as u64;
-                let seen: u64 = ranges
-                    .iter()
-                    .map(|&(from, to)| to.min(end).saturating_sub(from))
-                    .sum();
-                // Where the holes are hidden, no more than the file lacks.
-                let holes = if hidden {
-                    unallocated.min(inside)
-                } else {
-                    seen
-                };
-                return Ok(Reserved::Unsupported { holes });
-            }
-            Err(err) => return Err(SaveError::Patch(err)),
-        }
-    }
-    Ok(Reserved::All)
-}
-
-/// Step 1–2: writes the patch and makes it durable. On error the patch files
-/// this call created are removed again; the image is untouched.
-/// `slices[i]` holds the bytes of `pages[i]`; `old` is the image's length
-/// in pages before the save. `between` runs after the patch is written and
-/// before it is synced, where the reference calls the runtime.
-fn write_patch(
-    pier: &Pier,
-    pages: &[u32],
-    slices: &[&[u8]],
-    total: u32,
-    old: u32,
-    between: &mut dyn FnMut(),
-) -> Result<(), SaveError> {
-    let count = pages.len();
-    let need = patch::control_len(count as u32)
-        + loom::bytes_of(count as u32) as u64
-        + loom::bytes_of(total.saturating_sub(old)) as u64;
-    // No block counts (ramfs, some FUSE file systems): free space unknown,
-    // not zero; the writes themselves then say whether there was room.
-    let free = image::free_bytes(&pier.chk()).map_err(SaveError::Patch)?;
-    if let Some(free) = free {
-        if free < need {
-            return Err(SaveError::Space { need, free });
-        }
-    }
-    if let Reserved::Unsupported { holes } = reserve_image(pier, pages)? {
-        // Without reservation the image write fills the holes after the
-        // patch is durable: they must fit now, or nothing is written.
-        let need = need + holes;
-        if let Some(free) = free.filter(|&free| free < need) {
-            return Err(SaveError::Space { need, free });
-        }
-    }
-
-    let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
-    let control_file = match File::open_regular(&pier.control(), exclusive, 0o600) {
-        Ok(file) => file,
-        Err(err) if err.errno == libc::EEXIST => {
-            // A patch this process did not write: never overwrite it.
-            say!(
-                "loom: patch c3_open control.bin: {}\r\n",
-                strerror(err.errno)
-            );
-            host::oops("0", file!(), line!());
-        }
-        Err(err) => return Err(SaveError::Patch(err)),
-    };
-    let written = (|| {
-        let memory = File::open_regular(&pier.memory(), exclusive, 0o600)?;
-        // memory.bin is written once, read back only after a crash and
-        // removed at the end of the save: keep it out of the page cache.
-        // The pages are 16 KiB-aligned in memory and in the file, as direct
-        // I/O wants; where it is refused the write goes through the cache.
-        memory.enter_direct();
-        let lines = write_and_hash(&memory, pages, slices)?;
-        control_file.write_all_at(&patch::encode(total, &lines), 0)?;
-        Ok::<File, IoError>(memory)
-    })();
-    let memory = match written {
-        Ok(memory) => memory,
-        Err(err) => {
-            discard_own_patch(pier);
-            return Err(SaveError::Patch(err));
-        }
-    };
-
-    between();
-
-    let synced = control_file
-        .sync_data()
-        .and_then(|()| memory.sync_data())
-        .and_then(|()| image::sync_dir(&pier.chk()));
-    if let Err(err) = synced {
-        discard_own_patch(pier);
-        return Err(SaveError::Patch(err));
-    }
-    Ok(())
-}
-
-/// Writes `slices` (the bytes of `pages`) into `memory` and returns their
-/// control lines. The pages are hashed on a second thread while this one
-/// writes, so the disk never waits; where no thread can be had (a process
-/// or cgroup limit on tasks, no address space for its stack) this thread
-/// hashes them after the write. Nothing here can panic.
-fn write_and_hash(
-    memory: &File,
-    pages: &[u32],
-    slices: &[&[u8]],
-) -> Result<Vec<u3e_line>, IoError> {
-    std::thread::scope(|scope| {
-        let hasher = process::with_signals_blocked(|| {
-            std::thread::Builder::new()
-                .name("looms-hash".into())
-                .spawn_scoped(scope, || hash_pages(pages, slices))
-        });
-        let wrote = memory.write_vectored_at(slices, 0);
-        let lines = match hasher {
-            // A hasher that died (it cannot: panics abort) is redone here.
-            Ok(hasher) => hasher.join().ok(),
-            Err(_) => None,
-        };
-        wrote?;
-        Ok(lines.unwrap_or_else(|| hash_pages(pages, slices)))
-    })
-}
-
-/// The control lines of `pages`, whose bytes are `slices`.
-fn hash_pages(pages: &[u32], slices: &[&[u8]]) -> Vec<u3e_line> {
-    pages
-        .iter()
-        .zip(crate::checksum::hash_all(slices))
-        .map(|(&page, has_w)| u3e_line { pag_w: page, has_w })
-        .collect()
-}
-
-/// Removes the patch files a failed save created, before the image was touched.
-fn discard_own_patch(pier: &Pier) {
-    for path in [pier.control(), pier.memory()] {
-        if let Err(err) = image::unlink(&path) {
-            if err.errno != libc::ENOENT {
-                say!("loom: {err}\r\n");
-            }
-        }
-    }
-    let _ = image::sync_dir(&pier.chk());
-}
-
-/// Step 3: writes the saved pages into the image, `tot_w` pages long.
-fn write_image(image: &File, pages: &[u32], slices: &[&[u8]], total: u32) -> Result<(), IoError> {
-    image::resize(image, total)?;
-    image::write_pages(image, pages, slices)?;
-    image.sync_data()
-}
-
-/// The image's length in pages after a save (`tot_w`) and before it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Lengths {
-    pub total: u32,
-    pub old: u32,
-}
-
-/// How the durable protocol ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Written {
-    /// The image holds the pages and the patch is gone.
-    Saved,
-    /// Nothing written: the previous snapshot is whole, every page to save
-    /// is still to save. One `loom: save: …` line said why.
-    Kept,
-    /// The image failed after the patch was durable: the next boot
-    /// re-applies the patch; the runtime must stop (`u3m_bail`).
-    Lost,
-}
-
-/// Steps 1-4 of the save protocol, from `slices` (the bytes of `pages`),
-/// for both kinds of save: the synchronous one straight from the loom, the
-/// background one from the copy taken at `u3e_save`, on the worker thread.
-/// Touches no runtime state: `between` is where the caller may call the
-/// runtime; `left_patch` is `LEFT_PATCH`, read and written by the caller.
-pub(crate) fn write_durably(
-    pier: &Pier,
-    image: &File,
-    pages: &[u32],
-    slices: &[&[u8]],
-    Lengths { total, old }: Lengths,
-    left_patch: &mut bool,
-    between: &mut dyn FnMut(),
-) -> Written {
-    // An applied patch whose removal failed must go before a new one is
-    // written (its control.bin would refuse the new patch).
-    if *left_patch {
-        // Part of it may be gone already: only what is left counts.
-        let removal = recovery::remove_patch(pier).gone_is_removed();
-        if !removal.complete() {
-            say_removal(&removal);
-            say!(
-                "loom: save: the last patch is still in {}; nothing written, will retry\r\n",
-                pier.chk().show()
-            );
-            return Written::Kept;
-        }
-        *left_patch = false;
-    }
-
-    // Steps 1-2. Failure here keeps the old snapshot and every dirty page dirty.
-    match write_patch(pier, pages, slices, total, old, between) {
-        Ok(()) => {}
-        Err(SaveError::Space { need, free }) => {
-            say!(
-                "loom: save: need {} MiB in {}, {} MiB free; nothing written, will retry\r\n",
-                need.div_ceil(1 << 20),
-                pier.chk().show(),
-                free >> 20
-            );
-            return Written::Kept;
-        }
-        Err(SaveError::Patch(err)) => {
-            say!("loom: save: {err}; previous snapshot kept, will retry\r\n");
-            return Written::Kept;
-        }
-    }
-
-    // Step 3. The patch is durable: from here a failure is recovered at boot.
-    if let Err(err) = write_image(image, pages, slices, total) {
-        say!("loom: save: {err}; the patch is kept and applied at the next boot\r\n");
-        return Written::Lost;
-    }
-
-    // Step 4.
-    let removal = recovery::remove_patch(pier);
-    *left_patch = !removal.complete();
-    say_removal(&removal);
-    Written::Saved
 }
 
 /// The watermarks of the last `u3e_save` that wrote nothing and kept the
@@ -975,7 +642,7 @@ pub fn save(low: u3_post, high: u3_post) {
     let guard = pool::view().guard;
     ensure!((guard > heap_top) && (guard < stack_top));
     // The previous save first: its pages, its outcome.
-    background::finish();
+    barrier();
     if refused_in_fork() {
         set_unsaved(Some((low, high)));
         return;
@@ -1000,7 +667,7 @@ pub fn save_wait() -> c3_i {
     let last_kept = || if unsaved().is_some() { -1 } else { 0 };
     if process::on_runtime_thread() {
         if let Ok(_inside) = process::enter() {
-            background::finish();
+            barrier();
             return last_kept();
         }
     }
@@ -1076,11 +743,11 @@ fn save_now(composed: &Composed, low: u3_post, high: u3_post, old: u32, total: u
         return false;
     };
     let mut left_patch = LEFT_PATCH.load(Ordering::Relaxed);
-    let written = write_durably(
+    let written = durable::write_durably(
         &pier,
         &image_file(&pier),
         &composed.pages,
-        &slices,
+        Source::Still(&slices),
         Lengths { total, old },
         &mut left_patch,
         &mut || call_runtime(composed),
@@ -1105,10 +772,18 @@ fn say_no_memory(pages: usize) {
 // ---------------------------------------------------------------------------
 // Background saves (see background.rs for the threads and who owns what)
 
-/// A background save: composes the pages as `try_save` does, has them
-/// copied, makes every page below the heap's top clean again and hands the
-/// copy to the worker. `None` once the worker has it; `Some` when the save
-/// ran (or found nothing to write) here, synchronously, as `try_save`.
+/// The barrier: a background save being written is waited for and
+/// finished here (see `background::finish`).
+fn barrier() {
+    background::finish(after_background);
+}
+
+/// A background save: composes the pages as `try_save` does, makes every
+/// page below the heap's top clean again, with the pages to save held as
+/// they are now (`capture.rs`: copied only if stored to before the worker
+/// is done with them), and hands them to the worker. `None` once the worker
+/// has them; `Some` when the save ran (or found nothing to write) here,
+/// synchronously, as `try_save`.
 fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
     let old = pool::view().image_pages;
     let total = loom::page_above(low);
@@ -1126,12 +801,11 @@ fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
     }
     let pier = current_pier();
     let left_patch = LEFT_PATCH.load(Ordering::Relaxed);
-    let job = match background::stage(
+    let job = match background::prepare(
         &pier,
         pool::view().image_fd,
         &composed.pages,
-        total,
-        old,
+        Lengths { total, old },
         left_patch,
     ) {
         Ok(job) => job,
@@ -1143,6 +817,9 @@ fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
         }
     };
     call_runtime(&composed);
+    // From here every store to a page of the save consults the capture.
+    let capture = std::sync::Arc::clone(job.capture());
+    capture.publish();
     // Where `auto` waits for the first save to move to userfaultfd, this is
     // the moment, as `settle` is for a synchronous save: every page below
     // the heap's top is writable from here, and `make_clean` arms them all.
@@ -1153,7 +830,7 @@ fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
         }
     }
     // The pages the image will no longer hold, and the gap, as a completed
-    // save leaves them; then the copied pages clean, so that the next
+    // save leaves them; then the captured pages clean, so that the next
     // save sees what the runtime stores from now on.
     let released = if host::flag(host::NO_DEMAND) {
         protect_above(total, old)
@@ -1161,17 +838,35 @@ fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
         map_above(total, old)
     };
     dirty::set_range(pool::dirty_map(), total, total + released, true);
-    let captured = make_clean(total);
+    let (cleaned, unheard) = make_clean(total);
+    // A page of the save that the runtime can still store to without the
+    // fault path hearing of it (the image's last, partial granule, which
+    // stays dirty; a run the kernel would not protect) is copied now.
+    let map = pool::dirty_map();
+    let mut unheard = unheard.iter().peekable();
+    for (at, &page) in composed.pages.iter().enumerate() {
+        while unheard
+            .next_if(|&&(first, count)| first + count <= page)
+            .is_some()
+        {}
+        let inside = unheard.peek().is_some_and(|&&(first, _)| first <= page);
+        if inside || dirty::is_dirty(map, page) {
+            capture.copy_now(at);
+        }
+    }
     toss_gap(low, high);
-    background::launch(job, captured, total, (low, high));
+    background::launch(job, cleaned, (total, (low, high)), after_background);
     None
 }
 
-/// Marks every dirty page below `total` clean and protects it as a clean
-/// page (read-only, or write-protected with userfaultfd), keeping its
-/// memory; returns the runs of pages it made clean. A run the kernel will
-/// not protect stays dirty: the next save writes it again.
-fn make_clean(total: u32) -> Vec<(u32, u32)> {
+/// Marks every dirty page below `total` clean and protects it read-only,
+/// keeping its memory, so that the first store to it reaches the fault
+/// path (and the capture). Under userfaultfd every page below `total` is
+/// armed as usual, and the runs to save are read-only besides until the
+/// barrier. Returns the runs it made clean, and the runs the kernel would
+/// not protect: under mprotect those stay dirty (the next save writes them
+/// again); under userfaultfd they are clean but writable unseen.
+fn make_clean(total: u32) -> (background::Cleaned, Vec<(u32, u32)>) {
     // Whole granules only: the image's last, partial one stays dirty.
     let total = loom::granule_floor(total);
     let map = pool::dirty_map();
@@ -1179,19 +874,27 @@ fn make_clean(total: u32) -> Vec<(u32, u32)> {
         .filter(|&page| dirty::is_dirty(map, page))
         .collect();
     let runs = image::runs(&dirty);
-    if track::clean_pages_writable() {
+    let writable = track::clean_pages_writable();
+    if writable {
         dirty::set_range(map, 0, total, false);
         track::arm(total);
-        return runs;
     }
     let mut clean = Vec::with_capacity(runs.len());
+    let mut unheard = Vec::new();
     for &(first, count) in &runs {
         if loom::protect(first, count, Access::Read).is_ok() {
             dirty::set_range(map, first, first + count, false);
             clean.push((first, count));
+        } else if writable {
+            clean.push((first, count));
+            unheard.push((first, count));
         }
     }
-    clean
+    let cleaned = background::Cleaned {
+        runs: clean,
+        read_only: writable,
+    };
+    (cleaned, unheard)
 }
 
 /// Sub-runs of `runs` whose pages are still clean (not stored to since the
@@ -1208,22 +911,36 @@ fn still_clean(runs: &[(u32, u32)]) -> Vec<(u32, u32)> {
 }
 
 /// The end of a background save, on the runtime's thread, at a barrier.
-pub(crate) fn after_background(done: background::Finished) {
+fn after_background(done: background::Finished) {
     if let Some(left_patch) = done.left_patch {
         LEFT_PATCH.store(left_patch, Ordering::Relaxed);
     }
-    // What the runtime stored since the copy (userfaultfd lags).
+    // What the runtime stored since `u3e_save` (userfaultfd lags).
     track::harvest();
+    let clean = still_clean(&done.cleaned.runs);
+    if done.cleaned.read_only {
+        // Userfaultfd: clean pages are writable again (and still armed).
+        for &(first, count) in &clean {
+            if loom::protect(first, count, Access::ReadWrite).is_err() {
+                // The kernel refused the split: page by page, widening as
+                // a store fault would; such pages count as written.
+                for page in first..first + count {
+                    dirty::mark_dirty(pool::dirty_map(), page);
+                    ensure!(fault::unprotect_or_widen(pool::dirty_map(), page));
+                }
+            }
+        }
+    }
     match done.written {
         Written::Saved => {
             pool::image().pgs_w = done.total;
             if !host::flag(host::NO_DEMAND) {
-                map_back(&still_clean(&done.captured));
+                map_back(&clean);
             }
             set_unsaved(None);
         }
         Written::Kept => {
-            make_dirty(&still_clean(&done.captured));
+            make_dirty(&clean);
             set_unsaved(Some(done.marks));
         }
         Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
@@ -1308,8 +1025,7 @@ fn toss_gap(low: u3_post, high: u3_post) {
 /// runtime opened since.
 pub fn stop() {
     let _inside = enter_or_bail("stop");
-    background::finish();
-    background::release();
+    barrier();
     let view = pool::view();
     // Before any u3e_live the pool's descriptors are nobody's (events.c
     // closed descriptor 0 here).
@@ -1346,7 +1062,7 @@ pub fn stop() {
 /// `u3e_yolo`: stops tracking; the whole loom becomes writable.
 pub fn yolo() -> c3_o {
     let _inside = enter_or_bail("yolo");
-    background::finish();
+    barrier();
     track::harvest();
     track::disarm();
     if let Err(errno) = loom::protect(0, pool::view().pages, Access::ReadWrite) {
@@ -1364,7 +1080,7 @@ pub fn foul() {
 }
 
 fn foul_inside() {
-    background::finish();
+    barrier();
     track::harvest();
     dirty::foul(pool::dirty_map());
 }
@@ -1372,7 +1088,7 @@ fn foul_inside() {
 /// `u3e_init`: tracking without persistence.
 pub fn init() {
     let _inside = enter_or_bail("init");
-    background::finish();
+    barrier();
     track::stop();
     // Where the kernel's page is too large the loom is tracked in 16 KiB
     // pages, as by the reference, and protections fail as they would there.
@@ -1435,7 +1151,7 @@ pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
     // that wrote nothing); on any other the image is copied once durable.
     let on_runtime_thread = process::on_runtime_thread();
     if on_runtime_thread {
-        background::finish();
+        barrier();
     } else {
         background::wait_only();
     }
@@ -1512,7 +1228,7 @@ pub fn image_open_any(name: &Path, dir: &Path) -> (c3_i, c3_z) {
     // The image must not be opened while a save writes it; only the call
     // inside the library may finish a save, any other waits for it.
     match process::enter() {
-        Ok(_inside) if process::on_runtime_thread() => background::finish(),
+        Ok(_inside) if process::on_runtime_thread() => barrier(),
         _ => {
             background::wait_only();
         }

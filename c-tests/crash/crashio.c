@@ -22,6 +22,8 @@
  *                       disk, for showing that the tests see the damage)
  *   CRASHIO_FAIL_TIMES  how many consecutive calls fail (default 1)
  *   CRASHIO_FREE        bytes statvfs reports free under the root
+ *   CRASHIO_DELAY_US    every counted pwrite/pwritev sleeps this long first
+ *                       (a slow disk: a save stays in flight)
  * It is armed at load when CRASHIO_ARM=1, or by a call to crashio_arm()
  * (a host finds it with dlsym), and disarmed by crashio_disarm().
  *
@@ -89,6 +91,7 @@ static long calls;
 static long kill_at;
 static long fail_at;
 static long fail_times = 1;
+static long delay_us;
 static int fail_errno;
 static int fail_short;
 static int fail_drop;
@@ -130,6 +133,7 @@ int crashio_arm(void) {
   fail_at = env_long("CRASHIO_FAIL_AT", 0);
   fail_times = env_long("CRASHIO_FAIL_TIMES", 1);
   free_bytes = env_long("CRASHIO_FREE", -1);
+  delay_us = env_long("CRASHIO_DELAY_US", 0);
   fail_errno = 0;
   fail_short = 0;
   fail_drop = 0;
@@ -256,7 +260,11 @@ static enum verdict gate(const char *op, const char *path, int is_dir, const cha
       }
     }
   }
+  long delay = strncmp(op, "pwrite", 6) == 0 ? delay_us : 0;
   pthread_mutex_unlock(&lock);
+  if (delay > 0) {
+    usleep((useconds_t)delay);
+  }
   if (verdict == FAIL) {
     errno = fail_errno;
   }

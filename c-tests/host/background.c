@@ -149,6 +149,73 @@ static void step_stores(char *dir, int argc, char **argv) {
          (unsigned long long)faults);
 }
 
+/* Fills loom pages [0, n) with bytes from a xorshift generator at *state. */
+static void fill_varied(uint64_t *state, uint32_t n) {
+  uint64_t x = *state;
+  uint64_t *words = (uint64_t *)host_page(0);
+  for (size_t w = 0; w < (size_t)n * HOST_PAGE_BYTES / 8; w++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    words[w] = x;
+  }
+  *state = x;
+}
+
+/* Compares image.bin's first N pages with COPY, byte for byte. */
+static void check_image_bytes(const char *dir, uint32_t n, const uint8_t *copy, const char *what) {
+  size_t len;
+  uint8_t *img = host_slurp(host_chk(path_a, sizeof path_a, dir, "image.bin"), &len);
+  host_check(img != NULL && len >= (size_t)n * HOST_PAGE_BYTES, "%s: image.bin has %zu bytes", what,
+             img ? len : 0);
+  for (uint32_t p = 0; p < n; p++) {
+    size_t at = (size_t)p * HOST_PAGE_BYTES;
+    host_check(memcmp(img + at, copy + at, HOST_PAGE_BYTES) == 0,
+               "%s: image.bin page %u is not the page as it was at u3e_save", what, p);
+  }
+  free(img);
+}
+
+/* storm DIR N ROUNDS [DELAY_US [PAUSE_US]]: a store storm while the worker writes a save of N
+ * pages of varied bytes: every page of the save rewritten ROUNDS times
+ * (first stores, then stores to pages already copied or written), sweeping
+ * from both ends so that the runtime meets the worker's batch. The image
+ * then holds, byte for byte, the copy the test took at u3e_save; the next
+ * save holds the last stores. DELAY_US: the storm starts that long after
+ * u3e_save returns, and pauses PAUSE_US after every 64 pages, so that it
+ * meets the worker at other places (with a slow disk, CRASHIO_DELAY_US). */
+static void step_storm(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3), rounds = arg(argc, argv, 4);
+  uint32_t delay = argc > 5 ? arg(argc, argv, 5) : 0;
+  uint32_t pause = argc > 6 ? arg(argc, argv, 6) : 0;
+  host_boot_road(dir, &opts, n, 2);
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  fill_varied(&state, n);
+  size_t bytes = (size_t)n * HOST_PAGE_BYTES;
+  uint8_t *copy = malloc(bytes);
+  host_check(copy != NULL, "no memory for the copy");
+  memcpy(copy, host_page(0), bytes);
+  u3e_save(host_low(), host_high());
+  if (delay) usleep(delay);
+  for (uint32_t r = 0; r < rounds; r++) {
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t p = (r & 1) ? n - 1 - i : i;
+      uint64_t *words = (uint64_t *)host_page(p);
+      for (size_t w = 0; w < HOST_PAGE_BYTES / 8; w += 64) words[w] ^= state + r + p;
+      words[HOST_PAGE_BYTES / 8 - 1] = state ^ p;
+      if (pause && i % 64 == 63) usleep(pause);
+    }
+  }
+  wait_ok("the save under the storm");
+  check_no_patch(dir);
+  check_image_bytes(dir, n, copy, "first save");
+  memcpy(copy, host_page(0), bytes);
+  u3e_save(host_low(), host_high());
+  wait_ok("the save after the storm");
+  check_image_bytes(dir, n, copy, "second save");
+  host_check(memcmp(copy, host_page(0), bytes) == 0, "the loom changed under the second save");
+  free(copy);
+  printf("storm of %u rounds over %u pages: every page saved as it was at u3e_save\n", rounds, n);
+}
+
 /* backtoback DIR N: three saves in a row without waiting. */
 static void step_backtoback(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
@@ -292,8 +359,8 @@ static void step_either(char *dir, int argc, char **argv) {
   printf("booted the %s snapshot\n", pages == n ? "old" : "new");
 }
 
-/* sync DIR N: a save that runs synchronously (over LOOMS_SAVE_MEMORY, or
- * without threads): the image holds it when u3e_save returns. */
+/* sync DIR N: a save that runs synchronously (without threads, or sync
+ * mode): the image holds it when u3e_save returns. */
 static void step_sync(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
   host_boot_road(dir, &opts, n, 2);
@@ -531,6 +598,7 @@ int main(int argc, char **argv) {
       {"wait_other_thread", step_wait_other_thread},
       {"fork_entry", step_fork_entry},
       {"signal_save", step_signal_save},
+      {"storm", step_storm},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

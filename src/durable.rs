@@ -1,0 +1,399 @@
+//! Steps 1-4 of the save protocol: what is durable before what.
+//!
+//! 1. create `control.bin` and `memory.bin` (`O_EXCL`), write the dirty
+//!    pages and the control block;            crash: torn patch, discarded at boot
+//! 2. `fdatasync` both, `fsync` `.urb/chk`;   crash: complete patch, applied at boot
+//! 3. resize `image.bin` to `tot_w` pages, write the pages, `fdatasync`;
+//!    crash: half image, patch re-applied at boot
+//! 4. unlink `control.bin`, then `memory.bin`, `fsync` `.urb/chk`;
+//!    crash: orphan memory.bin, removed at boot
+//!
+//! The patch is durable (data and names) before the image is touched, and
+//! the image is durable before the patch is removed, so a boot after any
+//! crash or power loss sees exactly the old snapshot or exactly the new one.
+//!
+//! Both kinds of save run these steps through `write_durably`, which
+//! touches no runtime state: a synchronous save on the runtime's thread
+//! straight from the loom (`Source::Still`), a background save on its
+//! worker from the loom's pages as they were at `u3e_save`
+//! (`Source::Captured`, see `capture.rs`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::abi::u3e_line;
+use crate::capture::{Capture, BATCH};
+use crate::ffi::host;
+use crate::image::{self, File, IoError};
+use crate::loom::{self, PAGE_BYTES};
+use crate::msg::{say, strerror};
+use crate::patch;
+use crate::pier::Pier;
+use crate::process;
+use crate::recovery;
+
+/// Where the protocol reads the bytes of the pages it saves.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// `slices[i]` holds the bytes of `pages[i]`, and nothing changes them
+    /// during the save (the runtime waits in `u3e_save`).
+    Still(&'a [&'a [u8]]),
+    /// A background save's pages, read a batch at a time while the runtime
+    /// goes on (each batch held still for the read; see `capture.rs`).
+    Captured(&'a Capture),
+}
+
+/// What the protocol does with one batch: its first index in the page
+/// list, and its pages' bytes.
+type EachBatch<'e> = dyn FnMut(usize, &[&[u8]]) -> Result<(), IoError> + 'e;
+
+impl Source<'_> {
+    /// Runs `each` on every batch: its first index in the page list and
+    /// its pages' bytes, each held still for the call. `last`: no read of
+    /// these pages follows.
+    fn for_each(self, last: bool, each: &mut EachBatch) -> Result<(), IoError> {
+        match self {
+            Source::Still(slices) => each(0, slices),
+            Source::Captured(capture) => {
+                let count = capture.pages().len();
+                let mut from = 0;
+                while from < count {
+                    let to = (from + BATCH).min(count);
+                    capture.hold(from, to, last, |slices| each(from, slices))?;
+                    from = to;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Why a save wrote nothing and left the previous snapshot in place.
+#[derive(Debug)]
+enum SaveError {
+    /// Not enough free space for the patch and the image's growth.
+    Space { need: u64, free: u64 },
+    /// Reserving the image's blocks, or creating, writing or syncing the
+    /// patch failed.
+    Patch(IoError),
+}
+
+/// Prints what removing an applied patch met, in the reference's words.
+pub(crate) fn say_removal(removal: &recovery::Removal) {
+    if let Some(err) = &removal.control {
+        say!(
+            "loom: failed to delete control.bin: {}\r\n",
+            strerror(err.errno)
+        );
+    }
+    if let Some(err) = &removal.memory {
+        say!(
+            "loom: failed to remove memory.bin: {}\r\n",
+            strerror(err.errno)
+        );
+    }
+    if let Some(err) = &removal.directory {
+        say!("loom: {err}\r\n");
+    }
+}
+
+/// Set once a file system has refused to reserve space (`EOPNOTSUPP`), so
+/// that it is said once per boot (`u3e_live` clears it). Owned by the
+/// runtime's thread.
+pub(crate) static RESERVE_UNSUPPORTED_SAID: AtomicBool = AtomicBool::new(false);
+
+/// Whether `reserve_image` reserved what the image write needs.
+enum Reserved {
+    /// Every block the image write fills is allocated now.
+    All,
+    /// The file system cannot reserve (`EOPNOTSUPP`): the write may still
+    /// need `holes` bytes inside the image's present length, beyond the
+    /// growth the space check counts anyway.
+    Unsupported { holes: u64 },
+}
+
+/// Reserves the blocks the image write of step 3 needs, before anything of
+/// the patch exists: every page to be written that lies in a hole of
+/// `image.bin` (free pages skipped by earlier saves) or beyond its end.
+/// Once the patch is durable the image write then cannot meet a full disk,
+/// whatever other writers take meanwhile. Neither the image's length nor
+/// its contents change. Where the file system cannot reserve, says so once
+/// and returns what the holes may still need, for the space check.
+fn reserve_image(pier: &Pier, image: &File, pages: &[u32]) -> Result<Reserved, SaveError> {
+    let end = image.len().map_err(SaveError::Patch)?;
+    // Some file systems (ext2) answer SEEK_HOLE with "no hole" for a file
+    // whose blocks say otherwise: there every page is taken for a hole.
+    let unallocated = image.unallocated().unwrap_or(0);
+    let hidden = unallocated > 0 && image.next_hole(0).is_some_and(|at| at >= end);
+    let mut holes = if hidden {
+        image::Holes::everywhere(image, end)
+    } else {
+        image::Holes::new(image, end)
+    };
+    let mut ranges = Vec::new();
+    for (first, count) in image::runs(pages) {
+        let run = (
+            loom::bytes_of(first) as u64,
+            loom::bytes_of(first + count) as u64,
+        );
+        ranges.extend(holes.within(run));
+    }
+    for &(from, to) in &ranges {
+        match image.reserve(from, to - from) {
+            Ok(()) => {}
+            Err(err) if err.unsupported() => {
+                if !RESERVE_UNSUPPORTED_SAID.swap(true, Ordering::Relaxed) {
+                    say!(
+                        "loom: save: {} cannot reserve space ({}); the holes it fills are counted before the patch is written\r\n",
+                        pier.image().show(),
+                        strerror(err.errno)
+                    );
+                }
+                let inside = pages
+                    .iter()
+                    .filter(|&&page| (loom::bytes_of(page) as u64) < end)
+                    .count() as u64
+                    * PAGE_BYTES as u64;
+                let seen: u64 = ranges
+                    .iter()
+                    .map(|&(from, to)| to.min(end).saturating_sub(from))
+                    .sum();
+                // Where the holes are hidden, no more than the file lacks.
+                let holes = if hidden {
+                    unallocated.min(inside)
+                } else {
+                    seen
+                };
+                return Ok(Reserved::Unsupported { holes });
+            }
+            Err(err) => return Err(SaveError::Patch(err)),
+        }
+    }
+    Ok(Reserved::All)
+}
+
+/// Step 1–2: writes the patch and makes it durable. On error the patch files
+/// this call created are removed again; the image is untouched.
+/// `slices[i]` holds the bytes of `pages[i]`; `old` is the image's length
+/// in pages before the save. `between` runs after the patch is written and
+/// before it is synced, where the reference calls the runtime.
+fn write_patch(
+    pier: &Pier,
+    image: &File,
+    pages: &[u32],
+    source: Source,
+    total: u32,
+    old: u32,
+    between: &mut dyn FnMut(),
+) -> Result<(), SaveError> {
+    let count = pages.len();
+    let need = patch::control_len(count as u32)
+        + loom::bytes_of(count as u32) as u64
+        + loom::bytes_of(total.saturating_sub(old)) as u64;
+    // No block counts (ramfs, some FUSE file systems): free space unknown,
+    // not zero; the writes themselves then say whether there was room.
+    let free = image::free_bytes(&pier.chk()).map_err(SaveError::Patch)?;
+    if let Some(free) = free {
+        if free < need {
+            return Err(SaveError::Space { need, free });
+        }
+    }
+    if let Reserved::Unsupported { holes } = reserve_image(pier, image, pages)? {
+        // Without reservation the image write fills the holes after the
+        // patch is durable: they must fit now, or nothing is written.
+        let need = need + holes;
+        if let Some(free) = free.filter(|&free| free < need) {
+            return Err(SaveError::Space { need, free });
+        }
+    }
+
+    let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+    let control_file = match File::open_regular(&pier.control(), exclusive, 0o600) {
+        Ok(file) => file,
+        Err(err) if err.errno == libc::EEXIST => {
+            // A patch this process did not write: never overwrite it.
+            say!(
+                "loom: patch c3_open control.bin: {}\r\n",
+                strerror(err.errno)
+            );
+            host::oops("0", file!(), line!());
+        }
+        Err(err) => return Err(SaveError::Patch(err)),
+    };
+    let written = (|| {
+        let memory = File::open_regular(&pier.memory(), exclusive, 0o600)?;
+        // memory.bin is written once, read back only after a crash and
+        // removed at the end of the save: keep it out of the page cache.
+        // The pages are 16 KiB-aligned in memory and in the file, as direct
+        // I/O wants; where it is refused the write goes through the cache.
+        memory.enter_direct();
+        let lines = write_and_hash(&memory, pages, source)?;
+        control_file.write_all_at(&patch::encode(total, &lines), 0)?;
+        Ok::<File, IoError>(memory)
+    })();
+    let memory = match written {
+        Ok(memory) => memory,
+        Err(err) => {
+            discard_own_patch(pier);
+            return Err(SaveError::Patch(err));
+        }
+    };
+
+    between();
+
+    let synced = control_file
+        .sync_data()
+        .and_then(|()| memory.sync_data())
+        .and_then(|()| image::sync_dir(&pier.chk()));
+    if let Err(err) = synced {
+        discard_own_patch(pier);
+        return Err(SaveError::Patch(err));
+    }
+    Ok(())
+}
+
+/// Writes `slices` (the bytes of `pages`) into `memory` and returns their
+/// control lines. The pages are hashed on a second thread while this one
+/// writes, so the disk never waits; where no thread can be had (a process
+/// or cgroup limit on tasks, no address space for its stack) this thread
+/// hashes them after the write. Nothing here can panic.
+fn write_and_hash(memory: &File, pages: &[u32], source: Source) -> Result<Vec<u3e_line>, IoError> {
+    let Source::Still(slices) = source else {
+        // A batch at a time, hashed while it is held: the runtime may
+        // store to a page as soon as the batch is released.
+        let mut lines = Vec::new();
+        if lines.try_reserve_exact(pages.len()).is_err() {
+            return Err(memory.fail("list the checksums of", libc::ENOMEM));
+        }
+        source.for_each(false, &mut |from, slices| {
+            lines.extend(hash_pages(&pages[from..from + slices.len()], slices));
+            memory.write_vectored_at(slices, loom::bytes_of(from as u32) as u64)
+        })?;
+        return Ok(lines);
+    };
+    std::thread::scope(|scope| {
+        let hasher = process::with_signals_blocked(|| {
+            std::thread::Builder::new()
+                .name("looms-hash".into())
+                .spawn_scoped(scope, || hash_pages(pages, slices))
+        });
+        let wrote = memory.write_vectored_at(slices, 0);
+        let lines = match hasher {
+            // A hasher that died (it cannot: panics abort) is redone here.
+            Ok(hasher) => hasher.join().ok(),
+            Err(_) => None,
+        };
+        wrote?;
+        Ok(lines.unwrap_or_else(|| hash_pages(pages, slices)))
+    })
+}
+
+/// The control lines of `pages`, whose bytes are `slices`.
+fn hash_pages(pages: &[u32], slices: &[&[u8]]) -> Vec<u3e_line> {
+    pages
+        .iter()
+        .zip(crate::checksum::hash_all(slices))
+        .map(|(&page, has_w)| u3e_line { pag_w: page, has_w })
+        .collect()
+}
+
+/// Removes the patch files a failed save created, before the image was touched.
+fn discard_own_patch(pier: &Pier) {
+    for path in [pier.control(), pier.memory()] {
+        if let Err(err) = image::unlink(&path) {
+            if err.errno != libc::ENOENT {
+                say!("loom: {err}\r\n");
+            }
+        }
+    }
+    let _ = image::sync_dir(&pier.chk());
+}
+
+/// Step 3: writes the saved pages into the image, `tot_w` pages long.
+fn write_image(image: &File, pages: &[u32], source: Source, total: u32) -> Result<(), IoError> {
+    image::resize(image, total)?;
+    source.for_each(true, &mut |from, slices| {
+        image::write_pages(image, &pages[from..from + slices.len()], slices)
+    })?;
+    image.sync_data()
+}
+
+/// The image's length in pages after a save (`tot_w`) and before it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lengths {
+    pub total: u32,
+    pub old: u32,
+}
+
+/// How the durable protocol ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// The image holds the pages and the patch is gone.
+    Saved,
+    /// Nothing written: the previous snapshot is whole, every page to save
+    /// is still to save. One `loom: save: …` line said why.
+    Kept,
+    /// The image failed after the patch was durable: the next boot
+    /// re-applies the patch; the runtime must stop (`u3m_bail`).
+    Lost,
+}
+
+/// Steps 1-4 of the save protocol, from `slices` (the bytes of `pages`),
+/// for both kinds of save: the synchronous one straight from the loom, the
+/// background one from the copy taken at `u3e_save`, on the worker thread.
+/// Touches no runtime state: `between` is where the caller may call the
+/// runtime; `left_patch` is `LEFT_PATCH`, read and written by the caller.
+pub(crate) fn write_durably(
+    pier: &Pier,
+    image: &File,
+    pages: &[u32],
+    source: Source,
+    Lengths { total, old }: Lengths,
+    left_patch: &mut bool,
+    between: &mut dyn FnMut(),
+) -> Written {
+    // An applied patch whose removal failed must go before a new one is
+    // written (its control.bin would refuse the new patch).
+    if *left_patch {
+        // Part of it may be gone already: only what is left counts.
+        let removal = recovery::remove_patch(pier).gone_is_removed();
+        if !removal.complete() {
+            say_removal(&removal);
+            say!(
+                "loom: save: the last patch is still in {}; nothing written, will retry\r\n",
+                pier.chk().show()
+            );
+            return Written::Kept;
+        }
+        *left_patch = false;
+    }
+
+    // Steps 1-2. Failure here keeps the old snapshot and every dirty page dirty.
+    match write_patch(pier, image, pages, source, total, old, between) {
+        Ok(()) => {}
+        Err(SaveError::Space { need, free }) => {
+            say!(
+                "loom: save: need {} MiB in {}, {} MiB free; nothing written, will retry\r\n",
+                need.div_ceil(1 << 20),
+                pier.chk().show(),
+                free >> 20
+            );
+            return Written::Kept;
+        }
+        Err(SaveError::Patch(err)) => {
+            say!("loom: save: {err}; previous snapshot kept, will retry\r\n");
+            return Written::Kept;
+        }
+    }
+
+    // Step 3. The patch is durable: from here a failure is recovered at boot.
+    if let Err(err) = write_image(image, pages, source, total) {
+        say!("loom: save: {err}; the patch is kept and applied at the next boot\r\n");
+        return Written::Lost;
+    }
+
+    // Step 4.
+    let removal = recovery::remove_patch(pier);
+    *left_patch = !removal.complete();
+    say_removal(&removal);
+    Written::Saved
+}
