@@ -69,6 +69,10 @@ else
     PROFILES=("short 100 1 1000" "long 25 100 1000" "heavy 25 10 10000")
 fi
 SAVE_MAX=${SAVE_SIZES##* }
+# Background saves: the save sizes, and in a full run a 200k-page save (a
+# pack or meld dirties most of a 4 GiB loom), which is background too.
+BG_SIZES=$SAVE_SIZES
+[ "$QUICK" = 1 ] || BG_SIZES="$SAVE_SIZES 200000"
 LOOM_PAGES=65536    # looms_bench's loom for every row but the harvest row
 STACK_PAGES=64      # pages above the heap left to the stack (bench.h)
 HARVEST_IMAGE=$((HARVEST_LOOM - 256))
@@ -350,7 +354,7 @@ measure_harvest() {
 # same pages, back to back in fresh processes.
 measure_background() {
     local pages mode
-    for pages in $SAVE_SIZES; do
+    for pages in $BG_SIZES; do
         for mode in sync background; do
             rm -rf "$SCRATCH/bgsave"
             sync
@@ -358,7 +362,8 @@ measure_background() {
                 "$LOOMS" bgsave "$SCRATCH/bgsave" "$pages"
             [ "$(kv "$OUT" verified)" = 1 ] || check_fail "bgsave $mode $pages: image differs"
             local key
-            for key in pause_fresh durable_fresh pause durable rss_peak rss_after; do
+            for key in pause_fresh durable_fresh pause durable rss_peak rss_after \
+                store_drain store_idle extra_kib_per_store pages_per_ms; do
                 sample "bg-$mode-$key-$pages" "$(kv "$OUT" $key)"
             done
         done
@@ -517,22 +522,31 @@ row "u3e_save, 1 page, 1k-page image (fixed cost)" uffd ms save1-small raw-one i
 row "u3e_save, 1 page, the sparse image above" uffd ms save1-big raw-one i "" ""
 
 section "background saves (ms, MiB): LOOMS_SAVE=background beside the synchronous save of the same pages"
-for pages in $SAVE_SIZES; do
-    target=""; [ "$pages" -ge 10000 ] && target="base:0.1"
+for pages in $BG_SIZES; do
+    target=""; [ "$pages" -ge 10000 ] && target="base:0.01"
     row "$(k "$pages") pages, pause in u3e_save, fresh" uffd ms "bg-background-pause_fresh-$pages" \
         "bg-sync-pause_fresh-$pages" n "" "$target"
     row "$(k "$pages") pages, pause in u3e_save, rewrite" uffd ms "bg-background-pause-$pages" \
         "bg-sync-pause-$pages" n "" "$target"
-    target=""; [ "$pages" -ge 10000 ] && target="base:1.2"
+    target=""; [ "$pages" -ge 10000 ] && target="base:1.0"
     row "$(k "$pages") pages, until durable (+ wait), fresh" uffd ms \
         "bg-background-durable_fresh-$pages" "bg-sync-durable_fresh-$pages" n "" "$target"
     row "$(k "$pages") pages, until durable (+ wait), rewrite" uffd ms \
         "bg-background-durable-$pages" "bg-sync-durable-$pages" n "" "$target"
+    target=""; [ "$pages" -ge 50000 ] && target="base:1.1"
+    row "$(k "$pages") pages, peak RSS (ru_maxrss)" uffd MiB \
+        "bg-background-rss_peak-$pages" "bg-sync-rss_peak-$pages" o "" "$target"
+    row "$(k "$pages") pages, first store during the save (us)" uffd us \
+        "bg-background-store_drain-$pages" "bg-background-store_idle-$pages" d "" ""
 done
-row "peak RSS (ru_maxrss), $(k "$SAVE_MAX") pages, background" uffd MiB \
-    "bg-background-rss_peak-$SAVE_MAX" "bg-sync-rss_peak-$SAVE_MAX" o "" ""
 row "RSS once mapped back, background" uffd MiB \
     "bg-background-rss_after-$SAVE_MAX" "bg-sync-rss_after-$SAVE_MAX" o "" ""
+for pages in $BG_SIZES; do
+    read -r ppm _ _ < <(stats "bg-background-pages_per_ms-$pages")
+    read -r extra _ _ < <(stats "bg-background-extra_kib_per_store-$pages")
+    echo "   $(k "$pages") pages: u3e_save takes $(fmt "$ppm") pages/ms (rewrite);" \
+        "a first store during the save adds $(fmt "$extra") KiB"
+done
 
 section "session model (ms): $(k "$BIG")-page pier in memory ($SESSION_FS): boot, first reads of READ% of the image, K x (D first stores, u3e_save)"
 for profile in "${PROFILES[@]}"; do
@@ -593,8 +607,9 @@ echo "      k = one word read from every 4 KiB page of that bare mapping, right 
 echo "      l = VmRSS of that bare process after mapping (a smaller program)"
 echo "      m = the faster of mprotect and uffd in the same repetition (the auto row's target)"
 echo "      n = the synchronous save (LOOMS_SAVE=sync) of the same pages in the same run"
-echo "      o = the same process with synchronous saves; the background RSS includes the"
-echo "          staging copy, kept MADV_FREE for the next save until the kernel wants it"
+echo "      o = the same process with synchronous saves (the background save copies only the"
+echo "          pages stored to while it is written: none in these two saves)"
+echo "      d = a first store to as many other pages of the same loom once the save is durable"
 echo "each disk measurement starts after a sync, so that earlier writeback does not land in it."
 echo "u3e_save under DRYRUN returns before harvesting, so it cannot time harvest; u3e_toss does."
 echo "targets: $MET met, $MISSED missed; checks: $([ $CHECKS = 0 ] && echo "all passed" || echo "$CHECKS FAILED")"

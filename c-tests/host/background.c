@@ -101,7 +101,9 @@ static unsigned long long anon_kb(uint32_t pages) {
 
 /* stores DIR N: the runtime stores to every page of a background save
  * while the worker writes it; the save holds the values at u3e_save, the
- * next save the later ones; unstored pages come back onto the image. */
+ * next save the later ones; unstored pages come back onto the image.
+ * SCN_FAULTS: the store faults expected while the worker writes;
+ * SCN_LATER_FAULTS: those expected for first stores once it is done. */
 static void step_stores(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
   host_boot_road(dir, &opts, n, 2);
@@ -145,6 +147,16 @@ static void step_stores(char *dir, int argc, char **argv) {
   }
   check_image(dir, n, halves);
   check_loom(n, halves);
+  /* Once no save is being written, a first store costs what the backend
+   * costs: a fault under mprotect, none under userfaultfd. */
+  const char *later = getenv("SCN_LATER_FAULTS");
+  if (later && *later) {
+    host_faults = 0;
+    fill(4, 0, n);
+    host_check(host_faults == strtoull(later, NULL, 0),
+               "%llu store faults after the barrier, expected %s", (unsigned long long)host_faults,
+               later);
+  }
   printf("stores while the worker wrote: %llu faults; every byte as at each save\n",
          (unsigned long long)faults);
 }
@@ -216,6 +228,152 @@ static void step_storm(char *dir, int argc, char **argv) {
   printf("storm of %u rounds over %u pages: every page saved as it was at u3e_save\n", rounds, n);
 }
 
+/* The crash interposer (c-tests/crash/crashio.c), when preloaded. */
+static int (*crash_arm)(void);
+static void (*crash_disarm)(void);
+static long (*crash_calls)(void);
+static void find_interposer(void) {
+  *(void **)&crash_arm = dlsym(RTLD_DEFAULT, "crashio_arm");
+  *(void **)&crash_disarm = dlsym(RTLD_DEFAULT, "crashio_disarm");
+  *(void **)&crash_calls = dlsym(RTLD_DEFAULT, "crashio_calls");
+  host_check(crash_arm && crash_disarm && crash_calls, "the crash interposer is not loaded");
+}
+
+/* Rewrites every word-64 of pages [from, to) (a first store to each). */
+static void storm_over(uint32_t from, uint32_t to, uint64_t salt) {
+  for (uint32_t p = from; p < to; p++) {
+    uint64_t *words = (uint64_t *)host_page(p);
+    for (size_t w = 0; w < HOST_PAGE_BYTES / 8; w += 64) words[w] ^= salt + p;
+  }
+}
+
+/* during DIR N OP: a save of N pages of varied bytes; while the worker
+ * writes it (the disk slowed by the interposer, when preloaded), the
+ * runtime stores to the first half of the pages and then calls OP: toss,
+ * ward, yolo_foul (u3e_yolo then u3e_foul), save (a second save), shrink
+ * (the heap shrinks to a quarter, then u3e_ward and u3e_toss), stop, exit (exit(0): the next
+ * `same` step checks the image), _exit or kill:US (the second half stored
+ * to, SIGKILL after US microseconds; the next `same` step finds the old or
+ * the new snapshot). The copy taken at u3e_save goes to DIR.copy.
+ * After OP, the stores to the second half; the image then holds the copy
+ * byte for byte, and the loom every later store. */
+static void step_during(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_check(argc > 4, "during needs OP");
+  const char *op = argv[4];
+  host_boot_road(dir, &opts, n, 2);
+  uint64_t state = 0x2545f4914f6cdd1dull;
+  fill_varied(&state, n);
+  size_t bytes = (size_t)n * HOST_PAGE_BYTES;
+  uint8_t *copy = malloc(bytes), *later = malloc(bytes);
+  host_check(copy != NULL && later != NULL, "no memory for the copies");
+  memcpy(copy, host_page(0), bytes);
+  char name[8400];
+  snprintf(name, sizeof name, "%s.copy", dir);
+  FILE *out = fopen(name, "w");
+  host_check(out != NULL && fwrite(copy, 1, bytes, out) == bytes && fclose(out) == 0,
+             "cannot write %s", name);
+  bool crash = getenv("CRASHIO_ROOT") != NULL;
+  if (crash) {
+    find_interposer();
+    crash_arm();
+  }
+  u3e_save(host_low(), host_high());
+  storm_over(0, n / 2, 1);
+  if (!strcmp(op, "toss")) {
+    u3e_toss(host_low(), host_high());
+  } else if (!strcmp(op, "ward")) {
+    u3e_ward(host_low(), host_high());
+  } else if (!strcmp(op, "yolo_foul")) {
+    /* As the runtime pairs them: tracking off, every page dirty. */
+    host_check(u3e_yolo() == c3y, "u3e_yolo refused");
+    u3e_foul();
+  } else if (!strcmp(op, "save")) {
+    memcpy(later, host_page(0), bytes);
+    u3e_save(host_low(), host_high());
+  } else if (!strcmp(op, "shrink")) {
+    /* The heap shrinks to a quarter: the guard moves into pages the save
+     * still writes, and u3e_toss drops them from the loom. */
+    host_road(n / 4, 2);
+    u3e_ward(host_low(), host_high());
+    u3e_toss(host_low(), host_high());
+    wait_ok(op);
+    if (crash) crash_disarm();
+    check_no_patch(dir);
+    check_image_bytes(dir, n, copy, op);
+    /* The heap that is left holds its stores. */
+    memcpy(later, copy, bytes / 4);
+    for (uint32_t p = 0; p < n / 4; p++) {
+      uint64_t *words = (uint64_t *)(later + (size_t)p * HOST_PAGE_BYTES);
+      for (size_t w = 0; w < HOST_PAGE_BYTES / 8; w += 64) words[w] ^= 1 + p;
+    }
+    host_check(memcmp(later, host_page(0), bytes / 4) == 0, "the heap lost a store");
+    printf("shrink during the save: every page saved as it was at u3e_save\n");
+    return;
+  } else if (!strcmp(op, "stop")) {
+    u3e_stop();
+    check_image_bytes(dir, n, copy, "after u3e_stop");
+    check_no_patch(dir);
+    printf("stopped during the save: every page saved as it was at u3e_save\n");
+    return;
+  } else if (!strcmp(op, "exit")) {
+    exit(0);
+  } else if (!strcmp(op, "_exit")) {
+    _exit(0);
+  } else if (!strncmp(op, "kill:", 5)) {
+    storm_over(n / 2, n, 2);
+    usleep((useconds_t)strtoul(op + 5, NULL, 10));
+    raise(SIGKILL);
+  } else {
+    host_fail(__FILE__, __LINE__, "unknown OP %s", op);
+  }
+  storm_over(n / 2, n, 2);
+  wait_ok(op);
+  if (crash) crash_disarm();
+  check_no_patch(dir);
+  check_image_bytes(dir, n, !strcmp(op, "save") ? later : copy, op);
+  /* The loom holds every store: the first half rewritten once, the second
+   * half once (and, for a second save, the image the first half). */
+  memcpy(later, copy, bytes);
+  for (uint32_t p = 0; p < n; p++) {
+    uint64_t *words = (uint64_t *)(later + (size_t)p * HOST_PAGE_BYTES);
+    for (size_t w = 0; w < HOST_PAGE_BYTES / 8; w += 64) words[w] ^= (p < n / 2 ? 1 : 2) + p;
+  }
+  host_check(memcmp(later, host_page(0), bytes) == 0, "the loom lost a store made during the save");
+  /* And the next save has them all. */
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  check_image_bytes(dir, n, later, "the next save");
+  free(copy);
+  free(later);
+  printf("%s during the save: every page saved as it was at u3e_save\n", op);
+}
+
+/* same DIR N [old]: boots the pier and compares its image with DIR.copy
+ * (written by `during`), or, with `old`, accepts the image before it too
+ * (nothing saved yet: no image, or an empty one). */
+static void step_same(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  bool old_ok = argc > 4 && !strcmp(argv[4], "old");
+  host_boot_road(dir, &opts, n, 2);
+  size_t bytes = (size_t)n * HOST_PAGE_BYTES, len;
+  char name[8400];
+  snprintf(name, sizeof name, "%s.copy", dir);
+  uint8_t *copy = host_slurp(name, &len);
+  host_check(copy != NULL && len == bytes, "%s missing", name);
+  size_t have;
+  uint8_t *img = host_slurp(host_chk(path_a, sizeof path_a, dir, "image.bin"), &have);
+  if (old_ok && (img == NULL || have == 0)) {
+    printf("booted the old snapshot\n");
+    return;
+  }
+  check_image_bytes(dir, n, copy, "after the process ended");
+  host_check(memcmp(copy, host_page(0), bytes) == 0, "the booted loom is not the saved one");
+  free(img);
+  free(copy);
+  printf("booted the new snapshot\n");
+}
+
 /* backtoback DIR N: three saves in a row without waiting. */
 static void step_backtoback(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
@@ -277,17 +435,6 @@ static void step_stop_live(char *dir, int argc, char **argv) {
   the_seed = 6;
   check_image(dir, n, one_seed);
   printf("stop right after a save, live again, saved again\n");
-}
-
-/* The crash interposer (c-tests/crash/crashio.c), when preloaded. */
-static int (*crash_arm)(void);
-static void (*crash_disarm)(void);
-static long (*crash_calls)(void);
-static void find_interposer(void) {
-  *(void **)&crash_arm = dlsym(RTLD_DEFAULT, "crashio_arm");
-  *(void **)&crash_disarm = dlsym(RTLD_DEFAULT, "crashio_disarm");
-  *(void **)&crash_calls = dlsym(RTLD_DEFAULT, "crashio_calls");
-  host_check(crash_arm && crash_disarm && crash_calls, "the crash interposer is not loaded");
 }
 
 /* end DIR N HOW: over a snapshot of N pages of seed 1 (saved and waited
@@ -599,6 +746,8 @@ int main(int argc, char **argv) {
       {"fork_entry", step_fork_entry},
       {"signal_save", step_signal_save},
       {"storm", step_storm},
+      {"during", step_during},
+      {"same", step_same},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

@@ -95,9 +95,53 @@ for track in mprotect uffd; do
     run "store-storm no_demand [$track]" storm $track no_demand
 done
 run "store-storm swap" storm mprotect swap
+# The runtime's other calls while the worker writes a save whose pages it
+# is storing to (the disk slowed): u3e_toss and u3e_ward (no barrier),
+# u3e_yolo then u3e_foul, a second u3e_save, the heap shrinking below the
+# pages being written (the guard moved onto them, then u3e_toss drops
+# them), u3e_stop (barriers). The
+# image holds the pages as they were at u3e_save, byte for byte; the loom,
+# and the next save, every store.
+during() {
+    local track=$1 flags=$2 op
+    for op in toss ward yolo_foul save shrink stop; do
+        rm -rf "$P" "$P.copy"
+        step "LD_PRELOAD=$CIO" CRASHIO_ROOT="$P" CRASHIO_DELAY_US=3000 LOOMS_TRACKING="$track" \
+            SCN_FLAGS="$flags" -- during "$P" 600 $op || return 1
+        has "during the save: every page saved as it was at u3e_save" || return 1
+    done
+}
+for track in mprotect uffd; do
+    run "calls-during-a-save [$track]" during $track ""
+    run "calls-during-a-save no_demand [$track]" during $track no_demand
+done
+run "calls-during-a-save swap" during mprotect swap
+# The process ends while the worker writes and the runtime stores: exit()
+# (the atexit handler waits: the new snapshot, as at u3e_save), _exit and
+# SIGKILL at random moments (the old snapshot or the new one, whole).
+ends_during() {
+    local track=$1 i how
+    for i in $(seq 1 12); do
+        case $i in
+            1 | 2) how=exit ;;
+            3 | 4) how=_exit ;;
+            *) how=kill:$((RANDOM % 400000)) ;;
+        esac
+        rm -rf "$P" "$P.copy"
+        step LOOMS_TRACKING="$track" -- during "$P" 600 $how
+        case $how in
+            exit) step -- same "$P" 600 || return 1 ;;
+            *) step -- same "$P" 600 old || { echo "$how" >>"$LOG"; return 1; } ;;
+        esac
+    done
+}
+for track in mprotect uffd; do
+    run "process-ends-during-a-save [$track]" ends_during $track
+done
+rm -f "$P.copy"
 # A save of every page of a 200 MiB loom is a background one too: no bound.
 big_save() {
-    step SCN_FLAGS=verbose LOOMS_SAVE_MEMORY=65536 -- storm "$P" 12800 1 &&
+    step SCN_WORDS=$((1 << 28)) SCN_FLAGS=verbose LOOMS_SAVE_MEMORY=65536 -- storm "$P" 12800 1 &&
         has "loom: LOOMS_SAVE_MEMORY no longer applies" && ! grep -q "saving synchronously" "$W/out" &&
         grep -q "^loom: save: [0-9]* of 12800 pages copied while being written" "$W/out"
 }
