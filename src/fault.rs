@@ -90,6 +90,10 @@ pub fn place_guard(low: u32, high: u32) -> bool {
 /// new place is made dirty and writable (or moved onto the ephemeral file
 /// in swap mode) in one call, merging its mappings.
 fn protect_guard_at(old: u32, new: u32) -> bool {
+    // The guard may land on a page a background save still reads (the
+    // heap shrank since the save): the save gets it first.
+    let (first, end) = granule_span(new);
+    capture::before_stores(first, end);
     match loom::protect(new, 1, Access::Nothing) {
         Ok(()) => return true,
         Err(libc::ENOMEM) => {}

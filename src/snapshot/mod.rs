@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::abi::{c3_c, c3_i, c3_o, c3_z, c3n, c3y, u3_post};
 use crate::background;
+use crate::capture;
 use crate::dirty;
 use crate::durable::{self, Lengths, Source, Written};
 use crate::fault;
@@ -257,7 +258,10 @@ fn report_removal(removal: recovery::Removal) {
 // Toss, stop, tracking
 
 /// `_ce_toss_pages`: drops the contents of pages `[first, first + count)`.
+/// A background save still writing any of them from the loom gets them
+/// first, as they are (the heap may have shrunk below the pages it saves).
 fn toss_pages(first: u32, count: u32) {
+    capture::before_stores(first, first.saturating_add(count));
     if let Err(errno) = loom::discard(first, count) {
         say!(
             "loom: madv_dontneed failed ({count} pages at {first}): {}\r\n",
