@@ -116,6 +116,8 @@ impl Drop for Side {
 
 /// The pages of one background save.
 pub struct Capture {
+    /// Where page 0 is: the loom (a test gives memory of its own).
+    base: *mut u8,
     /// The pages, ascending.
     pages: Vec<u32>,
     states: Box<[AtomicU32]>,
@@ -144,6 +146,12 @@ impl Capture {
     /// A capture of `pages` (ascending), every one pending; `None` without
     /// the memory for its bookkeeping or address space for its slots.
     pub fn new(list: &[u32]) -> Option<Arc<Capture>> {
+        Capture::over(loom::page_ptr(0), list)
+    }
+
+    /// A capture of pages `list` of the memory at `base` (the loom's pages
+    /// are `PAGE_BYTES` apart from there).
+    fn over(base: *mut u8, list: &[u32]) -> Option<Arc<Capture>> {
         let mut pages = Vec::new();
         pages.try_reserve_exact(list.len()).ok()?;
         pages.extend_from_slice(list);
@@ -152,10 +160,17 @@ impl Capture {
         states.extend((0..pages.len()).map(|_| AtomicU32::new(PENDING)));
         let side = Side::reserve(pages.len())?;
         Some(Arc::new(Capture {
+            base,
             pages,
             states: states.into_boxed_slice(),
             side,
         }))
+    }
+
+    /// Where `page` is.
+    fn page(&self, page: u32) -> *mut u8 {
+        // SAFETY: within the memory the capture was made over.
+        unsafe { self.base.add(page as usize * PAGE_BYTES) }
     }
 
     /// The pages, ascending.
@@ -209,7 +224,9 @@ impl Capture {
             // store waits); a COPIED slot is never written again.
             slices[at - from] = unsafe {
                 match whence[at - from] {
-                    From::Loom => loom::page_bytes(self.pages[at]),
+                    From::Loom => {
+                        core::slice::from_raw_parts(self.page(self.pages[at]), PAGE_BYTES)
+                    }
                     From::Slot => core::slice::from_raw_parts(self.side.slot(at), PAGE_BYTES),
                 }
             };
@@ -254,7 +271,7 @@ impl Capture {
                     // is this page's and nobody reads it before COPIED.
                     unsafe {
                         core::ptr::copy_nonoverlapping(
-                            loom::page_ptr(self.pages[at]),
+                            self.page(self.pages[at]),
                             self.side.slot(at),
                             PAGE_BYTES,
                         )
@@ -342,6 +359,75 @@ mod tests {
         capture.states[2].store(COPIED, Ordering::Release);
         assert_eq!(capture.claim(2), From::Slot);
         assert_eq!(capture.copied(), 1);
+    }
+
+    /// The protocol under real threads, over memory of the test's own: a
+    /// worker reads every page twice (the patch, then the image) in
+    /// batches while a store side rewrites every page in a shuffled order,
+    /// each after `before_store`, as the fault path does. Every byte the
+    /// worker reads must be the page as it was when the capture was made:
+    /// a lost copy, a read of a page being stored to, or a copy of an
+    /// already changed page shows as a wrong byte.
+    #[test]
+    fn the_worker_reads_every_page_as_captured_under_stores() {
+        const PAGES: usize = 192;
+        for round in 0..60u32 {
+            let mut memory = vec![0u8; PAGES * PAGE_BYTES + PAGE_BYTES];
+            // Page-aligned, as the loom is.
+            let offset = memory.as_ptr().align_offset(PAGE_BYTES);
+            let base = memory[offset..].as_mut_ptr();
+            let fill = |page: usize, value: u8| {
+                // SAFETY: within the test's memory.
+                unsafe { base.add(page * PAGE_BYTES).write_bytes(value, PAGE_BYTES) };
+            };
+            for page in 0..PAGES {
+                fill(page, page as u8);
+            }
+            // Every other page is in the save, as scattered dirty pages are.
+            let list: Vec<u32> = (0..PAGES as u32).filter(|p| p % 2 == round % 2).collect();
+            let capture = Capture::over(base, &list).unwrap();
+            let base_at = base as usize;
+            std::thread::scope(|scope| {
+                let worker = Arc::clone(&capture);
+                scope.spawn(move || {
+                    for last in [false, true] {
+                        let count = worker.pages().len();
+                        let mut from = 0;
+                        while from < count {
+                            let to = (from + 7).min(count);
+                            worker.hold(from, to, last, |slices| {
+                                for (at, slice) in slices.iter().enumerate() {
+                                    let page = worker.pages()[from + at] as u8;
+                                    assert!(slice.iter().all(|&b| b == page), "page {page} torn");
+                                }
+                            });
+                            from = to;
+                            std::thread::yield_now();
+                        }
+                    }
+                });
+                let stores = Arc::clone(&capture);
+                scope.spawn(move || {
+                    let base = base_at as *mut u8;
+                    let mut order: Vec<usize> = (0..PAGES).collect();
+                    let mut x = 0x9e37_79b9u32.wrapping_mul(round + 1);
+                    for i in (1..order.len()).rev() {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        order.swap(i, x as usize % (i + 1));
+                    }
+                    for page in order {
+                        if let Ok(at) = stores.pages().binary_search(&(page as u32)) {
+                            stores.before_store(at);
+                        }
+                        // SAFETY: the page is the store side's now.
+                        unsafe { base.add(page * PAGE_BYTES).write_bytes(0xee, PAGE_BYTES) };
+                    }
+                });
+            });
+            drop(memory);
+        }
     }
 
     #[test]

@@ -90,6 +90,10 @@ pub fn place_guard(low: u32, high: u32) -> bool {
 /// new place is made dirty and writable (or moved onto the ephemeral file
 /// in swap mode) in one call, merging its mappings.
 fn protect_guard_at(old: u32, new: u32) -> bool {
+    // The guard may land on a page a background save still reads (the
+    // heap shrank since the save): the save gets it first.
+    let (first, end) = granule_span(new);
+    capture::before_stores(first, end);
     match loom::protect(new, 1, Access::Nothing) {
         Ok(()) => return true,
         Err(libc::ENOMEM) => {}
@@ -232,14 +236,26 @@ fn move_to_ephemeral(map: &mut [u32], page: u32, fd: libc::c_int) -> bool {
     let saved = &mut buffer[..loom::bytes_of(count)];
     // SAFETY: a clean granule is mapped readable.
     saved.copy_from_slice(unsafe { loom::pages(first, count) });
-    match loom::remap(first, count, loom::Backing::FileShared(fd)) {
+    // In a child forked without exec the ephemeral file is the parent's,
+    // and a background save of the parent may still be reading this very
+    // granule from it: the child's stores go to memory of its own.
+    let backing = if crate::process::forked_from().is_some() {
+        loom::Backing::Anonymous
+    } else {
+        loom::Backing::FileShared(fd)
+    };
+    match loom::remap(first, count, backing) {
         Ok(()) => {
-            // SAFETY: the granule is now mapped read-write onto the ephemeral file.
+            // SAFETY: the granule is now mapped read-write.
             unsafe { loom::pages_mut(first, count) }.copy_from_slice(saved);
             return true;
         }
         Err(libc::ENOMEM) => {}
         Err(errno) => return report_mmap(page, errno),
+    }
+    if crate::process::forked_from().is_some() {
+        // Widening writes the parent's file: not from a child.
+        return report_mmap(page, libc::ENOMEM);
     }
     let view = pool::view();
     for width in WIDENINGS {

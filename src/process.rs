@@ -60,6 +60,7 @@ pub fn booted() {
 
 /// The process that booted the pier, when this process is a child forked
 /// from it (without exec); `None` in the booting process or before a boot.
+/// Async-signal-safe (an atomic load and getpid): the fault path asks.
 pub fn forked_from() -> Option<i32> {
     let boot = BOOT_PID.load(Ordering::SeqCst);
     let me = this_pid();

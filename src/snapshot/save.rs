@@ -1,0 +1,432 @@
+//! Save (`u3e_save`, `looms_save_wait`): compose the pages, then either
+//! write them durably here (a synchronous save) or capture them and hand
+//! them to the worker (a background save, finished at a barrier by
+//! `after_background`).
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// Save
+
+/// The pages a save writes: dirty, below the heap's top, not free.
+pub(super) struct Composed {
+    pages: Vec<u32>,
+    skipped: u32,
+}
+
+/// `_ce_patch_compose`'s selection of pages; `Err` with the page count when
+/// the list cannot be allocated.
+pub(super) fn compose(below: u32) -> Result<Composed, usize> {
+    let map = pool::dirty_map();
+    let directory = PageDirectory::current();
+    let count = (0..below)
+        .filter(|&page| dirty::is_dirty(map, page))
+        .count();
+    let mut pages = Vec::new();
+    pages.try_reserve_exact(count).map_err(|_| count)?;
+    let mut skipped = 0;
+    for page in 0..below {
+        if dirty::is_dirty(map, page) {
+            if directory.is_free(page) {
+                skipped += 1;
+            } else {
+                pages.push(page);
+            }
+        }
+    }
+    Ok(Composed { pages, skipped })
+}
+
+/// A vector of `len` items made by `item`, or `None` without the memory.
+pub(super) fn try_collect<T>(len: usize, item: impl FnMut(usize) -> T) -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).ok()?;
+    out.extend((0..len).map(item));
+    Some(out)
+}
+
+/// The watermarks of the last `u3e_save` that wrote nothing and kept the
+/// previous snapshot (a soft failure), packed `low << 32 | high`, until a
+/// save completes; `NO_UNSAVED` when there is none. A backup of this pier
+/// retries that save first (see `backup`). Owned by the runtime's thread.
+pub(super) static UNSAVED: AtomicU64 = AtomicU64::new(NO_UNSAVED);
+pub(super) const NO_UNSAVED: u64 = u64::MAX;
+
+pub(super) fn set_unsaved(marks: Option<(u3_post, u3_post)>) {
+    let packed = marks.map_or(NO_UNSAVED, |(low, high)| {
+        u64::from(low) << 32 | u64::from(high)
+    });
+    UNSAVED.store(packed, Ordering::Relaxed);
+}
+
+pub(super) fn unsaved() -> Option<(u3_post, u3_post)> {
+    let packed = UNSAVED.load(Ordering::Relaxed);
+    (packed != NO_UNSAVED).then_some(((packed >> 32) as u32, packed as u32))
+}
+
+/// `u3e_save`.
+pub fn save(low: u3_post, high: u3_post) {
+    if host::flag(host::DRYRUN) {
+        return;
+    }
+    let _inside = match process::enter() {
+        Ok(inside) => inside,
+        Err(busy) => {
+            process::say_busy("save", busy, "; nothing written, will retry");
+            return;
+        }
+    };
+    process::runtime_call();
+    let heap_top = loom::page_of(low);
+    let stack_top = loom::page_of(high);
+    let guard = pool::view().guard;
+    ensure!((guard > heap_top) && (guard < stack_top));
+    // The previous save first: its pages, its outcome.
+    barrier();
+    if refused_in_fork() {
+        set_unsaved(Some((low, high)));
+        return;
+    }
+    if background::enabled() {
+        if let Some(saved) = try_save_background(low, high) {
+            set_unsaved((!saved).then_some((low, high)));
+        }
+        return;
+    }
+    let saved = try_save(low, high);
+    set_unsaved((!saved).then_some((low, high)));
+}
+
+/// `looms_save_wait`: the barrier; 0 when the last save is durable (or
+/// there was none), -1 when it wrote nothing and kept the previous snapshot.
+///
+/// Only the runtime's thread finishes a save (maps the image back under
+/// the pages it saved); any other thread, a signal handler, or a call
+/// while another is inside the library only waits for the worker.
+pub fn save_wait() -> c3_i {
+    let last_kept = || if unsaved().is_some() { -1 } else { 0 };
+    if process::on_runtime_thread() {
+        if let Ok(_inside) = process::enter() {
+            barrier();
+            return last_kept();
+        }
+    }
+    match background::wait_only() {
+        Some(true) => 0,
+        Some(false) => -1,
+        None => last_kept(),
+    }
+}
+
+/// In a child forked from the process that booted the pier (without exec),
+/// a save writes nothing: the pier is the parent's. Says so; `true` then.
+pub(super) fn refused_in_fork() -> bool {
+    let Some(parent) = process::forked_from() else {
+        return false;
+    };
+    let me = process::this_pid();
+    say!(
+        "loom: save: process {me} is a fork of process {parent}, which runs {}; nothing written\r\n",
+        crate::msg::escape(&current_pier().dir)
+    );
+    true
+}
+
+/// The save itself; `false` when it wrote nothing and kept the previous
+/// snapshot, with one `loom: save: …` line saying why.
+pub(super) fn try_save(low: u3_post, high: u3_post) -> bool {
+    if refused_in_fork() {
+        return false;
+    }
+    let old = pool::view().image_pages;
+    let total = loom::page_above(low);
+
+    track::harvest();
+    let composed = match compose(total) {
+        Ok(composed) => composed,
+        Err(pages) => {
+            say_no_memory(pages);
+            return false;
+        }
+    };
+    if composed.pages.is_empty() {
+        return true;
+    }
+    save_now(&composed, low, high, old, total)
+}
+
+/// The runtime's calls of a save (verbose sizes, `u3a_loom_sane`), in
+/// the reference's order.
+pub(super) fn call_runtime(composed: &Composed) {
+    let verbose = host::flag(host::VERBOSE);
+    if verbose {
+        say!("sync: skipped {} free", composed.skipped);
+        host::print_memory(c" pages", loom::words_of(composed.skipped));
+    }
+    // Attempt to avoid propagating anything insane to disk.
+    host::loom_sane();
+    if verbose {
+        host::print_memory(c"sync: save", loom::words_of(composed.pages.len() as u32));
+    }
+}
+
+/// The synchronous save of `composed`, straight from the loom; `false`
+/// when it wrote nothing.
+pub(super) fn save_now(
+    composed: &Composed,
+    low: u3_post,
+    high: u3_post,
+    old: u32,
+    total: u32,
+) -> bool {
+    let pier = current_pier();
+    let count = composed.pages.len();
+    // SAFETY: dirty pages below the heap's top are mapped and readable,
+    // and the runtime does not write them during a save.
+    let Some(slices) = try_collect(count, |at| unsafe { loom::page_bytes(composed.pages[at]) })
+    else {
+        say_no_memory(count);
+        return false;
+    };
+    let mut left_patch = LEFT_PATCH.load(Ordering::Relaxed);
+    let written = durable::write_durably(
+        &pier,
+        &image_file(&pier),
+        &composed.pages,
+        Source::Still(&slices),
+        Lengths { total, old },
+        &mut left_patch,
+        &mut || call_runtime(composed),
+    );
+    LEFT_PATCH.store(left_patch, Ordering::Relaxed);
+    match written {
+        Written::Kept => false,
+        Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
+        Written::Saved => {
+            pool::image().pgs_w = total;
+            settle(old);
+            toss_gap(low, high);
+            true
+        }
+    }
+}
+
+pub(super) fn say_no_memory(pages: usize) {
+    say!("loom: save: no memory to list {pages} pages; nothing written, will retry\r\n");
+}
+
+// ---------------------------------------------------------------------------
+// Background saves (see background.rs for the threads and who owns what)
+
+/// The barrier: a background save being written is waited for and
+/// finished here (see `background::finish`).
+pub(super) fn barrier() {
+    background::finish(after_background);
+}
+
+/// A background save: composes the pages as `try_save` does, makes every
+/// page below the heap's top clean again, with the pages to save held as
+/// they are now (`capture.rs`: copied only if stored to before the worker
+/// is done with them), and hands them to the worker. `None` once the worker
+/// has them; `Some` when the save ran (or found nothing to write) here,
+/// synchronously, as `try_save`.
+pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
+    let old = pool::view().image_pages;
+    let total = loom::page_above(low);
+
+    track::harvest();
+    let composed = match compose(total) {
+        Ok(composed) => composed,
+        Err(pages) => {
+            say_no_memory(pages);
+            return Some(false);
+        }
+    };
+    if composed.pages.is_empty() {
+        return Some(true);
+    }
+    let pier = current_pier();
+    let left_patch = LEFT_PATCH.load(Ordering::Relaxed);
+    let job = match background::prepare(
+        &pier,
+        pool::view().image_fd,
+        &composed.pages,
+        Lengths { total, old },
+        left_patch,
+    ) {
+        Ok(job) => job,
+        Err(why) => {
+            if host::flag(host::VERBOSE) {
+                say!("loom: save: {why}; saving synchronously\r\n");
+            }
+            return Some(save_now(&composed, low, high, old, total));
+        }
+    };
+    call_runtime(&composed);
+    // From here every store to a page of the save consults the capture.
+    let capture = std::sync::Arc::clone(job.capture());
+    capture.publish();
+    // Where `auto` waits for the first save to move to userfaultfd, this is
+    // the moment, as `settle` is for a synchronous save: every page below
+    // the heap's top is writable from here, and `make_clean` arms them all.
+    if track::save_boundary() {
+        if let Err(errno) = loom::protect(0, total, Access::ReadWrite) {
+            say!("loom: foul ({total} pages): {}\r\n", strerror(errno));
+            host::oops("0", file!(), line!());
+        }
+    }
+    // The pages the image will no longer hold, and the gap, as a completed
+    // save leaves them; then the captured pages clean, so that the next
+    // save sees what the runtime stores from now on.
+    let released = if host::flag(host::NO_DEMAND) {
+        protect_above(total, old)
+    } else {
+        map_above(total, old)
+    };
+    dirty::set_range(pool::dirty_map(), total, total + released, true);
+    let (cleaned, unheard) = make_clean(total);
+    // A page of the save that the runtime can still store to without the
+    // fault path hearing of it (the image's last, partial granule, which
+    // stays dirty; a run the kernel would not protect) is copied now.
+    let map = pool::dirty_map();
+    let mut unheard = unheard.iter().peekable();
+    for (at, &page) in composed.pages.iter().enumerate() {
+        while unheard
+            .next_if(|&&(first, count)| first + count <= page)
+            .is_some()
+        {}
+        let inside = unheard.peek().is_some_and(|&&(first, _)| first <= page);
+        if inside || dirty::is_dirty(map, page) {
+            capture.copy_now(at);
+        }
+    }
+    toss_gap(low, high);
+    background::launch(job, cleaned, (total, (low, high)), after_background);
+    None
+}
+
+/// Marks every dirty page below `total` clean and protects it read-only,
+/// keeping its memory, so that the first store to it reaches the fault
+/// path (and the capture). Under userfaultfd every page below `total` is
+/// armed as usual, and the runs to save are read-only besides until the
+/// barrier. Returns the runs it made clean, and the runs the kernel would
+/// not protect: under mprotect those stay dirty (the next save writes them
+/// again); under userfaultfd they are clean but writable unseen.
+pub(super) fn make_clean(total: u32) -> (background::Cleaned, Vec<(u32, u32)>) {
+    // Whole granules only: the image's last, partial one stays dirty.
+    let total = loom::granule_floor(total);
+    let map = pool::dirty_map();
+    let dirty: Vec<u32> = (0..total)
+        .filter(|&page| dirty::is_dirty(map, page))
+        .collect();
+    let runs = image::runs(&dirty);
+    let writable = track::clean_pages_writable();
+    if writable {
+        dirty::set_range(map, 0, total, false);
+        track::arm(total);
+    }
+    let mut clean = Vec::with_capacity(runs.len());
+    let mut unheard = Vec::new();
+    for &(first, count) in &runs {
+        if loom::protect(first, count, Access::Read).is_ok() {
+            dirty::set_range(map, first, first + count, false);
+            clean.push((first, count));
+        } else if writable {
+            clean.push((first, count));
+            unheard.push((first, count));
+        }
+    }
+    let cleaned = background::Cleaned {
+        runs: clean,
+        read_only: writable,
+    };
+    (cleaned, unheard)
+}
+
+/// Sub-runs of `runs` whose pages are still clean (not stored to since the
+/// copy) and not the guard.
+pub(super) fn still_clean(runs: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let map = pool::dirty_map();
+    let guard = pool::view().guard;
+    let pages: Vec<u32> = runs
+        .iter()
+        .flat_map(|&(first, count)| first..first + count)
+        .filter(|&page| page != guard && !dirty::is_dirty(map, page))
+        .collect();
+    image::runs(&pages)
+}
+
+/// The end of a background save, on the runtime's thread, at a barrier.
+pub(super) fn after_background(done: background::Finished) {
+    if let Some(left_patch) = done.left_patch {
+        LEFT_PATCH.store(left_patch, Ordering::Relaxed);
+    }
+    // What the runtime stored since `u3e_save` (userfaultfd lags).
+    track::harvest();
+    let clean = still_clean(&done.cleaned.runs);
+    if done.cleaned.read_only {
+        // Userfaultfd: clean pages are writable again (and still armed).
+        for &(first, count) in &clean {
+            if loom::protect(first, count, Access::ReadWrite).is_err() {
+                // The kernel refused the split: page by page, widening as
+                // a store fault would; such pages count as written.
+                for page in first..first + count {
+                    dirty::mark_dirty(pool::dirty_map(), page);
+                    ensure!(fault::unprotect_or_widen(pool::dirty_map(), page));
+                }
+            }
+        }
+    }
+    match done.written {
+        Written::Saved => {
+            pool::image().pgs_w = done.total;
+            if !host::flag(host::NO_DEMAND) {
+                map_back(&clean);
+            }
+            set_unsaved(None);
+        }
+        Written::Kept => {
+            make_dirty(&clean);
+            set_unsaved(Some(done.marks));
+        }
+        Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
+    }
+}
+
+/// Maps the image back under clean pages, releasing their copies. Where the
+/// kernel refuses, a page keeps its copy, which holds the same bytes.
+pub(super) fn map_back(runs: &[(u32, u32)]) {
+    let view = pool::view();
+    let writable = track::clean_pages_writable();
+    let map = pool::dirty_map();
+    for &(first, count) in runs {
+        let backing = Backing::FilePrivate {
+            fd: view.image_fd,
+            writable,
+        };
+        if loom::remap(first, count, backing).is_ok()
+            && writable
+            && !track::protect_range(first, count)
+        {
+            // Mapped, but stores to it cannot be seen: dirty, saved again.
+            dirty::set_range(map, first, first + count, true);
+        }
+    }
+}
+
+/// A save that wrote nothing: its pages are dirty again (and writable),
+/// so the next save writes them.
+pub(super) fn make_dirty(runs: &[(u32, u32)]) {
+    let map = pool::dirty_map();
+    let writable = track::clean_pages_writable();
+    for &(first, count) in runs {
+        dirty::set_range(map, first, first + count, true);
+        if !writable && loom::protect(first, count, Access::ReadWrite).is_err() {
+            // The kernel refused the split: page by page, widening as a
+            // store fault would.
+            for page in first..first + count {
+                ensure!(fault::unprotect_or_widen(map, page));
+            }
+        }
+    }
+}
