@@ -85,6 +85,10 @@ typedef struct {
 /* Runs FN(ARG) in a forked child with stderr captured; the child exits
  * with FN's return value. ENV: "NAME=VALUE" strings set in the child. */
 outcome run_child(int (*fn)(void *), void *arg, const char *const *env);
+/* A file with no name, for a child's stderr: memfd_create on Linux; where
+ * there is none (macOS), a file mkstemp makes under TMPDIR, unlinked at
+ * once. NAME names it. Dies on failure. */
+int scratch_fd(const char *name);
 /* Describes an outcome in a short string (static buffer). */
 const char *describe(const outcome *o);
 /* Lines of O's stderr that start with PREFIX. */

@@ -193,13 +193,28 @@ void image_write(const char *file, const heap *h) {
 
 /* ---- child processes ---------------------------------------------------------------------- */
 
+int scratch_fd(const char *name) {
+#ifdef __linux__
+  int fd = memfd_create(name, 0);
+#else
+  const char *tmp = getenv("TMPDIR");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp", name);
+  int fd = mkstemp(path);
+  if (fd >= 0 && unlink(path) != 0) {
+    host_die(path);
+  }
+#endif
+  if (fd < 0) {
+    host_die(name);
+  }
+  return fd;
+}
+
 outcome run_child(int (*fn)(void *), void *arg, const char *const *env) {
   outcome o;
   memset(&o, 0, sizeof o);
-  int err_fd = memfd_create("child-stderr", 0);
-  if (err_fd < 0) {
-    host_die("memfd_create");
-  }
+  int err_fd = scratch_fd("child-stderr");
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {

@@ -173,7 +173,7 @@ static int writer_run(const char *pier, const candidates *may, int save, double 
   w.may = *may;
   w.report_fd = fds[1];
   w.save = save;
-  int err_fd = memfd_create("writer-stderr", 0);
+  int err_fd = scratch_fd("writer-stderr");
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {

@@ -108,8 +108,8 @@ static void run_pair(int restart) {
   w.restart = restart;
   int up[2];
   int down[2];
-  int err_fd = memfd_create("holder-stderr", 0);
-  if (pipe(up) != 0 || pipe(down) != 0 || err_fd < 0) {
+  int err_fd = scratch_fd("holder-stderr");
+  if (pipe(up) != 0 || pipe(down) != 0) {
     host_die("pipe");
   }
   w.to_parent = up[1];

@@ -3,7 +3,9 @@
 #include "host.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 void host_start(char *dir, size_t words, uint32_t flags) {
   rt_setup setup = {
@@ -57,6 +59,42 @@ uint32_t host_mix(uint32_t seed, uint32_t page, uint32_t i) {
   x *= 0xc4ceb9fe1a85ec53ULL;
   x ^= x >> 33;
   return (uint32_t)x;
+}
+
+/* Whether TEXT is a decimal number (an optional '+' before the digits, as
+ * the library's parser takes it); its value in *VALUE. */
+static int decimal(const char *text, unsigned long long *value) {
+  const char *digit = *text == '+' ? text + 1 : text;
+  if (*digit == '\0') {
+    return 0;
+  }
+  unsigned long long n = 0;
+  for (; *digit != '\0'; digit++) {
+    if (*digit < '0' || *digit > '9' || n > (~0ULL - 9) / 10) {
+      return 0;
+    }
+    n = n * 10 + (unsigned long long)(*digit - '0');
+  }
+  *value = n;
+  return 1;
+}
+
+uint32_t host_granule(void) {
+  static uint32_t pages;
+  if (pages != 0) {
+    return pages;
+  }
+  long kernel = sysconf(_SC_PAGESIZE);
+  unsigned long long bytes = kernel > (long)HOST_PAGE_BYTES ? (unsigned long long)kernel
+                                                             : HOST_PAGE_BYTES;
+  const char *test = getenv("LOOMS_TEST_GRANULE");
+  unsigned long long asked;
+  if (test != NULL && decimal(test, &asked) && (asked & (asked - 1)) == 0 && asked >= bytes &&
+      asked <= 64 << 10) {
+    bytes = asked;
+  }
+  pages = (uint32_t)(bytes / HOST_PAGE_BYTES);
+  return pages;
 }
 
 double host_ms(void) {

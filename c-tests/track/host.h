@@ -48,6 +48,15 @@ int host_try_store(volatile uint32_t *word, uint32_t value);
 /* A word of test data, distinct for each SEED, PAGE and word I. */
 uint32_t host_mix(uint32_t seed, uint32_t page, uint32_t i);
 
+/* Loom pages in a granule, read as the library reads it: the larger of
+ * the loom page and the kernel's, or LOOMS_TEST_GRANULE (bytes) when that
+ * is a power of two from there up to 64 KiB. The library protects, maps
+ * and tracks the loom in granules: a first store dirties (and, under
+ * mprotect, faults for) its whole granule, the guard covers one, and the
+ * image's last, partial granule stays dirty. 1 on a kernel with pages of
+ * 16 KiB or less. */
+uint32_t host_granule(void);
+
 /* Milliseconds on the monotonic clock. */
 double host_ms(void);
 

@@ -6,8 +6,12 @@
 # are the runtime's (resolved from the executable at load time),
 # libSystem's and libc++'s atomic waits (the atomic-wait crate), the install name and versions, the architecture; clippy
 # clean for both targets; the host programs (the scenario steps, the demo
-# and the ABI round trip) compiled with `zig cc` for macOS and linked
-# against the dylib. Nothing here runs on macOS (README: Platforms).
+# and the ABI round trip) and the test programs of the crash and tracking
+# suites compiled with `zig cc` for macOS and linked against the dylib.
+# Not compiled: the LD_PRELOAD interposers those suites run under
+# (libcrashio.so, libnoufd.so, libnoscan.so, libnothp.so, libnothread.so),
+# which replace glibc's and Linux's calls by symbol interposition. Nothing
+# here runs on macOS (README: Platforms).
 #
 # Needs the Rust targets, the ziglang package (pip install ziglang) and
 # llvm's nm and objdump; .ci/run installs them. Without them the suite
@@ -147,6 +151,22 @@ for t in $TARGETS; do
         pass "$t/c_programs_compile (scenario, demo, roundtrip linked to @rpath/liblooms.$major.dylib; static_asserts)"
     else
         fail_with "$t/c_programs_compile" "$W/$t.cc"
+    fi
+    # The crash and tracking suites' test programs (their interposers are
+    # Linux-only: see above).
+    crash=()
+    for f in main host points order ioerr random badinput writers; do
+        crash+=("c-tests/crash/$f.c")
+    done
+    if zigcc "${flags[@]}" "${crash[@]}" "${rt[@]}" "${lk[@]}" -ldl -o "$out/crashtest" \
+        >"$W/$t.tests.cc" 2>&1 &&
+        zigcc "${flags[@]}" c-tests/track/track.c c-tests/track/host.c "${rt[@]}" "${lk[@]}" \
+            -o "$out/track" >>"$W/$t.tests.cc" 2>&1 &&
+        llvm-objdump --macho --dylibs-used "$out/crashtest" | grep -qF "@rpath/liblooms.$major.dylib" &&
+        llvm-objdump --macho --dylibs-used "$out/track" | grep -qF "@rpath/liblooms.$major.dylib"; then
+        pass "$t/test_programs_compile (crashtest, track linked to @rpath/liblooms.$major.dylib)"
+    else
+        fail_with "$t/test_programs_compile" "$W/$t.tests.cc"
     fi
 done
 echo "SKIP: macos/run (no macOS here: the dylibs and programs are built and inspected, not run)"
