@@ -373,6 +373,24 @@ pub fn arm(pages: u32) {
     ARMED.store(pages, Ordering::Relaxed);
 }
 
+/// Starts tracking stores to the clean pages `[0, pages)` where they are
+/// not all tracked already: a background save's re-arm. After a harvest
+/// every registered page is write-protected again (the scan re-protects
+/// what it reports), so when `[0, pages)` is exactly the armed range there
+/// is nothing to do; `forget_armed` marks the range for a full re-arm
+/// whenever a registration may have been lost.
+pub fn arm_if_needed(pages: u32) {
+    if backend() != Backend::Uffd || ARMED.load(Ordering::Relaxed) != pages {
+        arm(pages);
+    }
+}
+
+/// Some armed page lost its registration (a remap that could not be
+/// registered again): the next `arm_if_needed` arms everything.
+pub fn forget_armed() {
+    ARMED.store(0, Ordering::Relaxed);
+}
+
 /// Tracks stores to the clean pages `[first, first + count)` again after
 /// they were remapped (`mmap(MAP_FIXED)` drops a registration), within the
 /// armed range; `false` when the kernel refused (the caller counts them as

@@ -323,7 +323,7 @@ pub(super) fn make_clean(total: u32) -> (background::Cleaned, Vec<(u32, u32)>) {
     let writable = track::clean_pages_writable();
     if writable {
         dirty::set_range(map, 0, total, false);
-        track::arm(total);
+        track::arm_if_needed(total);
     }
     let mut clean = Vec::with_capacity(runs.len());
     let mut unheard = Vec::new();
@@ -408,6 +408,8 @@ pub(super) fn map_back(runs: &[(u32, u32)]) {
             && writable
             && !track::protect_range(first, count)
         {
+            // Registered no more: the next save arms the whole range.
+            track::forget_armed();
             // Mapped, but stores to it cannot be seen: dirty, saved again.
             dirty::set_range(map, first, first + count, true);
         }
