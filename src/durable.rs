@@ -222,10 +222,16 @@ fn write_patch(
     let written = (|| {
         let memory = File::open_regular(&pier.memory(), exclusive, 0o600)?;
         // memory.bin is written once, read back only after a crash and
-        // removed at the end of the save: keep it out of the page cache.
-        // The pages are 16 KiB-aligned in memory and in the file, as direct
-        // I/O wants; where it is refused the write goes through the cache.
-        memory.enter_direct();
+        // removed at the end of the save: a synchronous save keeps it out
+        // of the page cache (the pages are 16 KiB-aligned in memory and in
+        // the file, as direct I/O wants; where it is refused the write goes
+        // through the cache). A background save writes through the cache:
+        // each batch is released as soon as it is copied there, so the
+        // runtime's stores wait less and copy less, and the sync then
+        // writes in requests as large as the disk takes.
+        if let Source::Still(_) = source {
+            memory.enter_direct();
+        }
         let lines = write_and_hash(&memory, pages, source)?;
         control_file.write_all_at(&patch::encode(total, &lines), 0)?;
         Ok::<File, IoError>(memory)
