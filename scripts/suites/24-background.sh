@@ -221,6 +221,8 @@ run "exit-right-after-save-boots-new" exit_after
 # copy into the staging buffer (memcpy) and the worker's writes from it
 # (pwrite, pwritev), and the thread creations and joins that must order
 # them. (Without the barrier before a save's copy it reports the race.)
+# scripts/suites/23-tsan-library.sh runs these steps with the library
+# instrumented too.
 if ! make -s -C c-tests/host tsan >"$W/tsan-build" 2>&1; then
     echo "SKIP: background/tsan (no ThreadSanitizer: $(head -n 1 "$W/tsan-build"))"
 else
