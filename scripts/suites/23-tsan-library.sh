@@ -9,9 +9,14 @@
 # Stores to the pages of a save, saves back to back, a backup and a stop
 # right after a save, and store storms over 600 pages on a disk slowed to
 # 3 ms a write (the crash interposer), started at several delays so that
-# they meet the worker's batches; under both tracking backends; then the
-# scenarios with background saves. Every run must end without a TSan
-# report, and the storm's image must hold every page as it was at u3e_save.
+# they meet the worker's batches; under both tracking backends (no_demand
+# too, and swap mode, where the fault path remaps the page); another thread
+# waiting for the save, backing up or opening the image meanwhile; a fork
+# right after a save; then the scenarios with background saves. Every run
+# must end without a TSan report, and the storm's image must hold every
+# page as it was at u3e_save. (Not the step that saves from a signal
+# handler: there the host calls u3e_save, which allocates, where only
+# async-signal-safe calls belong, and TSan says so.)
 #
 # What it catches: with the worker's release of a page (capture.rs, `end`)
 # made Relaxed, TSan reports the worker's reads against the store that
@@ -133,19 +138,51 @@ done
 # once, in the patch, between the passes and late; the copied counts go to
 # the log.
 storm() {
-    local track=$1 d copied=""
+    local track=$1 flags=$2 d copied=""
     for d in 0 100000 150000 200000 300000; do
         rm -rf "$P"
         step "LD_PRELOAD=$CIO" CRASHIO_ARM=1 CRASHIO_ROOT="$P" CRASHIO_DELAY_US=3000 \
-            LOOMS_TRACKING="$track" SCN_FLAGS=verbose -- storm "$P" 600 2 $d 3000 || return 1
+            LOOMS_TRACKING="$track" SCN_FLAGS="verbose${flags:+,$flags}" -- storm "$P" 600 2 $d 3000 ||
+            return 1
         has "every page saved as it was at u3e_save" || return 1
         copied="$copied $(sed -n 's/^loom: save: \([0-9]*\) of 600 pages copied.*/\1/p' "$W/out" | head -n 1)"
     done
     echo "pages copied, by start of the storm:$copied" >>"$LOG"
 }
 for track in mprotect uffd; do
-    run "store-storm [$track]" storm $track
+    run "store-storm [$track]" storm $track ""
+    run "store-storm no_demand [$track]" storm $track no_demand
 done
+# Another thread waits for the save (looms_save_wait: a futex wait on the
+# outcome word), backs up or opens the image while the runtime stores to
+# the pages just saved.
+other_thread() {
+    mkdir -p "$W/e" &&
+        step LOOMS_TRACKING="$1" -- wait_other_thread "$P" 16 20 "$2" "$W/e" &&
+        has "another thread called $2" && has "rounds of stores kept and saved"
+}
+for track in mprotect uffd; do
+    for call in wait backup open_any; do
+        run "other-thread-$call [$track]" other_thread $track $call
+    done
+done
+# A fork right after a save, the child calling WHICH (the fork handlers
+# let go of the worker; not `live`, whose child starts a thread: TSan does
+# not follow threads started after a multithreaded fork).
+fork_entry() {
+    rm -rf "$W/q" && mkdir -p "$W/q/.urb/chk" && step -- fork_entry "$P" 64 "$1" "$W/q" || return 1
+    case $1 in
+    save) has "is a fork of process" && has "child: save, then looms_save_wait -1" ;;
+    backup) has "child: backup refused" ;;
+    *) true ;;
+    esac
+}
+for which in exit _exit save wait stop backup; do
+    run "fork-$which" fork_entry $which
+done
+# Swap mode: the fault path moves the page onto the ephemeral file.
+run "stores swap" step LOOMS_TRACKING=mprotect SCN_FLAGS=swap -- stores "$P" 128
+run "store-storm swap" storm mprotect swap
 # The scenarios with background saves (but the one that races two
 # processes against a timeout: TSan is slow to start).
 if ! SCENARIO_BIN=$OUT/scenario-tsan-lib SCENARIO_TAG=tsan-lib SCENARIO_SAVE=background \
