@@ -173,6 +173,9 @@ uint32_t rt_dirty_pages(uint32_t from, uint32_t to);
 uint32_t rt_pattern(uint32_t seed, uint32_t page, uint32_t i);
 /* Writes SEED's page PAGE into WORDS (a loom page or a buffer). */
 void rt_fill(uint32_t seed, uint32_t page, uint32_t *words);
+/* Before the first store to a loom page: under ThreadSanitizer, takes the
+ * store's fault (if any) in a store TSan does not see; elsewhere nothing. */
+void rt_store_ready(void *page);
 /* The first word of BYTES (a whole page) that is not SEED's page PAGE, or
  * -1 when it is; whether it is; whether BYTES is all zero. */
 long rt_mismatch(uint32_t seed, uint32_t page, const void *bytes);

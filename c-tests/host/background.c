@@ -166,6 +166,7 @@ static void fill_varied(uint64_t *state, uint32_t n) {
   uint64_t x = *state;
   uint64_t *words = (uint64_t *)host_page(0);
   for (size_t w = 0; w < (size_t)n * HOST_PAGE_BYTES / 8; w++) {
+    if (w % (HOST_PAGE_BYTES / 8) == 0) rt_store_ready(words + w);
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     words[w] = x;
   }
@@ -211,6 +212,7 @@ static void step_storm(char *dir, int argc, char **argv) {
     for (uint32_t i = 0; i < n; i++) {
       uint32_t p = (r & 1) ? n - 1 - i : i;
       uint64_t *words = (uint64_t *)host_page(p);
+      rt_store_ready(words);
       for (size_t w = 0; w < HOST_PAGE_BYTES / 8; w += 64) words[w] ^= state + r + p;
       words[HOST_PAGE_BYTES / 8 - 1] = state ^ p;
       if (pause && i % 64 == 63) usleep(pause);

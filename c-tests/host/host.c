@@ -52,6 +52,7 @@ _Noreturn void host_fail(const char *file, int line, const char *fmt, ...) {
 void host_fill(uint32_t seed, uint32_t page) { rt_fill(seed, page, rt_page(page)); }
 
 void host_poke(uint32_t seed, uint32_t page) {
+  rt_store_ready(rt_page(page));
   rt_page(page)[page % HOST_PAGE_WORDS] = rt_pattern(seed, page, 0);
 }
 
