@@ -1,13 +1,12 @@
 //! The pages of a background save, held as they were at `u3e_save`
 //! without copying them (copy-on-write by hand).
 //!
-//! At `u3e_save` the pages to save are made clean again: read-only under
-//! the mprotect backend, write-protected under userfaultfd. Nothing is
-//! copied. The worker then writes the patch and the image from the loom's
-//! own pages. A page the runtime stores to before the worker is done with
-//! it is copied first, by whoever takes the store (the fault path under
-//! mprotect, the drain's handler thread under userfaultfd), into a slot of
-//! the side storage reserved for it; the worker then reads the slot. So the
+//! At `u3e_save` the pages to save are made clean again and read-only
+//! (under userfaultfd too, until the barrier). Nothing is copied. The
+//! worker then writes the patch and the image from the loom's own pages.
+//! A page the runtime stores to before the worker is done with it is
+//! copied first, by the fault path (the store side), into a slot of the
+//! side storage reserved for it; the worker then reads the slot. So the
 //! worker always writes each page as it was at the call, and the memory a
 //! save costs beyond the loom is what the runtime stores to during it.
 //!
@@ -30,12 +29,12 @@
 //! Who owns what:
 //! - The runtime's thread makes a `Capture` at `u3e_save` (before the
 //!   worker exists) and publishes it in `CURRENT`; it clears `CURRENT` and
-//!   drops its share at the barrier, after the worker is joined and the
-//!   drain's handler (userfaultfd) has stopped. In between the page list
-//!   is read-only for everyone.
+//!   drops its share at the barrier, after the worker is joined. In
+//!   between the page list is read-only for everyone.
 //! - The worker holds a share (`Arc`) and changes states only as above.
-//! - The store side (the runtime's thread in `u3e_fault`, or the handler
-//!   thread) reads `CURRENT` and changes states only as above; a slot is
+//! - The store side (the runtime's thread: `u3e_fault`, and `u3e_toss`
+//!   and the guard's moves, which also change pages the worker may read)
+//!   reads `CURRENT` and changes states only as above; a slot is
 //!   written only by the store side that moved its page to `COPYING`,
 //!   and read only once it is `COPIED`.
 
@@ -329,7 +328,7 @@ pub fn forget_in_child() {
 }
 
 /// Ends the capture for the store side (the runtime's thread, at the
-/// barrier, once the worker and the drain's handler are gone).
+/// barrier, once the worker is gone).
 pub fn clear() {
     let old = CURRENT.swap(core::ptr::null_mut(), Ordering::AcqRel);
     if !old.is_null() {

@@ -31,6 +31,10 @@ use crate::pier::Pier;
 use crate::process;
 use crate::recovery;
 
+/// The most pages a background save writes into `memory.bin` through the
+/// page cache (1 GiB); a larger patch is written with direct I/O.
+const BUFFERED_PATCH_PAGES: usize = 65_536;
+
 /// Where the protocol reads the bytes of the pages it saves.
 #[derive(Clone, Copy)]
 pub(crate) enum Source<'a> {
@@ -225,11 +229,13 @@ fn write_patch(
         // removed at the end of the save: a synchronous save keeps it out
         // of the page cache (the pages are 16 KiB-aligned in memory and in
         // the file, as direct I/O wants; where it is refused the write goes
-        // through the cache). A background save writes through the cache:
-        // each batch is released as soon as it is copied there, so the
-        // runtime's stores wait less and copy less, and the sync then
-        // writes in requests as large as the disk takes.
-        if let Source::Still(_) = source {
+        // through the cache). A background save of up to 1 GiB writes
+        // through the cache: each batch is released as soon as it is copied
+        // there, so the runtime's stores wait less and copy less, and the
+        // sync then writes in requests as large as the disk takes. Larger
+        // ones go direct again: that much dirty cache is throttled, and
+        // took up to twice as long to be durable.
+        if matches!(source, Source::Still(_)) || pages.len() > BUFFERED_PATCH_PAGES {
             memory.enter_direct();
         }
         let lines = write_and_hash(&memory, pages, source)?;
