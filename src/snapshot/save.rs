@@ -138,21 +138,20 @@ pub(super) fn try_save(low: u3_post, high: u3_post) -> bool {
     if refused_in_fork() {
         return false;
     }
-    let old = pool::view().image_pages;
-    let total = loom::page_above(low);
-
-    track::harvest();
-    let composed = match compose(total) {
-        Ok(composed) => composed,
-        Err(pages) => {
-            say_no_memory(pages);
-            return false;
-        }
-    };
-    if composed.pages.is_empty() {
-        return true;
+    let (old, total) = (pool::view().image_pages, loom::page_above(low));
+    match harvest_and_compose(total) {
+        None => false,
+        Some(composed) if composed.pages.is_empty() => true,
+        Some(composed) => save_now(&composed, low, high, old, total),
     }
-    save_now(&composed, low, high, old, total)
+}
+
+/// The first steps of both kinds of save: the bitmap brought up to date,
+/// then the pages below `total` composed; `None`, said, without the memory
+/// for the list.
+fn harvest_and_compose(total: u32) -> Option<Composed> {
+    track::harvest();
+    compose(total).map_err(say_no_memory).ok()
 }
 
 /// The runtime's calls of a save (verbose sizes, `u3a_loom_sane`), in
@@ -231,16 +230,9 @@ pub(super) fn barrier() {
 /// has them; `Some` when the save ran (or found nothing to write) here,
 /// synchronously, as `try_save`.
 pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
-    let old = pool::view().image_pages;
-    let total = loom::page_above(low);
-
-    track::harvest();
-    let composed = match compose(total) {
-        Ok(composed) => composed,
-        Err(pages) => {
-            say_no_memory(pages);
-            return Some(false);
-        }
+    let (old, total) = (pool::view().image_pages, loom::page_above(low));
+    let Some(composed) = harvest_and_compose(total) else {
+        return Some(false);
     };
     if composed.pages.is_empty() {
         return Some(true);
