@@ -31,10 +31,6 @@ use crate::pier::Pier;
 use crate::process;
 use crate::recovery;
 
-/// The most pages a background save writes into `memory.bin` through the
-/// page cache (1 GiB); a larger patch is written with direct I/O.
-const BUFFERED_PATCH_PAGES: usize = 65_536;
-
 /// Where the protocol reads the bytes of the pages it saves.
 #[derive(Clone, Copy)]
 pub(crate) enum Source<'a> {
@@ -50,22 +46,105 @@ pub(crate) enum Source<'a> {
 /// list, and its pages' bytes.
 type EachBatch<'e> = dyn FnMut(usize, &[&[u8]]) -> Result<(), IoError> + 'e;
 
+/// The pages a synchronous save hands to one call of `each` (8 MiB): the
+/// image is written a chunk at a time, so that the disk starts on the
+/// first chunks while the last are copied into the page cache.
+const STILL_CHUNK: usize = 512;
+
 impl Source<'_> {
     /// Runs `each` on every batch: its first index in the page list and
-    /// its pages' bytes, each held still for the call. `last`: no read of
-    /// these pages follows.
-    fn for_each(self, last: bool, each: &mut EachBatch) -> Result<(), IoError> {
-        match self {
-            Source::Still(slices) => each(0, slices),
-            Source::Captured(capture) => {
-                let count = capture.pages().len();
-                let mut from = 0;
-                while from < count {
-                    let to = (from + BATCH).min(count);
-                    capture.hold(from, to, last, |slices| each(from, slices))?;
-                    from = to;
+    /// its pages' bytes, each held still for the call; then `settle` on
+    /// the batch's range of indices, once it is released. `last`: no read
+    /// of these pages follows.
+    fn for_each(
+        self,
+        last: bool,
+        each: &mut EachBatch,
+        settle: &mut dyn FnMut(usize, usize),
+    ) -> Result<(), IoError> {
+        let (count, batch) = match self {
+            Source::Still(slices) => (slices.len(), STILL_CHUNK),
+            Source::Captured(capture) => (capture.pages().len(), BATCH),
+        };
+        let mut from = 0;
+        while from < count {
+            let to = (from + batch).min(count);
+            match self {
+                Source::Still(slices) => each(from, &slices[from..to])?,
+                Source::Captured(capture) => {
+                    capture.hold(from, to, last, |slices| each(from, slices))?
                 }
-                Ok(())
+            }
+            settle(from, to);
+            from = to;
+        }
+        Ok(())
+    }
+}
+
+/// Once this much has been written through the page cache since the last
+/// start, the disk is started on it (`File::start_writeback`).
+const WRITEBACK_BYTES: u64 = 8 << 20;
+
+/// How far behind the newest write a file that is not read again is
+/// waited for and dropped from the page cache (`Writeback::dropping`).
+const DROP_BEHIND_BYTES: u64 = 64 << 20;
+
+/// Keeps the disk busy while a save writes a file through the page cache:
+/// every `WRITEBACK_BYTES` the range written since the last start is sent
+/// on, so that the sync at the end waits only for the tail, not for the
+/// whole file (the kernel would otherwise leave it dirty in memory for
+/// up to `dirty_expire_centisecs`). The writes must go forward.
+struct Writeback<'f> {
+    file: &'f File,
+    /// Written since the last start, not yet started: `[from, to)`.
+    from: u64,
+    to: u64,
+    /// Started and not yet dropped from the cache, from here; `None`: the
+    /// file stays cached.
+    drop_from: Option<u64>,
+}
+
+impl<'f> Writeback<'f> {
+    /// A file whose pages stay in the page cache once written (the image,
+    /// which the loom maps).
+    fn new(file: &'f File) -> Self {
+        Writeback {
+            file,
+            from: 0,
+            to: 0,
+            drop_from: None,
+        }
+    }
+
+    /// A file that is written once and read again only after a crash
+    /// (`memory.bin`): what lies `DROP_BEHIND_BYTES` behind the newest
+    /// write is waited for and dropped from the page cache, so that the
+    /// patch never takes more than that of the cache from the runtime's
+    /// own files, as a direct write would not.
+    fn dropping(file: &'f File) -> Self {
+        Writeback {
+            drop_from: Some(0),
+            ..Writeback::new(file)
+        }
+    }
+
+    /// `[from, to)` of the file was just written.
+    fn wrote(&mut self, from: u64, to: u64) {
+        if self.from == self.to {
+            self.from = from;
+        }
+        self.to = self.to.max(to);
+        if self.to - self.from < WRITEBACK_BYTES {
+            return;
+        }
+        self.file.start_writeback(self.from, self.to - self.from);
+        self.from = self.to;
+        if let Some(dropped) = self.drop_from {
+            let upto = self.to.saturating_sub(DROP_BEHIND_BYTES);
+            if upto > dropped {
+                self.file.written_and_dropped(dropped, upto - dropped);
+                self.drop_from = Some(upto);
             }
         }
     }
@@ -229,20 +308,18 @@ fn write_patch(
         // removed at the end of the save: a synchronous save keeps it out
         // of the page cache (the pages are 16 KiB-aligned in memory and in
         // the file, as direct I/O wants; where it is refused the write goes
-        // through the cache). A background save of up to 1 GiB writes
-        // through the cache: each batch is released as soon as it is copied
-        // there, so the runtime's stores wait less and copy less, and the
-        // sync then writes in requests as large as the disk takes. Larger
-        // ones go direct again: that much dirty cache is throttled, and
-        // took up to twice as long to be durable.
-        if matches!(source, Source::Still(_)) || pages.len() > BUFFERED_PATCH_PAGES {
-            memory.enter_direct();
-        }
-        let lines = write_and_hash(&memory, pages, source)?;
+        // through the cache). A background save writes it through the
+        // cache, a batch at a time, and keeps the disk busy behind it
+        // (`Writeback::dropping`): each batch is released as soon as it is
+        // copied there, so the runtime's stores wait less and copy less,
+        // and no batch waits for the disk while it is held. Direct writes
+        // of one batch each left the disk idle while the next was hashed.
+        let direct = matches!(source, Source::Still(_)) && memory.enter_direct();
+        let lines = write_and_hash(&memory, pages, source, direct)?;
         control_file.write_all_at(&patch::encode(total, &lines), 0)?;
-        Ok::<File, IoError>(memory)
+        Ok::<(File, bool), IoError>((memory, direct))
     })();
-    let memory = match written {
+    let (memory, direct) = match written {
         Ok(memory) => memory,
         Err(err) => {
             discard_own_patch(pier);
@@ -260,6 +337,10 @@ fn write_patch(
         discard_own_patch(pier);
         return Err(SaveError::Patch(err));
     }
+    if !direct {
+        // Durable: what is left of it in the cache goes too.
+        memory.written_and_dropped(0, 0);
+    }
     Ok(())
 }
 
@@ -268,7 +349,12 @@ fn write_patch(
 /// writes, so the disk never waits; where no thread can be had (a process
 /// or cgroup limit on tasks, no address space for its stack) this thread
 /// hashes them after the write. Nothing here can panic.
-fn write_and_hash(memory: &File, pages: &[u32], source: Source) -> Result<Vec<u3e_line>, IoError> {
+fn write_and_hash(
+    memory: &File,
+    pages: &[u32],
+    source: Source,
+    direct: bool,
+) -> Result<Vec<u3e_line>, IoError> {
     let Source::Still(slices) = source else {
         // A batch at a time, hashed while it is held: the runtime may
         // store to a page as soon as the batch is released.
@@ -276,10 +362,20 @@ fn write_and_hash(memory: &File, pages: &[u32], source: Source) -> Result<Vec<u3
         if lines.try_reserve_exact(pages.len()).is_err() {
             return Err(memory.fail("list the checksums of", libc::ENOMEM));
         }
-        source.for_each(false, &mut |from, slices| {
-            lines.extend(hash_pages(&pages[from..from + slices.len()], slices));
-            memory.write_vectored_at(slices, loom::bytes_of(from as u32) as u64)
-        })?;
+        let mut writeback = Writeback::dropping(memory);
+        source.for_each(
+            false,
+            &mut |from, slices| {
+                lines.extend(hash_pages(&pages[from..from + slices.len()], slices));
+                memory.write_vectored_at(slices, loom::bytes_of(from as u32) as u64)
+            },
+            &mut |from, to| {
+                if !direct {
+                    let at = |index: usize| loom::bytes_of(index as u32) as u64;
+                    writeback.wrote(at(from), at(to));
+                }
+            },
+        )?;
         return Ok(lines);
     };
     std::thread::scope(|scope| {
@@ -323,9 +419,15 @@ fn discard_own_patch(pier: &Pier) {
 /// Step 3: writes the saved pages into the image, `tot_w` pages long.
 fn write_image(image: &File, pages: &[u32], source: Source, total: u32) -> Result<(), IoError> {
     image::resize(image, total)?;
-    source.for_each(true, &mut |from, slices| {
-        image::write_pages(image, &pages[from..from + slices.len()], slices)
-    })?;
+    let mut writeback = Writeback::new(image);
+    source.for_each(
+        true,
+        &mut |from, slices| image::write_pages(image, &pages[from..from + slices.len()], slices),
+        &mut |from, to| {
+            let at = |page: u32| loom::bytes_of(page) as u64;
+            writeback.wrote(at(pages[from]), at(pages[to - 1] + 1));
+        },
+    )?;
     image.sync_data()
 }
 

@@ -183,6 +183,20 @@ impl File {
             .map_err(|errno| self.path.err("reserve space in", errno))
     }
 
+    /// Starts writing `[offset, offset + len)` from the page cache to the
+    /// disk without waiting (`sys::start_writeback`). Only a hint: an error
+    /// here is met again, and reported, by `sync_data`.
+    pub fn start_writeback(&self, offset: u64, len: u64) {
+        let _ = retry(|| sys::start_writeback(self.fd, offset, len));
+    }
+
+    /// Waits until `[offset, offset + len)` is written from the page cache
+    /// to the disk, then lets the cache drop it (`sys::written_and_dropped`).
+    /// Not a durability barrier; an error here is met again by `sync_data`.
+    pub fn written_and_dropped(&self, offset: u64, len: u64) {
+        let _ = retry(|| sys::written_and_dropped(self.fd, offset, len));
+    }
+
     /// Allocates blocks for `[offset, offset + len)` (`sys::allocate`:
     /// the file grows if the range passes its end); holes are filled, data
     /// is kept. `Err` with `EOPNOTSUPP` where the file system cannot.

@@ -31,6 +31,54 @@ pub fn sync_data(fd: libc::c_int) -> libc::c_int {
     unsafe { libc::fdatasync(fd) }
 }
 
+/// Starts writing `[offset, offset + len)` of the file from the page
+/// cache to the disk and returns (`sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE`): nothing is durable until `sync_data`, which
+/// then waits only for what is still in flight.
+pub fn start_writeback(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    // SAFETY: as above.
+    unsafe {
+        libc::sync_file_range(
+            fd,
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        )
+    }
+}
+
+/// Waits until `[offset, offset + len)` of the file has been written
+/// from the page cache to the disk (starting what is not started yet), and
+/// lets the cache drop it (`sync_file_range`, then `POSIX_FADV_DONTNEED`).
+/// Not a durability barrier: `sync_data` still is.
+pub fn written_and_dropped(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+        | libc::SYNC_FILE_RANGE_WRITE
+        | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+    // SAFETY: as above.
+    let rc =
+        unsafe { libc::sync_file_range(fd, offset as libc::off64_t, len as libc::off64_t, flags) };
+    if rc != 0 {
+        return rc;
+    }
+    // SAFETY: as above. posix_fadvise returns the error instead of setting errno.
+    match unsafe {
+        libc::posix_fadvise(
+            fd,
+            offset as libc::off_t,
+            len as libc::off_t,
+            libc::POSIX_FADV_DONTNEED,
+        )
+    } {
+        0 => 0,
+        err => {
+            // SAFETY: the calling thread's errno.
+            unsafe { *libc::__errno_location() = err };
+            -1
+        }
+    }
+}
+
 /// `fsync` of a directory: the names in it are durable.
 pub fn sync_dir(fd: libc::c_int) -> libc::c_int {
     // SAFETY: as above.

@@ -47,6 +47,17 @@ pub fn sync_data(fd: libc::c_int) -> libc::c_int {
     full_sync(fd)
 }
 
+/// macOS has no call that starts writing a range without waiting for it:
+/// the data waits in the cache for `sync_data`. Always succeeds.
+pub fn start_writeback(_fd: libc::c_int, _offset: u64, _len: u64) -> libc::c_int {
+    0
+}
+
+/// Nothing to wait for or drop (see `start_writeback`). Always succeeds.
+pub fn written_and_dropped(_fd: libc::c_int, _offset: u64, _len: u64) -> libc::c_int {
+    0
+}
+
 /// The names in a directory are durable (`F_FULLFSYNC` on the directory).
 pub fn sync_dir(fd: libc::c_int) -> libc::c_int {
     full_sync(fd)
