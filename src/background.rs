@@ -1,8 +1,8 @@
 //! Saves that do not stop the runtime (`LOOMS_SAVE=background`).
 //!
 //! `u3e_save` composes the page set exactly as a synchronous save does,
-//! makes the pages clean again (read-only, or write-protected under
-//! userfaultfd: the re-arm every save does anyway) so that later stores
+//! makes the pages clean again (read-only: the re-arm every save does
+//! anyway; under userfaultfd until the barrier) so that later stores
 //! are seen by the next save, and returns. Nothing is copied there. A
 //! worker thread then runs the very same durable protocol
 //! (`durable::write_durably`: patch written and synced, directory synced,
@@ -186,7 +186,8 @@ pub(crate) struct Cleaned {
     pub runs: Vec<(u32, u32)>,
     /// Under userfaultfd (clean pages writable), the runs were made
     /// read-only for the save, so that stores to them reach the fault path
-    /// (and the capture); the barrier makes the clean ones writable again.
+    /// (and the capture), and are not write-protected for userfaultfd; the
+    /// barrier write-protects the clean ones and makes them writable again.
     pub read_only: bool,
 }
 

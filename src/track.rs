@@ -29,6 +29,7 @@
 //! toss, yolo and foul call first; between those calls it may lag.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use crate::dirty;
 use crate::loom::{self, PAGE_BYTES};
@@ -71,6 +72,46 @@ static UFFD_FD: AtomicI32 = AtomicI32::new(-1);
 static PAGEMAP_FD: AtomicI32 = AtomicI32::new(-1);
 /// Pages `[0, ARMED)` are registered with userfaultfd.
 static ARMED: AtomicU32 = AtomicU32::new(0);
+/// Runs of a pending background save that are read-only and not
+/// write-protected for userfaultfd (`arm_for_background`), ascending, until
+/// the save ends (`rearmed`): a harvest must not take them for written (a
+/// clean page that is read-only must stay clean, or its next store is a
+/// "strange page"); a store to one faults and is marked by the fault path.
+/// Owner: the runtime's thread, like the rest of this module (the mutex is
+/// never contended; the fault path does not read it).
+static DEFERRED: Mutex<Vec<(u32, u32)>> = Mutex::new(Vec::new());
+
+/// `DEFERRED`, taken.
+fn deferred() -> std::sync::MutexGuard<'static, Vec<(u32, u32)>> {
+    DEFERRED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A pending background save's clean pages are tracked again
+/// (`protect_range` or a remap and `arm`): harvests see them as before.
+pub fn rearmed() {
+    deferred().clear();
+}
+
+/// Runs `each` on the parts of `[first, end)` outside the runs `skip`
+/// (ascending).
+fn outside(first: u32, end: u32, skip: &[(u32, u32)], mut each: impl FnMut(u32, u32)) {
+    let mut at = first;
+    let start = skip.partition_point(|&(from, count)| from + count <= first);
+    for &(from, count) in &skip[start..] {
+        if from >= end {
+            break;
+        }
+        if from > at {
+            each(at, from);
+        }
+        at = at.max(from + count);
+    }
+    if at < end {
+        each(at, end);
+    }
+}
 
 /// The backend in use.
 pub fn backend() -> Backend {
@@ -337,6 +378,7 @@ pub fn stop() {
     UFFD.store(false, Ordering::Relaxed);
     UFFD_AT_SAVE.store(false, Ordering::Relaxed);
     ARMED.store(0, Ordering::Relaxed);
+    rearmed();
 }
 
 /// Starts tracking stores to the clean pages `[0, pages)`: registers them
@@ -348,6 +390,7 @@ pub fn arm(pages: u32) {
     }
     let fd = UFFD_FD.load(Ordering::Relaxed);
     ARMED.store(0, Ordering::Relaxed);
+    rearmed();
     if pages == 0 {
         return;
     }
@@ -373,20 +416,77 @@ pub fn arm(pages: u32) {
     ARMED.store(pages, Ordering::Relaxed);
 }
 
-/// Starts tracking stores to the clean pages `[0, pages)` where they are
-/// not all tracked already: a background save's re-arm. After a harvest
-/// every registered page is write-protected again (the scan re-protects
-/// what it reports), so when `[0, pages)` is exactly the armed range there
-/// is nothing to do; `forget_armed` marks the range for a full re-arm
-/// whenever a registration may have been lost.
-pub fn arm_if_needed(pages: u32) {
-    if backend() != Backend::Uffd || ARMED.load(Ordering::Relaxed) != pages {
-        arm(pages);
+/// Starts tracking stores to the clean pages `[0, pages)` of a background
+/// save, after a harvest that left what it found written
+/// (`harvest_leaving_written`) and after the save made `read_only` (runs)
+/// read-only: those are write-protected for userfaultfd when the save
+/// ends (`protect_range`, or the remap onto the image), which spares
+/// `u3e_save` a second walk over them. `unheard` (runs of the save the
+/// kernel would not make read-only) are write-protected now. Where `[0,
+/// pages)` is not exactly the armed range, it is registered again and
+/// every page outside `read_only` write-protected.
+pub fn arm_for_background(pages: u32, read_only: &[(u32, u32)], unheard: &[(u32, u32)]) {
+    if backend() != Backend::Uffd {
+        return;
+    }
+    let fd = UFFD_FD.load(Ordering::Relaxed);
+    let write_protect = |first: u32, count: u32| {
+        let mut protect = UffdioWriteprotect {
+            range: UffdioRange {
+                start: loom::page_ptr(first) as u64,
+                len: loom::bytes_of(count) as u64,
+            },
+            mode: UFFDIO_WRITEPROTECT_MODE_WP,
+        };
+        // SAFETY: UFFDIO_WRITEPROTECT over registered, mapped loom pages.
+        if count == 0 || unsafe { libc::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) } == 0 {
+            Ok(())
+        } else {
+            Err(last_errno())
+        }
+    };
+    let written = if ARMED.load(Ordering::Relaxed) == pages {
+        unheard
+            .iter()
+            .try_for_each(|&(first, count)| write_protect(first, count))
+    } else {
+        ARMED.store(0, Ordering::Relaxed);
+        let mut register = UffdioRegister {
+            range: range(pages),
+            mode: UFFDIO_REGISTER_MODE_WP,
+            ioctls: 0,
+        };
+        // SAFETY: UFFDIO_REGISTER over the loom's image pages, which are mapped.
+        if pages > 0 && unsafe { libc::ioctl(fd, UFFDIO_REGISTER, &mut register) } != 0 {
+            fall_back(pages, "UFFDIO_REGISTER", last_errno());
+            return;
+        }
+        let mut at = 0;
+        let gaps = read_only
+            .iter()
+            .chain(std::iter::once(&(pages, 0)))
+            .map(|&(first, count)| {
+                let gap = (at, first.min(pages).saturating_sub(at));
+                at = at.max(first + count);
+                gap
+            })
+            .collect::<Vec<_>>();
+        gaps.into_iter()
+            .try_for_each(|(first, count)| write_protect(first, count))
+    };
+    match written {
+        Ok(()) => {
+            ARMED.store(pages, Ordering::Relaxed);
+            let mut deferred = deferred();
+            deferred.clear();
+            deferred.extend_from_slice(read_only);
+        }
+        Err(errno) => fall_back(pages, "UFFDIO_WRITEPROTECT", errno),
     }
 }
 
 /// Some armed page lost its registration (a remap that could not be
-/// registered again): the next `arm_if_needed` arms everything.
+/// registered again): the next `arm_for_background` arms everything.
 pub fn forget_armed() {
     ARMED.store(0, Ordering::Relaxed);
 }
@@ -422,6 +522,7 @@ pub fn protect_range(first: u32, count: u32) -> bool {
 
 /// Stops tracking (`u3e_yolo`): stores are no longer recorded.
 pub fn disarm() {
+    rearmed();
     let pages = ARMED.swap(0, Ordering::Relaxed);
     if backend() != Backend::Uffd || pages == 0 {
         return;
@@ -464,56 +565,93 @@ pub fn region_pages(start: u64, end: u64) -> (u32, u32) {
 /// Marks every page written since the last harvest dirty, and write-protects
 /// it again. With the mprotect backend the bitmap is always current.
 pub fn harvest() {
+    scan(PM_SCAN_WP_MATCHING);
+}
+
+/// Marks every page written since the last harvest dirty and leaves it
+/// writable and unprotected: for a background save, which makes its pages
+/// read-only itself and tracks them again when it ends
+/// (`arm_for_background`). Until then the next harvest finds them written
+/// again.
+pub fn harvest_leaving_written() {
+    scan(0);
+}
+
+/// A harvest; `rearm`: `PM_SCAN_WP_MATCHING` (write-protect what is
+/// found written) or nothing.
+/// The most runs left unprotected by a background save for which a
+/// harvest walks the gaps between them, one walk each, rather than all.
+const WALK_GAPS_MAX: usize = 64;
+
+fn scan(rearm: u64) {
     let pages = ARMED.load(Ordering::Relaxed);
     if backend() != Backend::Uffd || pages == 0 {
         return;
     }
     let map = pool::dirty_map();
+    let skip = deferred();
+    // Where a pending background save left few runs unprotected, only the
+    // gaps between them are walked (the runs are neither reported nor
+    // write-protected: that is left to the end of the save); otherwise
+    // all of it, and what the runs report is ignored.
+    let mut walks = Vec::new();
+    if skip.is_empty() || skip.len() > WALK_GAPS_MAX {
+        walks.push((0, pages));
+    } else {
+        outside(0, pages, &skip, |from, to| walks.push((from, to)));
+    }
     let mut regions = [PageRegion::default(); 512];
-    let start = loom::page_ptr(0) as u64;
-    let end = start + loom::bytes_of(pages) as u64;
-    let mut at = start;
-    while at < end {
-        let mut arg = PmScanArg {
-            size: size_of::<PmScanArg>() as u64,
-            flags: PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-            start: at,
-            end,
-            walk_end: 0,
-            vec: regions.as_mut_ptr() as u64,
-            vec_len: regions.len() as u64,
-            max_pages: 0,
-            category_inverted: 0,
-            category_mask: PAGE_IS_WRITTEN,
-            category_anyof_mask: 0,
-            return_mask: PAGE_IS_WRITTEN,
-        };
-        // SAFETY: PAGEMAP_SCAN with a valid argument and output vector.
-        let found =
-            unsafe { libc::ioctl(PAGEMAP_FD.load(Ordering::Relaxed), PAGEMAP_SCAN, &mut arg) };
-        if found < 0 {
-            // Cannot tell what was written: count every tracked page as
-            // written. They are writable already and stay so, as dirty pages
-            // are; the mprotect backend tracks from the next save on.
-            let errno = last_errno();
-            dirty::set_range(map, 0, pages, true);
-            say!(
-                "loom: tracking: PAGEMAP_SCAN failed: {}; every page counted as written, using mprotect\r\n",
-                strerror(errno)
-            );
-            stop();
-            return;
+    for (first, last) in walks {
+        let start = loom::page_ptr(first) as u64;
+        let end = loom::page_ptr(0) as u64 + loom::bytes_of(last) as u64;
+        let mut at = start;
+        while at < end {
+            let mut arg = PmScanArg {
+                size: size_of::<PmScanArg>() as u64,
+                flags: rearm | PM_SCAN_CHECK_WPASYNC,
+                start: at,
+                end,
+                walk_end: 0,
+                vec: regions.as_mut_ptr() as u64,
+                vec_len: regions.len() as u64,
+                max_pages: 0,
+                category_inverted: 0,
+                category_mask: PAGE_IS_WRITTEN,
+                category_anyof_mask: 0,
+                return_mask: PAGE_IS_WRITTEN,
+            };
+            // SAFETY: PAGEMAP_SCAN with a valid argument and output vector.
+            let found =
+                unsafe { libc::ioctl(PAGEMAP_FD.load(Ordering::Relaxed), PAGEMAP_SCAN, &mut arg) };
+            if found < 0 {
+                // Cannot tell what was written: count every tracked page as
+                // written. They are writable already and stay so, as dirty pages
+                // are; the mprotect backend tracks from the next save on.
+                let errno = last_errno();
+                outside(0, pages, &skip, |from, to| {
+                    dirty::set_range(map, from, to, true)
+                });
+                drop(skip);
+                say!(
+                    "loom: tracking: PAGEMAP_SCAN failed: {}; every page counted as written, using mprotect\r\n",
+                    strerror(errno)
+                );
+                stop();
+                return;
+            }
+            for region in &regions[..found as usize] {
+                // Whole granules, as the fault path marks them.
+                let (first, last) = region_pages(region.start, region.end);
+                let (first, last) = (loom::granule_floor(first), loom::granule_ceil(last));
+                outside(first, last.min(pages), &skip, |from, to| {
+                    dirty::set_range(map, from, to, true)
+                });
+            }
+            if (found as usize) < regions.len() || arg.walk_end <= at {
+                break;
+            }
+            at = arg.walk_end;
         }
-        for region in &regions[..found as usize] {
-            // Whole granules, as the fault path marks them.
-            let (first, last) = region_pages(region.start, region.end);
-            let (first, last) = (loom::granule_floor(first), loom::granule_ceil(last));
-            dirty::set_range(map, first, last.min(pages), true);
-        }
-        if (found as usize) < regions.len() || arg.walk_end <= at {
-            break;
-        }
-        at = arg.walk_end;
     }
 }
 

@@ -187,6 +187,76 @@ static void check_image_bytes(const char *dir, uint32_t n, const uint8_t *copy, 
   free(img);
 }
 
+/* Page sets of the `exact` step: every third page, then every sixth page
+ * after the first, then the pages left. */
+static bool in_first(uint32_t p) { return p % 3 == 0; }
+static bool in_second(uint32_t p) { return p % 6 == 1; }
+static bool in_third(uint32_t p) { return !in_first(p) && !in_second(p); }
+
+/* Stores SEED to the pages of [0, n) in SET; how many store faults that took. */
+static uint64_t store_set(uint32_t seed, uint32_t n, bool (*set)(uint32_t)) {
+  uint64_t before = host_faults;
+  for (uint32_t p = 0; p < n; p++) {
+    if (set(p)) host_fill(seed, p);
+  }
+  return host_faults - before;
+}
+
+/* Checks that the pages of [0, n) dirty in u3e_Pool's bitmap are exactly
+ * those in A or B, after u3e_toss brought it up to date (userfaultfd
+ * reports stores at a harvest). */
+static void check_dirty_exactly(uint32_t n, bool (*a)(uint32_t), bool (*b)(uint32_t),
+                                const char *when) {
+  u3e_toss(host_low(), host_high());
+  for (uint32_t p = 0; p < n; p++) {
+    bool want = a(p) || (b != NULL && b(p));
+    host_check(rt_dirty(p) == want, "%s: page %u is %s, expected %s", when, p,
+               rt_dirty(p) ? "dirty" : "clean", want ? "dirty" : "clean");
+  }
+}
+
+/* exact DIR N [quiet]: tracking stays exact across a background save.
+ * While the worker writes a save of N pages (the disk slowed, when the
+ * crash interposer is preloaded), the runtime stores to every third page
+ * and (unless quiet: no harvest before the save ends) calls u3e_toss;
+ * once it is done, to every sixth page after the first.
+ * After each, exactly the pages stored to are dirty: none of the save's
+ * other pages (read-only while the worker reads them) is taken for
+ * written, and none stored to is missed. Under userfaultfd the later
+ * stores take no fault (the clean pages are tracked by the kernel again),
+ * under mprotect one each. The next save holds every store, and after it
+ * only the pages stored to since are dirty. */
+static void step_exact(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot_road(dir, &opts, n, 2);
+  bool quiet = argc > 4 && !strcmp(argv[4], "quiet");
+  fill(1, 0, n);
+  u3e_save(host_low(), host_high());
+  store_set(2, n, in_first);
+  if (!quiet) check_dirty_exactly(n, in_first, NULL, "during the save");
+  wait_ok("the save");
+  check_dirty_exactly(n, in_first, NULL, "once it is written");
+  const char *tracking = getenv("LOOMS_TRACKING");
+  bool uffd = tracking != NULL && !strcmp(tracking, "uffd") && !(opts.flags & HOST_SWAP);
+  uint32_t second = 0;
+  for (uint32_t p = 0; p < n; p++) second += in_second(p);
+  uint64_t faults = store_set(3, n, in_second);
+  host_check(faults == (uffd ? 0 : second), "%llu faults for %u first stores after the save",
+             (unsigned long long)faults, second);
+  check_dirty_exactly(n, in_first, in_second, "after later stores");
+  uint8_t *loom = malloc((size_t)n * HOST_PAGE_BYTES);
+  host_check(loom != NULL, "no memory for the copy");
+  memcpy(loom, host_page(0), (size_t)n * HOST_PAGE_BYTES);
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  check_image_bytes(dir, n, loom, "the next save");
+  free(loom);
+  store_set(4, n, in_third);
+  check_dirty_exactly(n, in_third, NULL, "after the next save");
+  printf("exact tracking across a background save: %u and %u pages stored to, %llu faults\n",
+         n / 3 + (n % 3 != 0), second, (unsigned long long)faults);
+}
+
 /* storm DIR N ROUNDS [DELAY_US [PAUSE_US]]: a store storm while the worker writes a save of N
  * pages of varied bytes: every page of the save rewritten ROUNDS times
  * (first stores, then stores to pages already copied or written), sweeping
@@ -749,6 +819,7 @@ int main(int argc, char **argv) {
       {"signal_save", step_signal_save},
       {"storm", step_storm},
       {"during", step_during},
+      {"exact", step_exact},
       {"same", step_same},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);

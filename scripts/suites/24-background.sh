@@ -72,6 +72,24 @@ for track in mprotect uffd; do
     run "stop-then-live-again [$track]" step LOOMS_TRACKING=$track -- stop_live "$P" 64
 done
 run "stores-while-writing swap" stores mprotect swap 300
+# Tracking stays exact across a background save (the disk slowed so that
+# the first checks run while the worker writes; "quiet": no harvest until
+# it is done): the pages stored to are dirty, no others; under
+# userfaultfd later first stores take no fault.
+exact() {
+    local track=$1 flags=$2 how
+    for how in "" quiet; do
+        rm -rf "$P"
+        step "LD_PRELOAD=$CIO" CRASHIO_ROOT="$P" CRASHIO_DELAY_US=3000 LOOMS_TRACKING="$track" \
+            SCN_FLAGS="$flags" -- exact "$P" 1200 $how &&
+            has "exact tracking across a background save" || return 1
+    done
+}
+for track in mprotect uffd; do
+    run "exact-tracking [$track]" exact $track ""
+    run "exact-tracking no_demand [$track]" exact $track no_demand
+done
+run "exact-tracking swap" exact mprotect swap
 # Store storms: N pages of varied bytes, every one rewritten twice while
 # the worker writes them, the storm starting at once, a while after
 # u3e_save (the worker in the patch, or between the passes) and late (the

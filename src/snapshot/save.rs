@@ -139,7 +139,7 @@ pub(super) fn try_save(low: u3_post, high: u3_post) -> bool {
         return false;
     }
     let (old, total) = (pool::view().image_pages, loom::page_above(low));
-    match harvest_and_compose(total) {
+    match harvest_and_compose(total, track::harvest) {
         None => false,
         Some(composed) if composed.pages.is_empty() => true,
         Some(composed) => save_now(&composed, low, high, old, total),
@@ -149,8 +149,8 @@ pub(super) fn try_save(low: u3_post, high: u3_post) -> bool {
 /// The first steps of both kinds of save: the bitmap brought up to date,
 /// then the pages below `total` composed; `None`, said, without the memory
 /// for the list.
-fn harvest_and_compose(total: u32) -> Option<Composed> {
-    track::harvest();
+fn harvest_and_compose(total: u32, harvest: fn()) -> Option<Composed> {
+    harvest();
     compose(total).map_err(say_no_memory).ok()
 }
 
@@ -231,7 +231,9 @@ pub(super) fn barrier() {
 /// synchronously, as `try_save`.
 pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
     let (old, total) = (pool::view().image_pages, loom::page_above(low));
-    let Some(composed) = harvest_and_compose(total) else {
+    // The pages found written stay unprotected: `make_clean` protects
+    // them once, read-only, for the time the worker reads them.
+    let Some(composed) = harvest_and_compose(total, track::harvest_leaving_written) else {
         return Some(false);
     };
     if composed.pages.is_empty() {
@@ -251,6 +253,8 @@ pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
             if host::flag(host::VERBOSE) {
                 say!("loom: save: {why}; saving synchronously\r\n");
             }
+            // The pages left written are re-armed where it maps the image
+            // again; until then they are dirty, and found written again.
             return Some(save_now(&composed, low, high, old, total));
         }
     };
@@ -299,11 +303,14 @@ pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
 
 /// Marks every dirty page below `total` clean and protects it read-only,
 /// keeping its memory, so that the first store to it reaches the fault
-/// path (and the capture). Under userfaultfd every page below `total` is
-/// armed as usual, and the runs to save are read-only besides until the
-/// barrier. Returns the runs it made clean, and the runs the kernel would
-/// not protect: under mprotect those stay dirty (the next save writes them
-/// again); under userfaultfd they are clean but writable unseen.
+/// path (and the capture). Under userfaultfd the runs to save are only
+/// read-only until the barrier, which write-protects them for userfaultfd
+/// (`reopen`, `map_back`); every other page below `total` is armed as
+/// usual (`track::arm_for_background`). Returns the runs it made clean,
+/// and the runs the kernel would not protect: under mprotect those stay
+/// dirty (the next save writes them again); under userfaultfd they are
+/// clean, write-protected for userfaultfd, but writable unseen by the
+/// fault path (the caller copies them now).
 pub(super) fn make_clean(total: u32) -> (background::Cleaned, Vec<(u32, u32)>) {
     // Whole granules only: the image's last, partial one stays dirty.
     let total = loom::granule_floor(total);
@@ -315,22 +322,28 @@ pub(super) fn make_clean(total: u32) -> (background::Cleaned, Vec<(u32, u32)>) {
     let writable = track::clean_pages_writable();
     if writable {
         dirty::set_range(map, 0, total, false);
-        track::arm_if_needed(total);
     }
     let mut clean = Vec::with_capacity(runs.len());
+    let mut read_only = Vec::with_capacity(runs.len());
     let mut unheard = Vec::new();
     for &(first, count) in &runs {
         if loom::protect(first, count, Access::Read).is_ok() {
             dirty::set_range(map, first, first + count, false);
             clean.push((first, count));
+            read_only.push((first, count));
         } else if writable {
             clean.push((first, count));
             unheard.push((first, count));
         }
     }
+    if writable {
+        track::arm_for_background(total, &read_only, &unheard);
+    }
     let cleaned = background::Cleaned {
         runs: clean,
-        read_only: writable,
+        // Userfaultfd may have failed over to mprotect just now: the
+        // clean pages then stay read-only.
+        read_only: writable && track::clean_pages_writable(),
     };
     (cleaned, unheard)
 }
@@ -356,38 +369,57 @@ pub(super) fn after_background(done: background::Finished) {
     // What the runtime stored since `u3e_save` (userfaultfd lags).
     track::harvest();
     let clean = still_clean(&done.cleaned.runs);
-    if done.cleaned.read_only {
-        // Userfaultfd: clean pages are writable again (and still armed).
-        for &(first, count) in &clean {
-            if loom::protect(first, count, Access::ReadWrite).is_err() {
-                // The kernel refused the split: page by page, widening as
-                // a store fault would; such pages count as written.
-                for page in first..first + count {
-                    dirty::mark_dirty(pool::dirty_map(), page);
-                    ensure!(fault::unprotect_or_widen(pool::dirty_map(), page));
-                }
-            }
-        }
-    }
+    let read_only = done.cleaned.read_only && track::clean_pages_writable();
     match done.written {
         Written::Saved => {
             pool::image().pgs_w = done.total;
             if !host::flag(host::NO_DEMAND) {
-                map_back(&clean);
+                map_back(&clean, read_only);
+            } else if read_only {
+                reopen(&clean);
             }
             set_unsaved(None);
         }
         Written::Kept => {
+            if read_only {
+                reopen(&clean);
+            }
             make_dirty(&clean);
             set_unsaved(Some(done.marks));
         }
         Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
     }
+    // The save's clean pages are tracked again, or dirty.
+    track::rearmed();
+}
+
+/// Clean pages of a background save under userfaultfd, read-only since
+/// `u3e_save` and not yet write-protected for userfaultfd
+/// (`track::arm_for_background`): write-protected, then writable again.
+fn reopen(runs: &[(u32, u32)]) {
+    let map = pool::dirty_map();
+    for &(first, count) in runs {
+        if !track::protect_range(first, count) {
+            // Stores to them cannot be seen: dirty, saved again.
+            track::forget_armed();
+            dirty::set_range(map, first, first + count, true);
+        }
+        if loom::protect(first, count, Access::ReadWrite).is_err() {
+            // The kernel refused the split: page by page, widening as a
+            // store fault would; such pages count as written.
+            for page in first..first + count {
+                dirty::mark_dirty(map, page);
+                ensure!(fault::unprotect_or_widen(map, page));
+            }
+        }
+    }
 }
 
 /// Maps the image back under clean pages, releasing their copies. Where the
 /// kernel refuses, a page keeps its copy, which holds the same bytes.
-pub(super) fn map_back(runs: &[(u32, u32)]) {
+/// `read_only`: pages a background save left read-only under userfaultfd;
+/// one that keeps its copy is reopened (`reopen`).
+pub(super) fn map_back(runs: &[(u32, u32)], read_only: bool) {
     let view = pool::view();
     let writable = track::clean_pages_writable();
     let map = pool::dirty_map();
@@ -396,10 +428,11 @@ pub(super) fn map_back(runs: &[(u32, u32)]) {
             fd: view.image_fd,
             writable,
         };
-        if loom::remap(first, count, backing).is_ok()
-            && writable
-            && !track::protect_range(first, count)
-        {
+        if loom::remap(first, count, backing).is_err() {
+            if read_only {
+                reopen(&[(first, count)]);
+            }
+        } else if writable && !track::protect_range(first, count) {
             // Registered no more: the next save arms the whole range.
             track::forget_armed();
             // Mapped, but stores to it cannot be seen: dirty, saved again.
