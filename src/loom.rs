@@ -237,6 +237,146 @@ pub fn remap(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
     }
 }
 
+/// Mappings moved out of the loom by `remap_releasing`, whose memory is
+/// still to be freed (`Released::free`). Owned by whoever holds it: the
+/// runtime's thread until `free`, then the thread that unmaps them; nothing
+/// else knows where they are.
+#[derive(Default)]
+pub struct Released(Vec<(usize, usize)>);
+
+/// The fewest pages `remap_releasing` moves out rather than frees at once.
+const RELEASE_MIN_PAGES: u32 = 64;
+
+/// How a moved mapping is aligned, so that the kernel moves its page
+/// tables a 2 MiB table at a time where it can.
+const MOVE_ALIGN: usize = 2 << 20;
+
+impl Released {
+    /// Frees the moved mappings on a thread of the library's (signals
+    /// blocked), so that the caller does not wait for the kernel to free
+    /// their pages; where no thread can be had, here.
+    pub fn free(self) {
+        if self.0.is_empty() {
+            return;
+        }
+        // Shared, so that a thread that cannot be started leaves the list
+        // to this one rather than dropping it with its closure.
+        let list: Handed = std::sync::Arc::new(std::sync::Mutex::new(Some(self.0)));
+        let theirs = std::sync::Arc::clone(&list);
+        let spawned = crate::process::with_signals_blocked(|| {
+            std::thread::Builder::new()
+                .name("looms-release".into())
+                .stack_size(64 << 10)
+                .spawn(move || unmap_all(theirs))
+        });
+        if spawned.is_err() {
+            unmap_all(list);
+        }
+    }
+}
+
+/// Moved mappings `(address, length)`, shared between the caller of
+/// `Released::free` and the thread it starts, and taken by one of them.
+type Handed = std::sync::Arc<std::sync::Mutex<Option<Vec<(usize, usize)>>>>;
+
+/// Unmaps the moved mappings in `list` (taken once, by whoever comes first).
+fn unmap_all(list: Handed) {
+    let taken = list.lock().map(|mut list| list.take()).unwrap_or(None);
+    for (at, len) in taken.into_iter().flatten() {
+        // SAFETY: a mapping moved out of the loom by `remap_releasing`,
+        // which nothing refers to.
+        unsafe { libc::munmap(at as *mut libc::c_void, len) };
+    }
+}
+
+/// `remap`, with the old mapping's memory freed later (`Released::free`)
+/// rather than by the `mmap` that replaces it: the old mapping is moved
+/// out of the loom (`sys::move_mapping`, which moves page tables without
+/// touching the pages), and the new one mapped in its place. Freeing the
+/// copies a save leaves (a page each) is most of what a remap costs.
+/// Where the move is refused (a range across mappings, no address space,
+/// macOS) or the range is small, `remap`. If the new mapping fails, the
+/// old one is moved back and the error returned.
+pub fn remap_releasing(
+    first: u32,
+    count: u32,
+    backing: Backing,
+    released: &mut Released,
+) -> Result<(), i32> {
+    if count < RELEASE_MIN_PAGES {
+        return remap(first, count, backing);
+    }
+    let len = bytes_of(count);
+    let from = page_ptr(first) as usize;
+    // SAFETY: a fresh reservation of address space only.
+    let base = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len + MOVE_ALIGN,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return remap(first, count, backing);
+    }
+    let base = base as usize;
+    let away = base + (from.wrapping_sub(base) % MOVE_ALIGN);
+    // SAFETY: the loom's range (no reference into it is alive) moved onto
+    // the reservation just made.
+    let moved = unsafe {
+        crate::sys::move_mapping(from as *mut libc::c_void, len, away as *mut libc::c_void)
+    };
+    // What is left of the reservation around the moved mapping (all of it
+    // if the move was refused).
+    let (keep_from, keep_len) = if moved.is_ok() {
+        (away, len)
+    } else {
+        (away, 0)
+    };
+    for (at, end) in [
+        (base, keep_from),
+        (keep_from + keep_len, base + len + MOVE_ALIGN),
+    ] {
+        if end > at {
+            // SAFETY: parts of the reservation made above, unused.
+            unsafe { libc::munmap(at as *mut libc::c_void, end - at) };
+        }
+    }
+    if moved.is_err() {
+        return remap(first, count, backing);
+    }
+    match remap(first, count, backing) {
+        Ok(()) => {
+            // A child forked from here on does not inherit it (moves
+            // happen only where `MADV_DONTFORK` exists).
+            #[cfg(target_os = "linux")]
+            // SAFETY: advice on the moved mapping, which the caller owns.
+            unsafe {
+                libc::madvise(away as *mut libc::c_void, len, libc::MADV_DONTFORK)
+            };
+            released.0.push((away, len));
+            Ok(())
+        }
+        Err(errno) => {
+            // SAFETY: the moved mapping back into the hole it left.
+            let back = unsafe {
+                crate::sys::move_mapping(away as *mut libc::c_void, len, from as *mut libc::c_void)
+            };
+            if back.is_err() {
+                crate::msg::say!(
+                    "loom: remap: {count} pages at {first} could not be mapped back ({})\r\n",
+                    crate::msg::strerror(errno)
+                );
+                crate::ffi::host::oops("0", file!(), line!());
+            }
+            Err(errno)
+        }
+    }
+}
+
 /// `remap`, for a process at the kernel's mapping limit, where `mmap`
 /// refuses even a mapping that would replace others (`ENOMEM` once the
 /// count is past `vm.max_map_count`): the range is unmapped first, which

@@ -78,6 +78,20 @@ static bool mapped_from_image(uint32_t pages) {
   return at >= end;
 }
 
+/* The process's resident anonymous memory (kB): RssAnon in /proc/self/status. */
+static long anon_total_kb(void) {
+  FILE *status = fopen("/proc/self/status", "r");
+  host_check(status != NULL, "open /proc/self/status");
+  char line[256];
+  long kb = -1;
+  while (fgets(line, sizeof line, status)) {
+    if (sscanf(line, "RssAnon: %ld kB", &kb) == 1) break;
+  }
+  fclose(status);
+  host_check(kb >= 0, "no RssAnon in /proc/self/status");
+  return kb;
+}
+
 /* Anonymous memory (kB) in the mappings that hold loom pages [0, pages),
  * from /proc/self/smaps: copies of pages not yet mapped back. */
 static unsigned long long anon_kb(uint32_t pages) {
@@ -136,7 +150,17 @@ static void step_stores(char *dir, int argc, char **argv) {
     /* Nothing was stored to [n/2, n) since the second save: it is the image again. */
     host_check(!mapped_from_image(n), "pages stored to since the save are mapped from the image");
     u3e_save(host_low(), host_high());
+    long before = anon_total_kb();
     wait_ok("third save");
+    if (!(opts.flags & HOST_SWAP)) {
+      /* The copies of the n/2 pages mapped back are freed, by a thread of
+       * the library: the process's anonymous memory falls by (nearly) as
+       * much within a few seconds. */
+      long want = before - (long)(n / 2) * (HOST_PAGE_BYTES / 1024) * 3 / 4, now = before;
+      for (int tries = 0; tries < 500 && (now = anon_total_kb()) > want; tries++) usleep(10000);
+      host_check(now <= want, "anonymous memory %ld kB before the end of the save, %ld kB after",
+                 before, now);
+    }
     host_check(looms_save_wait() == 0, "a second wait");
     host_check(mapped_from_image(n), "saved pages not mapped back onto image.bin");
     unsigned long long anon = anon_kb(n);
@@ -159,6 +183,46 @@ static void step_stores(char *dir, int argc, char **argv) {
   }
   printf("stores while the worker wrote: %llu faults; every byte as at each save\n",
          (unsigned long long)faults);
+}
+
+/* Loom pages [0, 2n) of the `maplimit_end` step: [0, n) stored to before
+ * the save, page n/2 once more after it, the rest as saved first. */
+static uint32_t limit_n;
+static uint32_t limit_saved(uint32_t p) { return p < limit_n ? 2 : 1; }
+static uint32_t limit_loom(uint32_t p) { return p == limit_n / 2 ? 3 : limit_saved(p); }
+
+/* maplimit_end DIR N SPARE: a background save ends at the kernel's mapping
+ * limit. An image of 2N pages; the first N stored to and saved in the
+ * background; page N/2 stored to while the worker writes; then the
+ * process's mappings taken up to vm.max_map_count but SPARE. Ending the
+ * save maps the clean pages back onto the image where the kernel lets it
+ * (moving their copies out to be freed needs a mapping or two more, and
+ * falls back, or moves them back, where there is none); the image and the
+ * loom hold what they must, and later stores at the limit are saved. */
+static void step_maplimit_end(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  long spare = (long)arg(argc, argv, 4);
+  limit_n = n;
+  host_boot_road(dir, &opts, 2 * n, 2);
+  fill(1, 0, 2 * n);
+  u3e_save(host_low(), host_high());
+  wait_ok("the first save");
+  fill(2, 0, n);
+  u3e_save(host_low(), host_high());
+  host_fill(3, n / 2);
+  long kept = host_exhaust_mappings(spare);
+  wait_ok("the save at the limit");
+  check_no_patch(dir);
+  check_image(dir, 2 * n, limit_saved);
+  check_loom(2 * n, limit_loom);
+  fill(4, 0, 2 * n);
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  the_seed = 4;
+  check_image(dir, 2 * n, one_seed);
+  check_loom(2 * n, one_seed);
+  printf("a background save ended at the mapping limit (%ld spare, %ld made, %ld in all)\n", spare,
+         kept, host_map_count());
 }
 
 /* Fills loom pages [0, n) with bytes from a xorshift generator at *state. */
@@ -820,6 +884,7 @@ int main(int argc, char **argv) {
       {"storm", step_storm},
       {"during", step_during},
       {"exact", step_exact},
+      {"maplimit_end", step_maplimit_end},
       {"same", step_same},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);

@@ -3,6 +3,9 @@
 #include "host.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +183,76 @@ int host_run_step(const char *program, const host_step *steps, size_t count, hos
 uint32_t host_arg(int argc, char **argv, int i) {
   host_check(i < argc, "missing argument %d", i);
   return (uint32_t)strtoul(argv[i], NULL, 0);
+}
+
+/* ---- the mapping limit ----------------------------------------------------------- */
+
+/* Mappings this process has (lines of /proc/self/maps). */
+long host_map_count(void) {
+  int fd = open("/proc/self/maps", O_RDONLY);
+  host_check(fd >= 0, "open /proc/self/maps");
+  static char buf[1 << 16];
+  long lines = 0;
+  ssize_t got;
+  while ((got = read(fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < got; i++) lines += buf[i] == '\n';
+  }
+  close(fd);
+  return lines;
+}
+
+static long max_map_count(void) {
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+  long max = 65530;
+  if (f) {
+    host_check(fscanf(f, "%ld", &max) == 1, "read max_map_count");
+    fclose(f);
+  }
+  return max;
+}
+
+/* Whether the kernel refuses to split a mapping now (what every first
+ * store under mprotect tracking and every guard placement needs). */
+static bool splits_refused(void) {
+  static uint8_t *probe;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (probe == NULL) {
+    probe = mmap(NULL, 3 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    host_check(probe != MAP_FAILED, "mmap probe");
+  }
+  if (mprotect(probe + page, page, PROT_NONE) == 0) {
+    host_check(mprotect(probe + page, page, PROT_READ) == 0, "undo probe");
+    return false;
+  }
+  host_check(errno == ENOMEM, "probe mprotect: %s", strerror(errno));
+  return true;
+}
+
+/* Takes the process's mappings up to the kernel's limit with one-page
+ * mappings far from the loom, two pages apart so that none merges, until
+ * the kernel refuses a split; then gives SPARE of them back (the kernel
+ * then allows SPARE more mappings); returns how many it kept. */
+long host_exhaust_mappings(long spare) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  host_check(!splits_refused(), "the kernel refuses splits before any were made");
+  long want = max_map_count() - host_map_count() + 8;
+  host_check(want > 0, "already past the mapping limit");
+  size_t span = (size_t)(want + 16) * 2 * page;
+  uint8_t *area = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  host_check(area != MAP_FAILED, "reserve %zu bytes", span);
+  /* One mapping, split into readable pages with gaps: each split adds two. */
+  long made = 0;
+  for (long i = 0; i < want + 16; i++) {
+    if (mprotect(area + (size_t)(2 * i + 1) * page, page, PROT_READ) != 0) {
+      host_check(errno == ENOMEM, "mprotect: %s", strerror(errno));
+      break;
+    }
+    made++;
+  }
+  host_check(splits_refused(), "the kernel still splits mappings after %ld", made);
+  for (long i = 0; i < spare && i < made; i++) {
+    host_check(munmap(area + (size_t)(2 * i + 1) * page, page) == 0, "munmap: %s",
+               strerror(errno));
+  }
+  return made - (spare < made ? spare : made);
 }

@@ -122,4 +122,10 @@ _Noreturn void host_fail(const char *file, int line, const char *fmt, ...)
 #define host_size rt_size
 #define host_chk rt_chk
 
+/* Mappings this process has (lines of /proc/self/maps). */
+long host_map_count(void);
+/* Takes the process's mappings up to vm.max_map_count (one-page mappings
+ * far from the loom) and gives SPARE back; returns how many it kept. */
+long host_exhaust_mappings(long spare);
+
 #endif /* HOST_H */

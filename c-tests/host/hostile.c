@@ -49,72 +49,7 @@ static void check_image(const char *dir, uint32_t seed, uint32_t n) {
   host_check_image(dir, n, one_seed);
 }
 
-/* ---- the mapping limit ----------------------------------------------------------- */
-
-/* Mappings this process has (lines of /proc/self/maps). */
-static long map_count(void) {
-  int fd = open("/proc/self/maps", O_RDONLY);
-  host_check(fd >= 0, "open /proc/self/maps");
-  static char buf[1 << 16];
-  long lines = 0;
-  ssize_t got;
-  while ((got = read(fd, buf, sizeof buf)) > 0) {
-    for (ssize_t i = 0; i < got; i++) lines += buf[i] == '\n';
-  }
-  close(fd);
-  return lines;
-}
-
-static long max_map_count(void) {
-  FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-  long max = 65530;
-  if (f) {
-    host_check(fscanf(f, "%ld", &max) == 1, "read max_map_count");
-    fclose(f);
-  }
-  return max;
-}
-
-/* Whether the kernel refuses to split a mapping now (what every first
- * store under mprotect tracking and every guard placement needs). */
-static bool splits_refused(void) {
-  static uint8_t *probe;
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  if (probe == NULL) {
-    probe = mmap(NULL, 3 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    host_check(probe != MAP_FAILED, "mmap probe");
-  }
-  if (mprotect(probe + page, page, PROT_NONE) == 0) {
-    host_check(mprotect(probe + page, page, PROT_READ) == 0, "undo probe");
-    return false;
-  }
-  host_check(errno == ENOMEM, "probe mprotect: %s", strerror(errno));
-  return true;
-}
-
-/* Takes the process's mappings up to the kernel's limit with one-page
- * mappings far from the loom, two pages apart so that none merges, until
- * the kernel refuses a split; returns how many it made. */
-static long exhaust_mappings(void) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  host_check(!splits_refused(), "the kernel refuses splits before any were made");
-  long want = max_map_count() - map_count() + 8;
-  host_check(want > 0, "already past the mapping limit");
-  size_t span = (size_t)(want + 16) * 2 * page;
-  uint8_t *area = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  host_check(area != MAP_FAILED, "reserve %zu bytes", span);
-  /* One mapping, split into readable pages with gaps: each split adds two. */
-  long made = 0;
-  for (long i = 0; i < want + 16; i++) {
-    if (mprotect(area + (size_t)(2 * i + 1) * page, page, PROT_READ) != 0) {
-      host_check(errno == ENOMEM, "mprotect: %s", strerror(errno));
-      break;
-    }
-    made++;
-  }
-  host_check(splits_refused(), "the kernel still splits mappings after %ld", made);
-  return made;
-}
+/* ---- the mapping limit (host_exhaust_mappings) ------------------------------------ */
 
 static void *nothing(void *arg) { return arg; }
 
@@ -124,7 +59,7 @@ static void *nothing(void *arg) { return arg; }
 static void step_maplimit_save(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
   host_boot_road(dir, &opts, n, 2);
-  long made = exhaust_mappings();
+  long made = host_exhaust_mappings(0);
   for (uint32_t p = 0; p < n; p++) host_fill(7, p);
   pthread_t thread;
   int refused = pthread_create(&thread, NULL, nothing, NULL);
@@ -133,7 +68,7 @@ static void step_maplimit_save(char *dir, int argc, char **argv) {
   u3e_save(host_low(), host_high());
   check_image(dir, 7, n);
   printf("saved %u pages at the mapping limit (%ld mappings made, %ld in all; thread refused: %s)\n",
-         n, made, map_count(), strerror(refused));
+         n, made, host_map_count(), strerror(refused));
 }
 
 static void store_word(void *page) { *(volatile uint32_t *)page = 0xfeedf00du; }
@@ -150,7 +85,7 @@ static void step_maplimit_guard(char *dir, int argc, char **argv) {
   uint32_t guard = u3e_Pool.gar_w, high_page = pages - 8;
   /* Scattered first stores split the image's mapping (mprotect tracking). */
   for (uint32_t p = 0; p < n; p += 2) host_poke(9, p);
-  exhaust_mappings();
+  host_exhaust_mappings(0);
   host_marks((guard << u3a_page) + 5, high_page << u3a_page);
   host_faults = 0;
   host_check(host_try(store_word, host_page(guard)), "store to the guard ended in meme");
@@ -171,7 +106,7 @@ static void step_maplimit_guard(char *dir, int argc, char **argv) {
   host_check(word == 0xfeedf00du, "the store into the old guard was not saved");
   free(bytes);
   free(img);
-  printf("guard %u -> %u at the mapping limit (%ld mappings)\n", guard, moved, map_count());
+  printf("guard %u -> %u at the mapping limit (%ld mappings)\n", guard, moved, host_map_count());
 }
 
 /* ---- backups onto live snapshots ------------------------------------------------------ */

@@ -90,6 +90,21 @@ for track in mprotect uffd; do
     run "exact-tracking no_demand [$track]" exact $track no_demand
 done
 run "exact-tracking swap" exact mprotect swap
+# A background save ends at the kernel's mapping limit, with 0 to 8
+# mappings to spare: its copies are moved out to be freed where the kernel
+# lets it (mremap wants four spare), mapped over in place where not, and
+# the image, the loom and the next save hold what they must.
+maplimit_end() {
+    local track=$1 spare
+    for spare in 0 2 4 6 8; do
+        rm -rf "$P"
+        step LOOMS_TRACKING="$track" -- maplimit_end "$P" 256 $spare &&
+            has "a background save ended at the mapping limit" || return 1
+    done
+}
+for track in mprotect uffd; do
+    run "end-at-the-mapping-limit [$track]" maplimit_end $track
+done
 # Store storms: N pages of varied bytes, every one rewritten twice while
 # the worker writes them, the storm starting at once, a while after
 # u3e_save (the worker in the patch, or between the passes) and late (the

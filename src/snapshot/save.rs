@@ -415,20 +415,22 @@ fn reopen(runs: &[(u32, u32)]) {
     }
 }
 
-/// Maps the image back under clean pages, releasing their copies. Where the
-/// kernel refuses, a page keeps its copy, which holds the same bytes.
+/// Maps the image back under clean pages, releasing their copies (freed by
+/// a thread of the library: `loom::remap_releasing`). Where the kernel
+/// refuses, a page keeps its copy, which holds the same bytes.
 /// `read_only`: pages a background save left read-only under userfaultfd;
 /// one that keeps its copy is reopened (`reopen`).
 pub(super) fn map_back(runs: &[(u32, u32)], read_only: bool) {
     let view = pool::view();
     let writable = track::clean_pages_writable();
     let map = pool::dirty_map();
+    let mut released = loom::Released::default();
     for &(first, count) in runs {
         let backing = Backing::FilePrivate {
             fd: view.image_fd,
             writable,
         };
-        if loom::remap(first, count, backing).is_err() {
+        if loom::remap_releasing(first, count, backing, &mut released).is_err() {
             if read_only {
                 reopen(&[(first, count)]);
             }
@@ -439,6 +441,8 @@ pub(super) fn map_back(runs: &[(u32, u32)], read_only: bool) {
             dirty::set_range(map, first, first + count, true);
         }
     }
+    // Their copies are freed off this thread.
+    released.free();
 }
 
 /// A save that wrote nothing: its pages are dirty again (and writable),

@@ -79,6 +79,35 @@ pub fn written_and_dropped(fd: libc::c_int, offset: u64, len: u64) -> libc::c_in
     }
 }
 
+/// Moves the mapping at `[from, from + len)` (which must lie inside one
+/// mapping) to `to`, replacing whatever is mapped there (`mremap` with
+/// `MREMAP_MAYMOVE | MREMAP_FIXED`): the page tables move, the pages are
+/// neither copied nor freed, and `[from, from + len)` is left unmapped.
+///
+/// # Safety
+/// Both ranges belong to the caller, and no reference into them is alive.
+pub unsafe fn move_mapping(
+    from: *mut libc::c_void,
+    len: usize,
+    to: *mut libc::c_void,
+) -> Result<(), i32> {
+    // SAFETY: the caller owns both ranges.
+    let got = unsafe {
+        libc::mremap(
+            from,
+            len,
+            len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            to,
+        )
+    };
+    if got == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
 /// `fsync` of a directory: the names in it are durable.
 pub fn sync_dir(fd: libc::c_int) -> libc::c_int {
     // SAFETY: as above.

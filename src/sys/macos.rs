@@ -58,6 +58,19 @@ pub fn written_and_dropped(_fd: libc::c_int, _offset: u64, _len: u64) -> libc::c
     0
 }
 
+/// macOS cannot move a mapping to another address: always `ENOSYS` (the
+/// caller replaces the mapping in place instead).
+///
+/// # Safety
+/// Nothing is touched.
+pub unsafe fn move_mapping(
+    _from: *mut libc::c_void,
+    _len: usize,
+    _to: *mut libc::c_void,
+) -> Result<(), i32> {
+    Err(libc::ENOSYS)
+}
+
 /// The names in a directory are durable (`F_FULLFSYNC` on the directory).
 pub fn sync_dir(fd: libc::c_int) -> libc::c_int {
     full_sync(fd)

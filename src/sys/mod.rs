@@ -12,6 +12,7 @@
 //! | `sync_data` | `fdatasync` | `fcntl(F_FULLFSYNC)` |
 //! | `start_writeback` | `sync_file_range(SYNC_FILE_RANGE_WRITE)` | nothing |
 //! | `written_and_dropped` | `sync_file_range` (wait, write, wait), `POSIX_FADV_DONTNEED` | nothing |
+//! | `move_mapping` | `mremap(MREMAP_MAYMOVE \| MREMAP_FIXED)` | refused (`ENOSYS`) |
 //! | `sync_dir` | `fsync` | `fcntl(F_FULLFSYNC)` |
 //! | `set_uncached` | `O_DIRECT` | `F_NOCACHE` |
 //! | `reserve` | `fallocate(FALLOC_FL_KEEP_SIZE)` | `F_PREALLOCATE` |
