@@ -38,10 +38,36 @@
 //!   written only by the store side that moved its page to `COPYING`,
 //!   and read only once it is `COPIED`.
 
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
 
 use crate::loom::{self, PAGE_BYTES};
+
+// The page states' atomics and futex calls, and what watches the side
+// slots' bytes: std's and atomic-wait's, and nothing; in the model check
+// (the tests built with `--cfg loom`) the loom crate's (capture/model.rs).
+#[cfg(all(loom, test))]
+use model::{futex, AtomicU32, SlotWatch};
+#[cfg(not(all(loom, test)))]
+use {atomic_wait as futex, std::sync::atomic::AtomicU32};
+
+/// Nothing outside the model check; there the copy into a slot is a write
+/// access of a loom cell standing for the slot's bytes.
+#[cfg(not(all(loom, test)))]
+struct SlotWatch;
+
+#[cfg(not(all(loom, test)))]
+impl SlotWatch {
+    fn new(_slots: usize) -> SlotWatch {
+        SlotWatch
+    }
+
+    /// Runs `copy`, the copy into slot `at`.
+    #[inline(always)]
+    fn write(&self, _at: usize, copy: impl FnOnce()) {
+        copy()
+    }
+}
 
 const PENDING: u32 = 0;
 const READING: u32 = 1;
@@ -55,8 +81,8 @@ const WAITED: u32 = 1 << 8;
 /// Waits while `state` is `now` (READING or COPYING), saying so first.
 fn wait_out(state: &AtomicU32, now: u32) {
     match state.compare_exchange(now, now | WAITED, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => atomic_wait::wait(state, now | WAITED),
-        Err(seen) if seen == now | WAITED => atomic_wait::wait(state, now | WAITED),
+        Ok(_) => futex::wait(state, now | WAITED),
+        Err(seen) if seen == now | WAITED => futex::wait(state, now | WAITED),
         Err(_) => {}
     }
 }
@@ -64,7 +90,7 @@ fn wait_out(state: &AtomicU32, now: u32) {
 /// Ends READING or COPYING with `next`, waking whoever waits.
 fn end(state: &AtomicU32, next: u32) {
     if state.swap(next, Ordering::AcqRel) & WAITED != 0 {
-        atomic_wait::wake_all(state);
+        futex::wake_all(state);
     }
 }
 
@@ -121,6 +147,7 @@ pub struct Capture {
     pages: Vec<u32>,
     states: Box<[AtomicU32]>,
     side: Side,
+    watch: SlotWatch,
 }
 
 // SAFETY: the side storage is shared under the state protocol above: a
@@ -163,6 +190,7 @@ impl Capture {
             pages,
             states: states.into_boxed_slice(),
             side,
+            watch: SlotWatch::new(list.len()),
         }))
     }
 
@@ -265,16 +293,19 @@ impl Capture {
         loop {
             match state.compare_exchange(PENDING, COPYING, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    // SAFETY: the page is mapped readable and, until this
-                    // function returns, read-only for the runtime; the slot
-                    // is this page's and nobody reads it before COPIED.
-                    unsafe {
-                        core::ptr::copy_nonoverlapping(
-                            self.page(self.pages[at]),
-                            self.side.slot(at),
-                            PAGE_BYTES,
-                        )
-                    };
+                    self.watch.write(at, || {
+                        // SAFETY: the page is mapped readable and, until
+                        // this function returns, read-only for the runtime;
+                        // the slot is this page's and nobody reads it
+                        // before COPIED.
+                        unsafe {
+                            core::ptr::copy_nonoverlapping(
+                                self.page(self.pages[at]),
+                                self.side.slot(at),
+                                PAGE_BYTES,
+                            )
+                        }
+                    });
                     end(state, COPIED);
                     return;
                 }
@@ -442,3 +473,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(all(loom, test))]
+mod model;
