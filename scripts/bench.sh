@@ -363,7 +363,8 @@ measure_background() {
             [ "$(kv "$OUT" verified)" = 1 ] || check_fail "bgsave $mode $pages: image differs"
             local key
             for key in pause_fresh durable_fresh pause durable rss_peak rss_after \
-                store_drain store_idle extra_kib_per_store pages_per_ms; do
+                released_ms store_drain store_idle extra_kib_per_store pages_per_ms \
+                pause_next; do
                 sample "bg-$mode-$key-$pages" "$(kv "$OUT" $key)"
             done
         done
@@ -536,11 +537,15 @@ for pages in $BG_SIZES; do
     target=""; [ "$pages" -ge 50000 ] && target="base:1.1"
     row "$(k "$pages") pages, peak RSS (ru_maxrss)" uffd MiB \
         "bg-background-rss_peak-$pages" "bg-sync-rss_peak-$pages" o "" "$target"
+    row "$(k "$pages") pages, the next save (a tenth stored to)" uffd ms \
+        "bg-background-pause_next-$pages" "bg-sync-pause_next-$pages" n "" ""
     row "$(k "$pages") pages, first store during the save (us)" uffd us \
         "bg-background-store_drain-$pages" "bg-background-store_idle-$pages" d "" ""
 done
 row "RSS once mapped back, background" uffd MiB \
     "bg-background-rss_after-$SAVE_MAX" "bg-sync-rss_after-$SAVE_MAX" o "" ""
+row "copies freed, ms after the wait (background: a thread)" uffd ms \
+    "bg-background-released_ms-$SAVE_MAX" "bg-sync-released_ms-$SAVE_MAX" o "" ""
 for pages in $BG_SIZES; do
     read -r ppm _ _ < <(stats "bg-background-pages_per_ms-$pages")
     read -r extra _ _ < <(stats "bg-background-extra_kib_per_store-$pages")
