@@ -283,9 +283,18 @@ type Handed = std::sync::Arc<std::sync::Mutex<Option<Vec<(usize, usize)>>>>;
 fn unmap_all(list: Handed) {
     let taken = list.lock().map(|mut list| list.take()).unwrap_or(None);
     for (at, len) in taken.into_iter().flatten() {
-        // SAFETY: a mapping moved out of the loom by `remap_releasing`,
-        // which nothing refers to.
-        unsafe { libc::munmap(at as *mut libc::c_void, len) };
+        // A 2 MiB piece at a time: the kernel holds the process's mapping
+        // lock while it frees what it unmaps, and the runtime's thread
+        // may be waiting for that lock to change a protection.
+        let end = at + len;
+        let mut from = at;
+        while from < end {
+            let to = ((from / MOVE_ALIGN + 1) * MOVE_ALIGN).min(end);
+            // SAFETY: part of a mapping moved out of the loom by
+            // `remap_releasing`, which nothing refers to.
+            unsafe { libc::munmap(from as *mut libc::c_void, to - from) };
+            from = to;
+        }
     }
 }
 
