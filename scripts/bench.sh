@@ -351,11 +351,16 @@ measure_harvest() {
 }
 
 # Background saves (LOOMS_SAVE=background) beside synchronous ones of the
-# same pages, back to back in fresh processes.
+# same pages, back to back in fresh processes. Which of the two goes first
+# alternates from one repetition to the next: the second of a pair starts
+# while the disk may still be busy with what the first one freed (two
+# deleted files of the save's size at 200k pages), and that should not
+# fall on the same side every time.
 measure_background() {
-    local pages mode
+    local pages mode order="sync background"
+    [ $(($1 % 2)) = 0 ] && order="background sync"
     for pages in $BG_SIZES; do
-        for mode in sync background; do
+        for mode in $order; do
             rm -rf "$SCRATCH/bgsave"
             sync
             run "bgsave $mode $pages" env LOOMS_TRACKING=uffd LOOMS_SAVE=$mode \
@@ -382,7 +387,7 @@ for rep in $(seq "$REPS"); do
     measure_bootstores
     measure_toss
     measure_harvest
-    measure_background
+    measure_background "$rep"
 done
 session_pier
 for rep in $(seq "$SESSION_REPS"); do
