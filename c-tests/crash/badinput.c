@@ -116,7 +116,7 @@ enum want_heap { HEAP_OLD, HEAP_NEW, HEAP_SHRUNK, HEAP_NONE };
 typedef struct row row;
 struct row {
   const char *name;
-  const char *outcome; /* for the bad-input table in README.md */
+  const char *outcome; /* for the bad-input table in docs/reliability.md */
   /* Damages the pier whose chk directory is CHK (the old image is there). */
   void (*setup)(const char *chk);
   int exit_code;        /* 0: boots; 1: the boot stops (exit 1) */

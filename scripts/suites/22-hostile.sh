@@ -10,7 +10,7 @@
 # counts, a full disk under swap mode, u3e_stop before u3e_live. Each test runs in
 # every mode it applies to: default, no_demand and swap, each tracking
 # backend (swap mode always tracks with mprotect). Every test has a row in
-# the README's bad-input table (`hostile/<name>`); this suite checks that.
+# the bad-input table of docs/reliability.md (`hostile/<name>`); this suite checks that.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -671,16 +671,16 @@ if [ "$(id -u)" -eq 0 ]; then
     drop_fs
 fi
 
-# Every test has its row in the README's bad-input table.
+# Every test has its row in the bad-input table of docs/reliability.md.
 missing=()
 for name in $(printf '%s\n' "${NAMES[@]}" | sort -u); do
-    grep -qF "| \`hostile/$name\` |" README.md || missing+=("$name")
+    grep -qF "| \`hostile/$name\` |" docs/reliability.md || missing+=("$name")
 done
 if [ ${#missing[@]} -eq 0 ]; then
     echo "PASS: hostile/readme-rows"
 else
     echo "FAIL: hostile/readme-rows"
-    echo "    no row in README.md's bad-input table for: ${missing[*]}"
+    echo "    no row in docs/reliability.md's bad-input table for: ${missing[*]}"
     failed=1
 fi
 exit $failed

@@ -73,14 +73,14 @@ done
 if ! ${WRAP[@]+"${WRAP[@]}"} "$OUT/crashtest" -w "$W" order ioerr "badinput=$W/bad-input.md"; then
     failed=1
 fi
-# The README holds the table, from its generated first line to the end marker.
-sed -n '/^<!-- bad-input table: generated/,/^<!-- bad-input table: end -->$/p' README.md |
+# docs/reliability.md holds the table, from its generated first line to the end marker.
+sed -n '/^<!-- bad-input table: generated/,/^<!-- bad-input table: end -->$/p' docs/reliability.md |
     sed '$d' >"$W/readme-table.md"
 if [ -e "$W/bad-input.md" ] && cmp -s "$W/bad-input.md" "$W/readme-table.md"; then
     echo "PASS: badinput/table-document-current"
 else
     echo "FAIL: badinput/table-document-current"
-    echo "    the bad-input table in README.md differs from the one the tests run:"
+    echo "    the bad-input table in docs/reliability.md differs from the one the tests run:"
     diff -u "$W/readme-table.md" "$W/bad-input.md" 2>&1 | head -n 30 | sed 's/^/    /'
     failed=1
 fi
