@@ -667,12 +667,13 @@ pub fn sync_dir(dir: &Path) -> IoResult<()> {
         .map_err(|errno| dir.err("sync directory", errno))
 }
 
-/// Bytes this process can write in the file system holding `dir`: every
-/// free block when it may use the blocks a file system keeps back (ext4
-/// lets root, by default its reserved user and group, and any process with
-/// `CAP_SYS_RESOURCE` use them), else those free to unprivileged users.
-/// `None` where the file system keeps no block counts at all (ramfs, some
-/// FUSE file systems report zero blocks in all): unknown, not full.
+/// Bytes this process can write in the file system holding `dir`: those
+/// free to unprivileged users, and the blocks the file system keeps back
+/// (ext4's reserved blocks) only when it may use them: as the reserved user
+/// or group, or with `CAP_SYS_RESOURCE` (being root is not enough; see
+/// `sys::may_use_reserved_blocks`). `None` where the file system keeps no
+/// block counts at all (ramfs, some FUSE file systems report zero blocks in
+/// all): unknown, not full.
 pub fn free_bytes(dir: &Path) -> IoResult<Option<u64>> {
     // SAFETY: an all-zero statvfs is a valid out-parameter.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -682,20 +683,21 @@ pub fn free_bytes(dir: &Path) -> IoResult<Option<u64>> {
     if st.f_blocks == 0 {
         return Ok(None);
     }
-    // SAFETY: geteuid and getegid cannot fail.
-    let root = unsafe { libc::geteuid() == 0 || libc::getegid() == 0 };
-    let blocks = if root || may_use_reserved() {
-        st.f_bfree
-    } else {
-        st.f_bavail
-    };
-    Ok(Some((blocks as u64).saturating_mul(st.f_frsize as u64)))
-}
-
-/// Whether this process may use the blocks a file system keeps back
-/// (`CAP_SYS_RESOURCE` on Linux).
-fn may_use_reserved() -> bool {
-    sys::may_use_reserved_blocks()
+    let mut blocks = st.f_bavail as u64;
+    if st.f_bfree > st.f_bavail {
+        // SAFETY: an all-zero stat is a valid out-parameter.
+        let mut sb: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid C string and out-parameter.
+        retry(|| unsafe { libc::stat(dir.c().as_ptr(), &mut sb) })
+            .map_err(|errno| dir.err("stat", errno))?;
+        let dev = sys::dev_of(&sb);
+        if sys::may_use_reserved_blocks(dev) {
+            blocks = (st.f_bfree as u64)
+                .saturating_sub(sys::kept_back_blocks(dev))
+                .max(blocks);
+        }
+    }
+    Ok(Some(blocks.saturating_mul(st.f_frsize as u64)))
 }
 
 /// What the length of an image file says about it.

@@ -630,6 +630,7 @@ static const struct {
     {"hostile/soft-save-then-backup-transient", "as above, but the space is back: the backup completes the save first; a pier booted from the epoch holds the saved state"},
     {"hostile/full-disk-sparse-image", "(not swap mode; root, a 16 MiB ext4 on a loop device) room for the patch but not for the image's holes: nothing written, `… No space left on device; previous snapshot kept, will retry`; with room again the pages are saved"},
     {"hostile/reserved-blocks-as-root", "(not swap mode) ext4 with reserved blocks, nothing free to users: root saves; uid 65534 gets `loom: save: need N MiB in DIR, 0 MiB free`"},
+    {"hostile/reserved-blocks-owner", "(once; root, a 64 MiB ext4 mounted `resuid=65534`, nothing free to users) root without `CAP_SYS_RESOURCE` is refused before anything is written: `loom: save: need N MiB in DIR, M MiB free; nothing written`, and `looms info` counts only the blocks free to users; with the capability it counts the reserved ones too, less ext4's `reserved_clusters`; uid 65534, the reserved user, saves"},
     {"hostile/non-utf8-pier-path", "`loom:` lines print a pier path's bytes as they are, not U+FFFD"},
     {"hostile/non-utf8-tracking", "a `LOOMS_TRACKING` that is not UTF-8 is an unknown value: said (its bytes as they are), `auto` used"},
     {"hostile/null-pier-directory", "`u3e_live(c3n, NULL)` boots the relative pier `(null)`, as events.c's `%s` did"},

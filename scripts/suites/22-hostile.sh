@@ -235,7 +235,7 @@ small_fs() {
     mkdir -p "$W/fs"
     rm -f "$W/fs.img"
     truncate -s "${size}M" "$W/fs.img" && "mkfs.$type" -q -m "$reserved" "$W/fs.img" 2>/dev/null &&
-        mount -o loop "$W/fs.img" "$W/fs" 2>/dev/null || return 1
+        mount -o "loop${MOUNT_OPTIONS:+,$MOUNT_OPTIONS}" "$W/fs.img" "$W/fs" 2>/dev/null || return 1
     FS=$type
     MOUNTS+=("$W/fs")
 }
@@ -283,13 +283,53 @@ reserved_blocks() {
     has "save 1 returned" && has "loom: save: need " && has " 0 MiB free; nothing written"
 }
 reserved_ext4() {
-    small_fs 64 50 && [ "$FS" = ext4 ] || return 1
-    # Take what unprivileged users may have; the reserved half stays free.
+    small_fs 64 50 && [ "$FS" = ext4 ] && fill_users
+}
+# Takes what unprivileged users may have of $W/fs; the reserved blocks stay free.
+fill_users() {
     local avail
     avail=$(df -B1 --output=avail "$W/fs" | tail -n 1)
     fallocate -l "$avail" "$W/fs/filler" 2>/dev/null || dd if=/dev/zero of="$W/fs/filler" bs=1M \
         count=$((avail >> 20)) status=none
     [ "$(df -B1 --output=avail "$W/fs" | tail -n 1)" -lt $((1 << 20)) ]
+}
+
+# Who may write ext4's reserved blocks is the file system's rule, not
+# whether the process is root: its reserved user (resuid, here 65534, not
+# root), its reserved group, or a holder of CAP_SYS_RESOURCE. On such a
+# file system with nothing free to users, root without CAP_SYS_RESOURCE is
+# refused up front by the save's space check (not later, at the
+# reservation) and `looms info` counts only the unreserved blocks; uid
+# 65534 saves; root with the capability (where it has it) sees the
+# reserved blocks, less those ext4 keeps back from everyone
+# (reserved_clusters).
+reserved_blocks_owner() {
+    P=$W/fs/p
+    ok "$SCN" -- write "$P" 1 64 && hasnt "loom: save:" && fill_users || return 1
+    chmod -R a+rwX "$P" && chmod a+rx "$W" "$W/fs"
+    local nocap=(--inh-caps=-sys_resource --bounding-set=-sys_resource)
+    setpriv "${nocap[@]}" true || { echo "setpriv cannot drop CAP_SYS_RESOURCE" >>"$LOG"; return 1; }
+    ok setpriv -- "${nocap[@]}" "$SCN" resave "$P" 1 64 && has "save 1 returned" &&
+        has "loom: save: need " && has " MiB free; nothing written" &&
+        hasnt "No space left on device" && [ ! -e "$(chk control.bin)" ] || return 1
+    local avail bfree bsize resv free_nocap free_cap
+    read -r avail bfree bsize < <(stat -f -c '%a %f %S' "$W/fs")
+    resv=$(cat "/sys/fs/ext4/$(basename "$(readlink -f "$(findmnt -n -o SOURCE "$W/fs")")")/reserved_clusters")
+    ok setpriv -- "${nocap[@]}" "$LOOMS" info "$P" --json || return 1
+    free_nocap=$(sed -n 's/.*"free_bytes": *\([0-9]*\).*/\1/p' "$W/out")
+    echo "avail $avail bfree $bfree bsize $bsize reserved_clusters $resv:" \
+        "looms info free_bytes $free_nocap without CAP_SYS_RESOURCE" >>"$LOG"
+    [ "$free_nocap" = $((avail * bsize)) ] || return 1
+    # Where this root holds the capability (not in every container).
+    if [ $(($(sed -n 's/^CapEff:\t//p' /proc/self/status | sed 's/^/0x/') >> 24 & 1)) = 1 ]; then
+        ok "$LOOMS" -- info "$P" --json || return 1
+        free_cap=$(sed -n 's/.*"free_bytes": *\([0-9]*\).*/\1/p' "$W/out")
+        echo "with CAP_SYS_RESOURCE: free_bytes $free_cap" >>"$LOG"
+        [ "$free_cap" = $(((bfree - resv) * bsize)) ] &&
+            [ "$free_cap" -gt $((free_nocap + (1 << 20))) ] || return 1
+    fi
+    ok setpriv -- --reuid=65534 --regid=65534 --clear-groups "$SCN" resave "$P" 1 64 &&
+        has "save 1 returned" && hasnt "loom: save:" && ok "$SCN" -- verify "$P" 1 64
 }
 
 # A soft-failed save, then a backup, as vere rolls an epoch.
@@ -624,6 +664,7 @@ run null-pier-directory null_pier_dir
 if [ "$(id -u)" -ne 0 ]; then
     skip full-disk-sparse-image "mounting a small file system needs root"
     skip reserved-blocks-as-root "needs root"
+    skip reserved-blocks-owner "needs root"
 else
     # Not in swap mode: its swap file would take the little room there is.
     for mode in "${MODES[@]}"; do
@@ -659,6 +700,13 @@ else
             run reserved-blocks-as-root reserved_blocks shim
         fi
     done
+    FLAGS= TRACK=mprotect
+    if MOUNT_OPTIONS=resuid=65534 small_fs 64 50 && [ "$FS" = ext4 ]; then
+        run reserved-blocks-owner reserved_blocks_owner
+    else
+        skip reserved-blocks-owner "no ext4 file system on a loop device can be made here"
+    fi
+    drop_fs
 fi
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -189,9 +189,124 @@ pub fn userfaultfd(flags: libc::c_int) -> Result<libc::c_int, i32> {
     }
 }
 
-/// Whether this process holds `CAP_SYS_RESOURCE` in its effective set (and
-/// so may use the blocks a file system keeps back).
-pub fn may_use_reserved_blocks() -> bool {
+/// Whether this process may write the blocks the file system on device
+/// `dev` keeps back, by the rule ext2, ext4 and f2fs apply: it is the file
+/// system's reserved user (`resuid`, root unless set), or `resgid` is not
+/// root's group and is one of this process's groups, or it holds
+/// `CAP_SYS_RESOURCE` in the initial user namespace. Being root is not
+/// enough where `resuid` names someone else, nor is root's group, nor root
+/// in a user namespace that maps it to another user.
+pub fn may_use_reserved_blocks(dev: u64) -> bool {
+    if has_sys_resource() && initial_user_namespace() {
+        return true;
+    }
+    let (resuid, resgid) = reserved_owner(dev);
+    // SAFETY: these calls cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if to_initial("uid_map", uid) == Some(resuid) {
+        return true;
+    }
+    resgid != 0
+        && std::iter::once(gid)
+            .chain(groups())
+            .any(|g| to_initial("gid_map", g) == Some(resgid))
+}
+
+/// Blocks of the file system on `dev` that only its own allocations may
+/// take, beyond those it keeps back for privileged writers (ext4's
+/// `reserved_clusters`, which `f_bfree` still counts); 0 where it has none.
+pub fn kept_back_blocks(dev: u64) -> u64 {
+    let Ok(link) = std::fs::read_link(format!(
+        "/sys/dev/block/{}:{}",
+        libc::major(dev),
+        libc::minor(dev)
+    )) else {
+        return 0;
+    };
+    let Some(name) = link.file_name() else {
+        return 0;
+    };
+    let path = std::path::Path::new("/sys/fs/ext4")
+        .join(name)
+        .join("reserved_clusters");
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The reserved user and group of the file system on `dev`, as the kernel
+/// shows them among its options in `/proc/self/mountinfo` (ext4 names them
+/// whenever they are not root's, whether set by `tune2fs` or by mount
+/// options); root's where it names none.
+fn reserved_owner(dev: u64) -> (u32, u32) {
+    let want = format!("{}:{}", libc::major(dev), libc::minor(dev));
+    let mut owner = (0, 0);
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return owner;
+    };
+    // Fields: id parent MAJ:MIN root point options [optional...] - type source super-options.
+    let Some(line) = text
+        .lines()
+        .find(|line| line.split(' ').nth(2) == Some(want.as_str()))
+    else {
+        return owner;
+    };
+    let Some((_, tail)) = line.split_once(" - ") else {
+        return owner;
+    };
+    for option in tail.split(' ').nth(2).unwrap_or("").split(',') {
+        if let Some(uid) = option.strip_prefix("resuid=").and_then(|v| v.parse().ok()) {
+            owner.0 = uid;
+        } else if let Some(gid) = option.strip_prefix("resgid=").and_then(|v| v.parse().ok()) {
+            owner.1 = gid;
+        }
+    }
+    owner
+}
+
+/// This process's supplementary groups.
+fn groups() -> Vec<libc::gid_t> {
+    // SAFETY: a count of 0 asks for the number of groups only.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    let mut list = vec![0; n.max(0) as usize];
+    // SAFETY: the buffer holds `list.len()` groups.
+    let got = unsafe { libc::getgroups(list.len() as libc::c_int, list.as_mut_ptr()) };
+    list.truncate(got.max(0) as usize);
+    list
+}
+
+/// `id` (of this process's user namespace) as the initial namespace knows
+/// it, through `/proc/self/{uid,gid}_map` (one level of nesting: the map
+/// names the parent's ids); itself where there is no map to read, `None`
+/// where the map leaves it out.
+fn to_initial(map: &str, id: u32) -> Option<u32> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/self/{map}")) else {
+        return Some(id);
+    };
+    text.lines().find_map(|line| {
+        let mut f = line.split_whitespace().map(|v| v.parse::<u64>().ok());
+        let (inside, outside, count) = (f.next()??, f.next()??, f.next()??);
+        let id = u64::from(id);
+        (inside <= id && id < inside + count).then(|| (outside + id - inside) as u32)
+    })
+}
+
+/// Whether this process runs in the initial user namespace, where a
+/// capability counts for every file system (its uid map is the identity
+/// over every id).
+fn initial_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(text) => {
+            let fields: Vec<&str> = text.split_whitespace().collect();
+            fields == ["0", "0", "4294967295"]
+        }
+        Err(_) => true,
+    }
+}
+
+/// Whether this process holds `CAP_SYS_RESOURCE` in its effective set.
+fn has_sys_resource() -> bool {
     const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
     const CAP_SYS_RESOURCE: u32 = 24;
     #[repr(C)]

@@ -158,8 +158,13 @@ pub fn userfaultfd(_flags: libc::c_int) -> Result<libc::c_int, i32> {
 
 /// macOS file systems keep no blocks back for privileged processes that a
 /// capability would open.
-pub fn may_use_reserved_blocks() -> bool {
+pub fn may_use_reserved_blocks(_dev: u64) -> bool {
     false
+}
+
+/// No macOS file system keeps blocks back from privileged writers too.
+pub fn kept_back_blocks(_dev: u64) -> u64 {
+    0
 }
 
 /// The device of a `stat` (a signed `dev_t` on macOS).
