@@ -14,6 +14,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__cplusplus) && defined(__GNUC__)
+#define LOOMS_FLEXIBLE_ARRAY __extension__
+#else
+#define LOOMS_FLEXIBLE_ARRAY
+#endif
 
 /**
  * log2 of the words in a loom page: a page is 4096 words, 16384 bytes.
@@ -119,7 +124,7 @@ typedef struct {
   c3_w has_w;
   c3_w tot_w;
   c3_w pgs_w;
-  u3e_line mem_u[];
+  LOOMS_FLEXIBLE_ARRAY u3e_line mem_u[];
 } u3e_control;
 
 /**
