@@ -13,8 +13,10 @@
 # ${prefix} when they lie under PREFIX. It installs what `make` built and
 # never builds itself (as root, cargo is often not on PATH, and a build would
 # leave target/ owned by root): run `make` first, as your user, then
-# `make install` as root if needed. It ends by saying how the loader finds
-# the library (ldconfig, or an rpath for a prefix the loader does not search).
+# `make install` as root if needed. It ends by saying what the directories it
+# was given need (scripts/install-advice.sh): ldconfig for one the loader
+# searches, else an rpath; PKG_CONFIG_PATH and PATH where they do not name
+# them yet; for a DESTDIR, that the tree is staged.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -68,13 +70,7 @@ install:
 	$(INSTALL) -m 644 $(LOOMS_ROOT)/include/looms.h $(DESTDIR)$(INCLUDEDIR)/looms.h
 	$(looms_render_pc) > $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
-	@echo "installed liblooms into $(DESTDIR)$(LIBDIR). For programs to load it:"
-	@echo "  - as root, run ldconfig (enough for a directory the loader searches, such as"
-	@echo "    /usr/local/lib on Debian; else first add $(LIBDIR) to /etc/ld.so.conf.d/looms.conf), or"
-	@echo "  - link with -Wl,-rpath,$(LIBDIR) (pkg-config --variable=libdir looms), or"
-	@echo "  - run them with LD_LIBRARY_PATH=$(LIBDIR)."
-	@echo "pkg-config finds looms.pc when PKG_CONFIG_PATH includes $(LIBDIR)/pkgconfig"
-	@echo "(not needed for /usr/local/lib or /usr/lib)."
+	@$(LOOMS_ROOT)/scripts/install-advice.sh "$(DESTDIR)" "$(LIBDIR)" "$(BINDIR)" "$(LOOMS_SONAME)"
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME) \
