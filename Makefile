@@ -9,7 +9,7 @@ export LOOMS_LIB_DIR := $(LIB_DIR)
 # The pier `make demo` leaves, for `looms info` and the other commands.
 override DEMO_PIER := $(CURDIR)/target/demo-pier
 
-.PHONY: all lib demo check
+.PHONY: all lib demo ab-demo check
 # The library (shared and static) and the looms command: what install takes.
 all: lib cli
 
@@ -32,6 +32,11 @@ demo: lib cli
 	@$(LIB_DIR)/looms verify $(DEMO_PIER)
 	@echo
 	@echo "the pier stays in $(DEMO_PIER): try the looms commands on it (README.md)"
+
+# The LD_PRELOAD A/B run: one host on a stand-in events.c, then on looms
+# preloaded; the same report and the same pier files (scripts/ab-demo.sh).
+ab-demo: lib
+	scripts/ab-demo.sh
 
 check: lib cli
 	scripts/check.sh

@@ -9,8 +9,10 @@
  * image.bin's size and whether its bytes are the pages written, whether
  * the loom page at gar_w is really inaccessible (/proc/self/maps), and
  * whether the u3e_Pool the host reads lies inside the executable (a copy
- * relocation). The suite decides which library produced them. */
+ * relocation). The suite decides which library produced them; stderr
+ * names the object whose u3e_save ran. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +110,11 @@ int main(int argc, char **argv) {
   printf("image_matches=%d\n", image_matches(image, seed, pages));
   printf("guard_inaccessible=%d\n", u3e_Pool.gar_w <= top && page_inaccessible(u3e_Pool.gar_w));
   printf("pool_in_executable=%d\n", dl_iterate_phdr(in_executable, &u3e_Pool) == 1);
+  Dl_info where;
+  void *save = dlsym(RTLD_DEFAULT, "u3e_save");
+  if (save != NULL && dladdr(save, &where) != 0) {
+    fprintf(stderr, "abhost: u3e_save is %s's\n", where.dli_fname);
+  }
   u3e_stop();
   return 0;
 }

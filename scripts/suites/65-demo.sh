@@ -3,7 +3,8 @@
 # pier in target/demo-pier, and ends with `looms info` and `looms verify`
 # on it; in background mode it says that u3e_save returned before the patch
 # was written, and that looms_save_wait saw it applied; VERBOSE=1 shows the
-# library's own lines.
+# library's own lines. `make ab-demo` runs one host on the events.c stand-in
+# and on looms preloaded, and shows the same report and the same pier files.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 PIER=$PWD/target/demo-pier
@@ -49,6 +50,18 @@ if demo verbose VERBOSE=1 && has "$W/verbose" "loom: saves: sync" &&
     pass "verbose_shows_the_library_lines"
 else
     fail "verbose_shows_the_library_lines" "$W/verbose"
+fi
+
+if make --no-print-directory -s ab-demo >"$W/ab" 2>&1 &&
+    has "$W/ab" "abhost: u3e_save is $PWD/target/preload-tests/libevents.so's" &&
+    has "$W/ab" "abhost: u3e_save is target/release/liblooms.so's" &&
+    [ "$(grep -c '^image_matches=1$' "$W/ab")" = 2 ] &&
+    has "$W/ab" "A and B print the same report" &&
+    has "$W/ab" "A and B leave the same .urb/chk/image.bin: $((6 * 16384)) bytes, byte for byte." &&
+    ! has "$W/ab" "ab-demo: A and B differ"; then
+    pass "ab_demo_same_report_and_files_on_the_stand_in_and_on_looms"
+else
+    fail "ab_demo_same_report_and_files_on_the_stand_in_and_on_looms" "$W/ab"
 fi
 
 exit $failed
