@@ -166,11 +166,33 @@ else
     fail_with install_prefix "$W/install.log"
 fi
 
-# What install says about the loader, for a prefix it may not search.
-if grep -q "run ldconfig" "$W/install.log" && grep -q -- "-Wl,-rpath,$prefix/lib" "$W/install.log"; then
-    pass "install_says_how_to_load (ldconfig, or -Wl,-rpath,$prefix/lib)"
+# What install says at its end fits the directories it was given, and
+# never contradicts itself: for a prefix of its own, an rpath (the loader
+# does not search it), PKG_CONFIG_PATH and PATH; for /usr/local, ldconfig
+# and nothing else; for a tree staged under DESTDIR, that it is staged and
+# what it needs once installed at / (ldconfig for the loader's own /usr/lib;
+# no rpath, PKG_CONFIG_PATH or PATH for the staging directory).
+advice_ok() {
+    local log=$1; shift
+    local want
+    for want in "$@"; do
+        case $want in
+        !*) ! grep -qF -- "${want#!}" "$log" || { echo "    says: ${want#!}" >>"$log.why"; return 1; } ;;
+        *) grep -qF -- "$want" "$log" || { echo "    does not say: $want" >>"$log.why"; return 1; } ;;
+        esac
+    done
+}
+: >"$W/install.log.why"
+PATH=/usr/local/bin:/usr/bin:/bin scripts/install-advice.sh "" /usr/local/lib /usr/local/bin \
+    "liblooms.so.$major" >"$W/advice-local.log"
+: >"$W/advice-local.log.why"
+if advice_ok "$W/install.log" "-Wl,-rpath,$prefix/lib" "LD_LIBRARY_PATH=$prefix/lib" \
+    "export PKG_CONFIG_PATH=$prefix/lib/pkgconfig" "export PATH=$prefix/bin:" "!searched by the loader" &&
+    advice_ok "$W/advice-local.log" "run ldconfig" "!rpath" "!PKG_CONFIG_PATH" "!export PATH" "!staged"; then
+    pass "install_advice_prefix (own prefix: rpath, PKG_CONFIG_PATH, PATH; /usr/local: ldconfig alone)"
 else
-    fail_with install_says_how_to_load "$W/install.log"
+    cat "$W/install.log.why" "$W/advice-local.log.why" "$W/advice-local.log" >>"$W/install.log"
+    fail_with install_advice_prefix "$W/install.log"
 fi
 
 # Install never builds (as root it would need cargo on root's PATH and leave
@@ -280,26 +302,45 @@ if pkg_build minimal_host_template minimal-host; then
     fi
 fi
 
-# README.md's first screen, step 4, run as it is written (in a fresh
-# directory, with PKG_CONFIG_PATH naming this install): what a new user
-# types must build and run.
-mkdir -p "$W/readme"
+# README.md's "Link a runtime", run as it is written from a copy of the
+# repository's top directory (examples/ and c-tests/ linked, target/ empty),
+# with PKG_CONFIG_PATH and PATH naming this install as "Install" says: what
+# a new user types must build and run, leave its programs under target/,
+# and `looms verify` must find the pier clean. Each block follows its
+# marker: <!-- first-host ... --> (C) and <!-- cxx-host ... --> (C++,
+# -Wpedantic -Werror).
+readme_block() {
+    awk -v mark="<!-- $1" 'index($0, mark) == 1 {on = 1; next} on && /^```sh$/ {body = 1; next}
+        body && /^```$/ {exit} body {print}' README.md |
+        sed -e "s|/tmp/my-pier|$W/readme-pier|g" -e "s|/tmp/my-cxx-pier|$W/readme-cxx-pier|g"
+}
+mkdir -p "$W/readme/target"
 ln -s "$ROOT/examples" "$W/readme/examples"
-awk '/^<!-- first-host/ {on = 1; next} on && /^```sh$/ {body = 1; next}
-     body && /^```$/ {exit} body {print}' README.md |
-    sed "s|/tmp/my-pier|$W/readme-pier|g" >"$W/readme/steps.sh"
-rc=0
-(cd "$W/readme" && PKG_CONFIG_PATH=$prefix/lib/pkgconfig bash -e steps.sh) >"$W/readme.log" \
-    2>"$W/readme.err" || rc=$?
-if [ "$rc" -eq 0 ] && [ "$(grep -c . "$W/readme/steps.sh")" -ge 3 ] &&
-    [ "$(cat "$W/readme.log")" = "$(printf 'new pier: counter 1\nexisting pier: counter 2')" ] &&
-    [[ "$(ldd "$W/readme/minimal-host")" == *"=> $prefix/lib/liblooms.so.$major "* ]]; then
-    pass "readme_first_host (README.md's commands, as written, against the install)"
-else
-    { echo "exit $rc; steps:"; cat "$W/readme/steps.sh"; echo "output:"; cat "$W/readme.log" \
-        "$W/readme.err"; } >"$W/readme.why"
-    fail_with readme_first_host "$W/readme.why"
-fi
+ln -s "$ROOT/c-tests" "$W/readme/c-tests"
+for block in first-host cxx-host; do
+    readme_block "$block" >"$W/readme/$block.sh"
+    rc=0
+    (cd "$W/readme" && PKG_CONFIG_PATH=$prefix/lib/pkgconfig PATH=$prefix/bin:$PATH \
+        bash -e "$block.sh") >"$W/readme-$block.log" 2>"$W/readme-$block.err" || rc=$?
+    if [ "$block" = first-host ]; then
+        want=$(printf 'new pier: counter 1\nexisting pier: counter 2\n%s: boots cleanly' "$W/readme-pier")
+        exe=$W/readme/target/minimal-host
+    else
+        want="cxx: saved 3 pages, looms_save_wait 0"
+        exe=$W/readme/target/cxxhost
+    fi
+    if [ "$rc" -eq 0 ] && [ "$(grep -c . "$W/readme/$block.sh")" -ge 3 ] &&
+        [ "$(cat "$W/readme-$block.log")" = "$want" ] &&
+        [[ "$(ldd "$exe")" == *"=> $prefix/lib/liblooms.so.$major "* ]] &&
+        [ "$(find "$W/readme" -maxdepth 1 -type f ! -name '*.sh')" = "" ]; then
+        pass "readme_$block (README.md's commands, as written, against the install)"
+    else
+        { echo "exit $rc; steps:"; cat "$W/readme/$block.sh"; echo "output:"
+          cat "$W/readme-$block.log" "$W/readme-$block.err"
+          find "$W/readme" -maxdepth 1 -type f ! -name '*.sh'; } >"$W/readme.why"
+        fail_with "readme_$block" "$W/readme.why"
+    fi
+done
 
 quiet_make uninstall PREFIX="$prefix" >"$W/uninstall.log" 2>&1 || true
 left=$(left_under "$prefix")
@@ -321,6 +362,16 @@ if quiet_make install DESTDIR="$stage" PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-
 else
     left_under "$stage" >>"$W/destdir.log"
     fail_with install_destdir "$W/destdir.log"
+fi
+: >"$W/destdir.log.why"
+if advice_ok "$W/destdir.log" "staged liblooms under $stage" \
+    "as /usr/lib/x86_64-linux-gnu/liblooms.so.$major" "once ldconfig has run" \
+    "PKG_CONFIG_PATH=$stage/usr/lib/x86_64-linux-gnu/pkgconfig pkg-config --define-prefix" \
+    "!rpath" "!LD_LIBRARY_PATH" "!export PKG_CONFIG_PATH" "!export PATH" "!installed liblooms into"; then
+    pass "install_advice_destdir (staged: what it needs once at /, no rpath or PATH for the stage)"
+else
+    cat "$W/destdir.log.why" >>"$W/destdir.log"
+    fail_with install_advice_destdir "$W/destdir.log"
 fi
 quiet_make uninstall DESTDIR="$stage" PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu \
     >"$W/destdir-un.log" 2>&1 || true
