@@ -50,6 +50,9 @@ uint32_t bench_read_pages(const void *addr, size_t len);
  * inlined, so both programs run exactly the same loop. */
 void bench_store_word(uint32_t *page, uint32_t value);
 void bench_store_page(uint32_t *page, uint32_t value);
+/* The timed loop of both programs: a first store (bench_store_page when
+ * WHOLE, else bench_store_word) to every STRIDE-th page below PAGES. */
+void bench_first_stores(uint32_t pages, uint32_t stride, int whole);
 
 /* Maps LEN bytes of anonymous memory at the loom's address, as the runtime
  * does (MAP_FIXED | MAP_PRIVATE | MAP_NORESERVE, read-write). */

@@ -56,6 +56,16 @@ __attribute__((noinline)) void bench_store_page(uint32_t *page, uint32_t value) 
   __asm__ volatile("" ::: "memory");
 }
 
+void bench_first_stores(uint32_t pages, uint32_t stride, int whole) {
+  for (uint32_t page = 0; page < pages; page += stride) {
+    if (whole) {
+      bench_store_page(bench_page(page), page);
+    } else {
+      bench_store_word(bench_page(page), page);
+    }
+  }
+}
+
 void bench_map_loom(size_t len) {
   void *got = mmap((void *)BENCH_LOOM_BASE, len, PROT_READ | PROT_WRITE,
                    MAP_ANON | MAP_FIXED | MAP_PRIVATE | MAP_NORESERVE, -1, 0);

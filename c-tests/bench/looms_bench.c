@@ -140,13 +140,7 @@ static int run_store(char *dir, const char *mode, const char *kind, uint32_t pag
   }
   uint64_t faults = host_faults();
   uint64_t from = bench_now();
-  for (uint32_t page = 0; page < image; page += stride) {
-    if (whole) {
-      bench_store_page(bench_page(page), page);
-    } else {
-      bench_store_word(bench_page(page), page);
-    }
-  }
+  bench_first_stores(image, stride, whole);
   uint64_t to = bench_now();
   faults = host_faults() - faults;
   /* Brings the bitmap up to date (uffd harvests here). */

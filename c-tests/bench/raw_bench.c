@@ -131,13 +131,7 @@ static int run_cow(const char *path, const char *kind, uint32_t pages, uint32_t 
     bench_die("mmap image");
   }
   uint64_t from = bench_now();
-  for (uint32_t page = 0; page < image; page += stride) {
-    if (whole) {
-      bench_store_page(bench_page(page), page);
-    } else {
-      bench_store_word(bench_page(page), page);
-    }
-  }
+  bench_first_stores(image, stride, whole);
   uint64_t to = bench_now();
   close(fd);
   unlink(path);

@@ -75,10 +75,10 @@ rt_config u3o_Config;
 static uint8_t road_y[ROAD_BYTES] __attribute__((aligned(16)));
 void *u3a_Road = road_y;
 
-/* Tells rt_setup.call of a call the library made. */
+/* Tells rt_setup.on_call of a call the library made. */
 static void tell(const char *format, ...) __attribute__((format(printf, 1, 2)));
 static void tell(const char *format, ...) {
-  if (setup.call == NULL) {
+  if (setup.on_call == NULL) {
     return;
   }
   char text[1100];
@@ -86,7 +86,7 @@ static void tell(const char *format, ...) {
   va_start(args, format);
   vsnprintf(text, sizeof text, format, args);
   va_end(args);
-  setup.call(text);
+  setup.on_call(text);
 }
 
 void u3a_loom_sane(void) { tell("loom_sane"); }
@@ -146,10 +146,10 @@ void rt_marks(u3_post low, u3_post high) {
   road_set(ROAD_CAP_P, high);
 }
 
-void rt_road(uint32_t heap, uint32_t stack) {
+void rt_road(uint32_t heap_pages, uint32_t stack) {
   road_set(ROAD_RUT_P, 0);
   road_set(ROAD_MAT_P, (uint32_t)(loom_bytes / 4 - 1));
-  rt_marks(heap << u3a_page, (rt_pages() - stack) << u3a_page);
+  rt_marks(heap_pages << u3a_page, (rt_pages() - stack) << u3a_page);
 }
 
 u3_post rt_low(void) { return low_p; }

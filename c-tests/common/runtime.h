@@ -88,7 +88,7 @@ typedef struct rt_setup {
   int unhandled_exit;
   /* Told of every u3a_loom_sane, u3a_print_memory and u3l_log call, as
    * "loom_sane", "print_memory CAP WORDS" or "log TEXT". */
-  void (*call)(const char *line);
+  void (*on_call)(const char *line);
   /* Installs the SIGSEGV handler (libsigsegv, say) in place of the
    * stand-in's sigaction on an alternate stack; see rt_fault. */
   void (*install)(void);
@@ -111,9 +111,9 @@ _Noreturn void rt_die(const char *what);
 /* The loom's pages. */
 uint32_t rt_pages(void);
 
-/* Sets the road: a heap of HEAP pages from page 0 and a stack of STACK
+/* Sets the road: a heap of HEAP_PAGES pages from page 0 and a stack of STACK
  * pages below the loom's end; the watermarks follow. */
-void rt_road(uint32_t heap, uint32_t stack);
+void rt_road(uint32_t heap_pages, uint32_t stack);
 
 /* Sets the watermarks the fault handler passes to u3e_fault (low_p: the
  * heap's top, hig_p: the stack's bottom), and the road's hat_p and cap_p. */

@@ -85,6 +85,9 @@ typedef struct {
 /* Runs FN(ARG) in a forked child with stderr captured; the child exits
  * with FN's return value. ENV: "NAME=VALUE" strings set in the child. */
 outcome run_child(int (*fn)(void *), void *arg, const char *const *env);
+/* fork() after flushing stdio, so that nothing buffered is written twice;
+ * dies when it fails. */
+pid_t fork_child(void);
 /* A file with no name, for a child's stderr: memfd_create on Linux; where
  * there is none (macOS), a file mkstemp makes under TMPDIR, unlinked at
  * once. NAME names it. Dies on failure. */
@@ -101,7 +104,8 @@ char *fresh_dir(const char *tag);
 /* path = a/b (static rotation of buffers). */
 const char *cat(const char *a, const char *b);
 int exists(const char *path);
-static inline long long file_size(const char *path) { return rt_size(path); }
+/* The size of the file at PATH, -1 when there is none. */
+long long file_size(const char *path);
 /* Copies every regular file of directory FROM into TO (made if missing). */
 void copy_dir(const char *from, const char *to);
 /* Removes a tree. */

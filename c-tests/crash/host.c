@@ -211,15 +211,20 @@ int scratch_fd(const char *name) {
   return fd;
 }
 
-outcome run_child(int (*fn)(void *), void *arg, const char *const *env) {
-  outcome o;
-  memset(&o, 0, sizeof o);
-  int err_fd = scratch_fd("child-stderr");
+pid_t fork_child(void) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {
     host_die("fork");
   }
+  return pid;
+}
+
+outcome run_child(int (*fn)(void *), void *arg, const char *const *env) {
+  outcome o;
+  memset(&o, 0, sizeof o);
+  int err_fd = scratch_fd("child-stderr");
+  pid_t pid = fork_child();
   if (pid == 0) {
     dup2(err_fd, STDERR_FILENO);
     close(err_fd);
@@ -315,6 +320,8 @@ int exists(const char *path) {
   struct stat st;
   return lstat(path, &st) == 0;
 }
+
+long long file_size(const char *path) { return rt_size(path); }
 
 /* Copies a file; runs of zeros become holes (the ephemeral file of swap
  * mode is as long as the loom and mostly empty). */

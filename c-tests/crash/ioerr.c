@@ -151,16 +151,8 @@ static heap with_change(const heap *h) {
  * more change saved without it. */
 static int child_save_fault(void *arg) {
   const job *j = arg;
-  host_start();
-  host_pier((char *)cat(j->run, "pier"), 1);
-  host_boot();
   heap h;
-  memset(&h, 0, sizeof h);
-  step_apply(&h, &j->sc->old_step, 1);
-  if (h.pages > 0) {
-    host_save(h.pages);
-  }
-  step_apply(&h, &j->sc->new_step, 1);
+  child_old_saved_new_written(j, &h);
   arm();
   host_save(h.pages);
   long calls = armed_calls();

@@ -55,20 +55,28 @@ void expected(const scenario *sc, heap *old_h, heap *new_h) {
 
 /* ---- children ------------------------------------------------------------------ */
 
+void child_boot(const job *j, heap *h) {
+  host_start();
+  host_pier((char *)cat(j->run, "pier"), 1);
+  host_boot();
+  memset(h, 0, sizeof *h);
+}
+
+void child_old_saved_new_written(const job *j, heap *h) {
+  child_boot(j, h);
+  step_apply(h, &j->sc->old_step, 1);
+  if (h->pages > 0) {
+    host_save(h->pages);
+  }
+  step_apply(h, &j->sc->new_step, 1);
+}
+
 /* Boots RUN/pier, saves the scenario's old heap, writes the new one and
  * saves it with the interposer armed (to record, kill or fail). */
 int child_save(void *arg) {
   const job *j = arg;
-  host_start();
-  host_pier((char *)cat(j->run, "pier"), 1);
-  host_boot();
   heap h;
-  memset(&h, 0, sizeof h);
-  step_apply(&h, &j->sc->old_step, 1);
-  if (h.pages > 0) {
-    host_save(h.pages);
-  }
-  step_apply(&h, &j->sc->new_step, 1);
+  child_old_saved_new_written(j, &h);
   arm();
   host_save(h.pages);
   disarm();
@@ -363,11 +371,8 @@ int child_backup(void *arg) {
 
 int child_prepare(void *arg) {
   const job *j = arg;
-  host_start();
-  host_pier((char *)cat(j->run, "pier"), 1);
-  host_boot();
   heap h;
-  memset(&h, 0, sizeof h);
+  child_boot(j, &h);
   heap_resize(&h, j->new_h.pages, j->new_h.seed[0]);
   host_save(h.pages);
   return 0;

@@ -174,11 +174,7 @@ static int writer_run(const char *pier, const candidates *may, int save, double 
   w.report_fd = fds[1];
   w.save = save;
   int err_fd = scratch_fd("writer-stderr");
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) {
-    host_die("fork");
-  }
+  pid_t pid = fork_child();
   if (pid == 0) {
     close(fds[0]);
     dup2(err_fd, STDERR_FILENO);

@@ -63,6 +63,13 @@ int child_verify(void *arg);
 /* The heap verify_run saves after seeing SEEN. */
 heap after_verify(const heap *seen);
 
+/* A child's first steps on RUN/pier: the host started, the pier's
+ * directories made, a boot, and H an empty heap (child_boot); then the
+ * scenario's old heap saved (when it has pages) and its new one written
+ * into the loom, not saved (child_old_saved_new_written). */
+void child_boot(const job *j, heap *h);
+void child_old_saved_new_written(const job *j, heap *h);
+
 /* Children: a scenario's two saves, the second armed (child_save); a boot
  * armed from the start (child_boot_armed); u3e_backup of RUN/pier to
  * RUN/bak, armed (child_backup; exits 0 when it returned c3y); a pier with

@@ -114,11 +114,7 @@ static void run_pair(int restart) {
   }
   w.to_parent = up[1];
   w.from_parent = down[0];
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) {
-    host_die("fork");
-  }
+  pid_t pid = fork_child();
   if (pid == 0) {
     close(up[0]);
     close(down[1]);

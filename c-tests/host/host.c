@@ -108,7 +108,7 @@ void host_start(char *dir, const host_options *opt, bool make_dirs) {
       .flags = opt->flags,
       .bail_exit = HOST_EXIT_BAIL,
       .unhandled_exit = HOST_EXIT_UNHANDLED,
-      .call = record,
+      .on_call = record,
 #ifdef HOST_LIBSIGSEGV
       .install = install_libsigsegv,
 #endif
