@@ -240,11 +240,16 @@ pub fn kept_back_blocks(dev: u64) -> u64 {
 /// whenever they are not root's, whether set by `tune2fs` or by mount
 /// options); root's where it names none.
 fn reserved_owner(dev: u64) -> (u32, u32) {
+    match std::fs::read_to_string("/proc/self/mountinfo") {
+        Ok(text) => owner_in_mountinfo(&text, dev),
+        Err(_) => (0, 0),
+    }
+}
+
+/// `reserved_owner` from the text of a mountinfo file.
+fn owner_in_mountinfo(text: &str, dev: u64) -> (u32, u32) {
     let want = format!("{}:{}", libc::major(dev), libc::minor(dev));
     let mut owner = (0, 0);
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return owner;
-    };
     // Fields: id parent MAJ:MIN root point options [optional...] - type source super-options.
     let Some(line) = text
         .lines()
@@ -281,9 +286,14 @@ fn groups() -> Vec<libc::gid_t> {
 /// names the parent's ids); itself where there is no map to read, `None`
 /// where the map leaves it out.
 fn to_initial(map: &str, id: u32) -> Option<u32> {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/self/{map}")) else {
-        return Some(id);
-    };
+    match std::fs::read_to_string(format!("/proc/self/{map}")) {
+        Ok(text) => id_in_map(&text, id),
+        Err(_) => Some(id),
+    }
+}
+
+/// `id` through the text of a uid or gid map.
+fn id_in_map(text: &str, id: u32) -> Option<u32> {
     text.lines().find_map(|line| {
         let mut f = line.split_whitespace().map(|v| v.parse::<u64>().ok());
         let (inside, outside, count) = (f.next()??, f.next()??, f.next()??);
@@ -335,4 +345,37 @@ fn has_sys_resource() -> bool {
 /// The device of a `stat`.
 pub fn dev_of(st: &libc::stat) -> u64 {
     st.st_dev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro
+97 22 7:3 / /mnt/a\\040b rw,relatime shared:50 master:3 - ext4 /dev/loop3 rw,resuid=65534,resgid=100
+98 22 7:4 / /mnt/c rw - ext4 /dev/loop4 rw,resgid=7
+";
+
+    #[test]
+    fn reserved_owner_read_from_the_super_options() {
+        assert_eq!(owner_in_mountinfo(MOUNTINFO, libc::makedev(8, 1)), (0, 0));
+        assert_eq!(
+            owner_in_mountinfo(MOUNTINFO, libc::makedev(7, 3)),
+            (65534, 100)
+        );
+        assert_eq!(owner_in_mountinfo(MOUNTINFO, libc::makedev(7, 4)), (0, 7));
+        assert_eq!(owner_in_mountinfo(MOUNTINFO, libc::makedev(9, 9)), (0, 0));
+    }
+
+    #[test]
+    fn ids_mapped_to_the_parent_namespace() {
+        let identity = "         0          0 4294967295\n";
+        assert_eq!(id_in_map(identity, 0), Some(0));
+        assert_eq!(id_in_map(identity, 1000), Some(1000));
+        let container = "0 100000 65536\n";
+        assert_eq!(id_in_map(container, 0), Some(100000));
+        assert_eq!(id_in_map(container, 65534), Some(165534));
+        assert_eq!(id_in_map(container, 70000), None);
+    }
 }
