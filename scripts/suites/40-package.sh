@@ -184,7 +184,7 @@ advice_ok() {
 }
 : >"$W/install.log.why"
 PATH=/usr/local/bin:/usr/bin:/bin scripts/install-advice.sh "" /usr/local/lib /usr/local/bin \
-    "liblooms.so.$major" >"$W/advice-local.log"
+    "liblooms.so.$major" >"$W/advice-local.log" 2>&1 || true
 : >"$W/advice-local.log.why"
 if advice_ok "$W/install.log" "-Wl,-rpath,$prefix/lib" "LD_LIBRARY_PATH=$prefix/lib" \
     "export PKG_CONFIG_PATH=$prefix/lib/pkgconfig" "export PATH=$prefix/bin:" "!searched by the loader" &&
