@@ -11,6 +11,12 @@
 //! The patch is durable (data and names) before the image is touched, and
 //! the image is durable before the patch is removed, so a boot after any
 //! crash or power loss sees exactly the old snapshot or exactly the new one.
+//! Durable means every call that can report a write-back error said
+//! none: the syncs, the waits on ranges of a file written through the page
+//! cache, the closes of the patch files. The kernel reports such an error
+//! once per open file and then forgets it (errseq), so one left unchecked
+//! lets the sync that follows succeed for pages that never reached the
+//! disk.
 //!
 //! Both kinds of save run these steps through `write_durably`, which
 //! touches no runtime state: a synchronous save on the runtime's thread
@@ -55,12 +61,12 @@ impl Source<'_> {
     /// Runs `each` on every batch: its first index in the page list and
     /// its pages' bytes, each held still for the call; then `settle` on
     /// the batch's range of indices, once it is released. `last`: no read
-    /// of these pages follows.
+    /// of these pages follows. The first error of either ends the run.
     fn for_each(
         self,
         last: bool,
         each: &mut EachBatch,
-        settle: &mut dyn FnMut(usize, usize),
+        settle: &mut dyn FnMut(usize, usize) -> Result<(), IoError>,
     ) -> Result<(), IoError> {
         let (count, batch) = match self {
             Source::Still(slices) => (slices.len(), STILL_CHUNK),
@@ -75,7 +81,7 @@ impl Source<'_> {
                     capture.hold(from, to, last, |slices| each(from, slices))?
                 }
             }
-            settle(from, to);
+            settle(from, to)?;
             from = to;
         }
         Ok(())
@@ -95,6 +101,11 @@ const DROP_BEHIND_BYTES: u64 = 64 << 20;
 /// on, so that the sync at the end waits only for the tail, not for the
 /// whole file (the kernel would otherwise leave it dirty in memory for
 /// up to `dirty_expire_centisecs`). The writes must go forward.
+///
+/// Every call here that can report a write-back error is checked: a wait
+/// on a range reports such an error once and the kernel then forgets it
+/// for this open file (errseq), so the sync at the end would return
+/// success for pages that never reached the disk.
 struct Writeback<'f> {
     file: &'f File,
     /// Written since the last start, not yet started: `[from, to)`.
@@ -129,24 +140,26 @@ impl<'f> Writeback<'f> {
         }
     }
 
-    /// `[from, to)` of the file was just written.
-    fn wrote(&mut self, from: u64, to: u64) {
+    /// `[from, to)` of the file was just written. `Err`: the write-back of
+    /// some of the file failed, and the file is not to be trusted.
+    fn wrote(&mut self, from: u64, to: u64) -> Result<(), IoError> {
         if self.from == self.to {
             self.from = from;
         }
         self.to = self.to.max(to);
         if self.to - self.from < WRITEBACK_BYTES {
-            return;
+            return Ok(());
         }
-        self.file.start_writeback(self.from, self.to - self.from);
+        self.file.start_writeback(self.from, self.to - self.from)?;
         self.from = self.to;
         if let Some(dropped) = self.drop_from {
             let upto = self.to.saturating_sub(DROP_BEHIND_BYTES);
             if upto > dropped {
-                self.file.written_and_dropped(dropped, upto - dropped);
+                self.file.written_and_dropped(dropped, upto - dropped)?;
                 self.drop_from = Some(upto);
             }
         }
+        Ok(())
     }
 }
 
@@ -329,17 +342,25 @@ fn write_patch(
 
     between();
 
+    // Every call that can report a write-back error of the patch is
+    // checked before the patch counts as durable: the syncs, the wait that
+    // drops what is left of memory.bin in the cache, the closes.
     let synced = control_file
         .sync_data()
         .and_then(|()| memory.sync_data())
+        .and_then(|()| {
+            if direct {
+                Ok(())
+            } else {
+                memory.written_and_dropped(0, 0)
+            }
+        })
+        .and_then(|()| memory.close())
+        .and_then(|()| control_file.close())
         .and_then(|()| image::sync_dir(&pier.chk()));
     if let Err(err) = synced {
         discard_own_patch(pier);
         return Err(SaveError::Patch(err));
-    }
-    if !direct {
-        // Durable: what is left of it in the cache goes too.
-        memory.written_and_dropped(0, 0);
     }
     Ok(())
 }
@@ -370,10 +391,11 @@ fn write_and_hash(
                 memory.write_vectored_at(slices, loom::bytes_of(from as u32) as u64)
             },
             &mut |from, to| {
-                if !direct {
-                    let at = |index: usize| loom::bytes_of(index as u32) as u64;
-                    writeback.wrote(at(from), at(to));
+                if direct {
+                    return Ok(());
                 }
+                let at = |index: usize| loom::bytes_of(index as u32) as u64;
+                writeback.wrote(at(from), at(to))
             },
         )?;
         return Ok(lines);
@@ -425,7 +447,7 @@ fn write_image(image: &File, pages: &[u32], source: Source, total: u32) -> Resul
         &mut |from, slices| image::write_pages(image, &pages[from..from + slices.len()], slices),
         &mut |from, to| {
             let at = |page: u32| loom::bytes_of(page) as u64;
-            writeback.wrote(at(pages[from]), at(pages[to - 1] + 1));
+            writeback.wrote(at(pages[from]), at(pages[to - 1] + 1))
         },
     )?;
     image.sync_data()

@@ -184,17 +184,24 @@ impl File {
     }
 
     /// Starts writing `[offset, offset + len)` from the page cache to the
-    /// disk without waiting (`sys::start_writeback`). Only a hint: an error
-    /// here is met again, and reported, by `sync_data`.
-    pub fn start_writeback(&self, offset: u64, len: u64) {
-        let _ = retry(|| sys::start_writeback(self.fd, offset, len));
+    /// disk without waiting (`sys::start_writeback`). An error here is a
+    /// write-back the kernel already failed: the caller treats it as a
+    /// failed sync.
+    pub fn start_writeback(&self, offset: u64, len: u64) -> IoResult<()> {
+        retry(|| sys::start_writeback(self.fd, offset, len))
+            .map(drop)
+            .map_err(|errno| self.path.err("write back", errno))
     }
 
     /// Waits until `[offset, offset + len)` is written from the page cache
     /// to the disk, then lets the cache drop it (`sys::written_and_dropped`).
-    /// Not a durability barrier; an error here is met again by `sync_data`.
-    pub fn written_and_dropped(&self, offset: u64, len: u64) {
-        let _ = retry(|| sys::written_and_dropped(self.fd, offset, len));
+    /// Not a durability barrier, but an error here must be treated as a
+    /// failed sync: the kernel reports a write-back error once per open
+    /// file, and `sync_data` on this descriptor would then return success.
+    pub fn written_and_dropped(&self, offset: u64, len: u64) -> IoResult<()> {
+        retry(|| sys::written_and_dropped(self.fd, offset, len))
+            .map(drop)
+            .map_err(|errno| self.path.err("write back", errno))
     }
 
     /// Allocates blocks for `[offset, offset + len)` (`sys::allocate`:
@@ -414,6 +421,23 @@ impl File {
         retry(|| sys::sync_data(self.fd))
             .map(drop)
             .map_err(|errno| self.path.err("sync", errno))
+    }
+
+    /// Closes the descriptor and says what `close` reported: some file
+    /// systems (NFS, FUSE) report write-back errors there. `EINTR` is not an
+    /// error: Linux has released the descriptor by then, and the data was
+    /// synced before (a file whose close is checked is synced first).
+    pub fn close(self) -> IoResult<()> {
+        let path = self.path.clone();
+        let fd = self.into_raw();
+        // SAFETY: the descriptor was owned, and is closed once.
+        if unsafe { libc::close(fd) } == 0 {
+            return Ok(());
+        }
+        match last_errno() {
+            libc::EINTR => Ok(()),
+            errno => Err(path.err("close", errno)),
+        }
     }
 }
 

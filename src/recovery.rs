@@ -340,6 +340,8 @@ pub fn backup(
             Some(valid) => apply(valid, &copy, &mut |_, _| {}),
             None => copy.sync_data(),
         })
+        // Some file systems report write-back errors only here.
+        .and_then(|()| copy.close())
         .and_then(|()| target.rename(TEMPORARY, "image.bin"))
         .and_then(|()| target.sync());
     if let Err(err) = written {
