@@ -367,7 +367,7 @@ static void chk_names(const char *dir, char *out, size_t len) {
 static uint32_t fork_half, fork_low, fork_high;
 static uint32_t parents_pages(uint32_t page) { return page < fork_half ? fork_low : fork_high; }
 
-static void check_parents_loom(uint32_t n, uint32_t stack_seed) {
+static void check_parents_loom(uint32_t n, uint32_t stack_seed, bool free_page) {
   for (uint32_t p = 0; p < n; p++) {
     host_check(host_holds(parents_pages(p), p, host_page(p)),
                "the parent's loom page %u does not hold seed %u", p, parents_pages(p));
@@ -375,10 +375,14 @@ static void check_parents_loom(uint32_t n, uint32_t stack_seed) {
   uint32_t top = host_pages() - 1;
   host_check(host_holds(stack_seed, top, host_page(top)),
              "the parent's stack page %u does not hold seed %u", top, stack_seed);
+  /* A save drops the free pages' contents (u3e_toss): before it only. */
+  host_check(!free_page || host_holds(stack_seed, n + 1, host_page(n + 1)),
+             "the parent's free page %u does not hold seed %u", n + 1, stack_seed);
 }
 
 /* The child of fork_swap: runs ORDER (comma-separated steps) and exits 0.
- *   store  stores seed 7 to heap pages [0, N) and to the top stack page;
+ *   store  stores seed 7 to heap pages [0, N), to the free page N + 1 and
+ *          to the top stack page;
  *   yolo   u3e_yolo, then stores seed 8 the same way;
  *   stop   u3e_stop;
  *   live   u3e_live on OTHER, stores the next seed from 20 into its N heap
@@ -396,6 +400,7 @@ static _Noreturn void fork_swap_child(uint32_t n, const char *order, char *other
         value = 8;
       }
       for (uint32_t p = 0; p < n; p++) host_fill(value, p);
+      host_fill(value, n + 1);
       host_fill(value, top);
       host_check(host_holds(value, 0, host_page(0)), "the child's store did not land");
     } else if (!strcmp(step, "stop")) {
@@ -426,10 +431,11 @@ static _Noreturn void fork_swap_child(uint32_t n, const char *order, char *other
  * (held at its start in background mode, so that it is still to be
  * written at the fork), stores seed 3 into the first half (dirty and
  * writable at the fork: in swap mode, pages of limbo.bin) and seed 4 into
- * the top stack page, and forks; the child runs ORDER (fork_swap_child),
- * OTHER being a pier of its own. Once it has exited, the parent's loom,
- * its pier's files and its swap file are as they were, its pending save
- * writes its own pages, and so does its next one. */
+ * the free page N + 1 and the top stack page, and forks; the child runs
+ * ORDER (fork_swap_child), OTHER being a pier of its own. Once it has
+ * exited, the parent's loom, its pier's files and its swap file are as
+ * they were, its pending save writes its own pages, and so does its next
+ * one. */
 static void step_fork_swap(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
   host_check(argc > 5, "fork_swap DIR N ORDER OTHER");
@@ -445,6 +451,7 @@ static void step_fork_swap(char *dir, int argc, char **argv) {
   fill_and_save(2, n);
   fork_half = n / 2, fork_low = 3, fork_high = 2;
   for (uint32_t p = 0; p < fork_half; p++) host_fill(3, p);
+  host_fill(4, n + 1);
   host_fill(4, top);
   char *limbo = chk_path(dir, "limbo.bin");
   struct stat before, after;
@@ -461,7 +468,7 @@ static void step_fork_swap(char *dir, int argc, char **argv) {
              WIFEXITED(status) ? "exited" : "died of signal",
              WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
   /* The child wrote nothing of the parent's: its loom, its pier, its swap file. */
-  check_parents_loom(n, 4);
+  check_parents_loom(n, 4, true);
   if (background) check_image(dir, 1, n);
   chk_names(dir, names_after, sizeof names_after);
   host_check(!strcmp(names_before, names_after), "the pier's files were [%s], now [%s]",
@@ -478,7 +485,7 @@ static void step_fork_swap(char *dir, int argc, char **argv) {
   u3e_save(host_low(), host_high());
   host_check(looms_save_wait() == 0, "the parent's next save");
   host_check_image(dir, n, parents_pages);
-  check_parents_loom(n, 4);
+  check_parents_loom(n, 4, false);
   free(limbo);
   printf("fork (%s) in %s: the parent's loom, pier and swap file kept; its saves whole\n",
          argv[4], background ? "a background save" : "sync saves");
