@@ -491,6 +491,43 @@ static void step_fork_swap(char *dir, int argc, char **argv) {
          argv[4], background ? "a background save" : "sync saves");
 }
 
+/* fork_stopped DIR N: as fork_swap, but the parent calls u3e_stop before
+ * it forks, and the child stores to every page as "store" does: the loom
+ * the parent keeps after its stop (in swap mode, still pages of its
+ * limbo.bin, unlinked) is not written either, and the pier boots again
+ * with the parent's last save. */
+static void step_fork_stopped(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot_road(dir, &opts, n, 2);
+  uint32_t top = host_pages() - 1;
+  fill_and_save(2, n);
+  host_check(looms_save_wait() == 0, "the save");
+  fork_half = n / 2, fork_low = 3, fork_high = 2;
+  for (uint32_t p = 0; p < fork_half; p++) host_fill(3, p);
+  host_fill(4, n + 1);
+  host_fill(4, top);
+  u3e_stop();
+  fflush(NULL);
+  pid_t child = fork();
+  host_check(child >= 0, "fork");
+  if (child == 0) {
+    for (uint32_t p = 0; p < n; p++) host_fill(7, p);
+    host_fill(7, n + 1);
+    host_fill(7, top);
+    host_check(host_holds(7, 0, host_page(0)), "the child's store did not land");
+    exit(0);
+  }
+  int status = 0;
+  host_check(waitpid(child, &status, 0) == child, "waitpid");
+  host_check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child %s %d",
+             WIFEXITED(status) ? "exited" : "died of signal",
+             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  check_parents_loom(n, 4, true);
+  u3e_live(c3n, dir);
+  check_image(dir, 2, n);
+  printf("fork after u3e_stop: the parent's loom and pier kept\n");
+}
+
 /* stop_first DIR: u3e_stop before any u3e_live closes no descriptor of
  * the runtime's (events.c closed descriptor 0). */
 static void step_stop_first(char *dir, int argc, char **argv) {
@@ -521,6 +558,7 @@ int main(int argc, char **argv) {
       {"fill_holes", step_fill_holes},       {"live_null", step_live_null},
       {"image_seeds", step_image_seeds},     {"fork_child", step_fork_child},
       {"stop_first", step_stop_first},     {"fork_swap", step_fork_swap},
+      {"fork_stopped", step_fork_stopped},
   };
   return host_run_step("hostile", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

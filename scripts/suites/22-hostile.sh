@@ -387,6 +387,13 @@ fork_swap() {
     done
 }
 
+# As fork_swap, the parent stops before it forks: the child's stores do not
+# reach the loom the parent keeps, and the pier boots with its last save.
+fork_stopped() {
+    rm -rf "$SHM/p" && ok "$HOST" LOOMS_SAVE="$SAVE" -- fork_stopped "$SHM/p" 8 &&
+        has "fork after u3e_stop: the parent's loom and pier kept"
+}
+
 # A signal handler saves or waits while the runtime's thread is inside
 # u3e_save or looms_save_wait: refused with a line, or done; never a hang.
 signal_save() {
@@ -618,6 +625,7 @@ for mode in "${MODES[@]}"; do
         run fork-stores-private fork_swap store yolo save,store
         run fork-other-pier fork_swap live live,stop stop,live stop,live,stop,live \
             save,stop,live,save live,stop,store
+        run fork-after-stop fork_stopped
         run signal-save signal_save
     done
     SAVE=
@@ -637,6 +645,7 @@ for mode in "swap uffd" "swap,no_demand mprotect"; do
         run fork-stores-private fork_swap store yolo save,store
         run fork-other-pier fork_swap live live,stop stop,live stop,live,stop,live \
             save,stop,live,save live,stop,store
+        run fork-after-stop fork_stopped
     done
 done
 SAVE=
