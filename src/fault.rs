@@ -14,6 +14,11 @@
 //! has the page copied first (`capture::before_stores`), so the save
 //! writes it as it was at `u3e_save`: still one fault per first store.
 //!
+//! In swap mode the pages stored to live in the ephemeral file, mapped
+//! shared: a child forked without exec, whose stores to pages writable at
+//! the fork would take no fault, has them made private first
+//! (`detach_swap_file`, from the fork handler).
+//!
 //! All of it in granules (`loom`): a first store dirties its whole granule,
 //! the guard covers one, and the guard's decisions count granules (a
 //! granule is a page wherever the kernel's page is at most 16 KiB).
