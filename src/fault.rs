@@ -14,6 +14,11 @@
 //! has the page copied first (`capture::before_stores`), so the save
 //! writes it as it was at `u3e_save`: still one fault per first store.
 //!
+//! In swap mode the pages stored to live in the ephemeral file, mapped
+//! shared: a child forked without exec, whose stores to pages writable at
+//! the fork would take no fault, has them made private first
+//! (`detach_swap_file`, from the fork handler).
+//!
 //! All of it in granules (`loom`): a first store dirties its whole granule,
 //! the guard covers one, and the guard's decisions count granules (a
 //! granule is a page wherever the kernel's page is at most 16 KiB).
@@ -331,6 +336,96 @@ fn report_mmap(page: u32, errno: i32) -> bool {
         .str("): ")
         .errno(errno)
         .str("\r\n")
+        .emit();
+    false
+}
+
+/// How a granule of the loom is protected, by its dirty bit: what a
+/// private view of it must keep.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    Clean,
+    Dirty,
+    Guard,
+}
+
+/// Makes every page of the loom mapped shared from the swap file private:
+/// copy-on-write over the same file `fd` at the same offsets, protected as
+/// its granule's dirty bit says (the guard's granule not at all), so that
+/// the loom reads the same bytes and no store through it reaches the file.
+/// Run in a child forked without exec, where the file and the pages it
+/// backs are the parent's (a page that was writable at the fork would
+/// otherwise take the child's stores without a fault), and by `u3e_stop`
+/// before it closes the file (a child forked later must not write the
+/// pages the stopped process still maps). Where a run cannot be mapped
+/// writable (no memory may be committed to it), it is mapped read-only and
+/// marked clean, so that a store faults and gets memory of its own (see
+/// `move_to_ephemeral`); where it cannot be mapped privately at all, it
+/// is made inaccessible, and said: a store there fails loudly rather than
+/// write the file. Async-signal-safe (no allocation); false when a run
+/// had to be made inaccessible.
+pub fn detach_swap_file(fd: libc::c_int) -> bool {
+    let view = pool::view();
+    let map = pool::dirty_map();
+    let guard = (view.guard != 0).then(|| loom::granule_of(view.guard));
+    let kept = |map: &[u32], page: u32| {
+        let (first, end) = granule_span(page);
+        if Some(loom::granule_of(page)) == guard {
+            Kept::Guard
+        } else if dirty::count_dirty(map, first, end.min(view.pages)) > 0 {
+            Kept::Dirty
+        } else {
+            Kept::Clean
+        }
+    };
+    let mut whole = true;
+    for (first, end) in loom::shared_runs(view.pages) {
+        let mut from = first;
+        while from < end {
+            let class = kept(map, from);
+            let mut to = (loom::granule_floor(from) + loom::granule_pages()).min(end);
+            while to < end && kept(map, to) == class {
+                to = (to + loom::granule_pages()).min(end);
+            }
+            whole &= detach_run(map, from, to, class, fd);
+            from = to;
+        }
+    }
+    whole
+}
+
+/// `detach_swap_file` for pages `[from, to)`, all kept as `class`.
+fn detach_run(map: &mut [u32], from: u32, to: u32, class: Kept, fd: libc::c_int) -> bool {
+    let count = to - from;
+    let copy = |writable| {
+        if fd <= 0 {
+            return Err(libc::EBADF);
+        }
+        loom::remap_unmapping_first(from, count, loom::Backing::FileCopy { fd, writable })
+    };
+    let mapped = match class {
+        Kept::Dirty => {
+            copy(true).or_else(|_| copy(false).map(|()| dirty::set_range(map, from, to, false)))
+        }
+        Kept::Clean => copy(false),
+        Kept::Guard => copy(false).and_then(|()| loom::protect(from, count, Access::Nothing)),
+    };
+    let Err(errno) = mapped else {
+        return true;
+    };
+    let sealed = loom::protect(from, count, Access::Nothing).is_ok();
+    Line::new()
+        .str("loom: swap file: pages ")
+        .dec(u64::from(from))
+        .str("-")
+        .dec(u64::from(to))
+        .str(" cannot be mapped privately (")
+        .errno(errno)
+        .str(if sealed {
+            "); made inaccessible\r\n"
+        } else {
+            "); a store there reaches the swap file\r\n"
+        })
         .emit();
     false
 }

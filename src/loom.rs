@@ -12,7 +12,7 @@
 //! covers one, and the last, partial granule of an image is dirty from the
 //! start (a save writes its pages again, with the same bytes).
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::msg::last_errno;
 
@@ -26,6 +26,9 @@ pub const PAGE_SHIFT: u32 = crate::abi::u3a_page;
 pub const PAGE_WORDS: u32 = 1 << PAGE_SHIFT;
 /// Bytes in a page.
 pub const PAGE_BYTES: usize = (PAGE_WORDS as usize) * 4;
+
+/// The most pages a loom has: word offsets are 32 bits.
+pub const MAX_PAGES: u32 = 1 << (32 - PAGE_SHIFT);
 
 /// The largest granule the fault path can move in one piece (its static
 /// buffer's size): 64 KiB, the largest arm64 kernel page.
@@ -186,8 +189,97 @@ pub enum Backing {
     /// A shared, writable view of a file at the pages' own offset (swap mode's
     /// ephemeral file).
     FileShared(libc::c_int),
+    /// A private, copy-on-write view of a file at the pages' own offset,
+    /// reserving no swap space (a view of most of the loom may be larger
+    /// than memory and swap together): pages mapped shared from swap mode's
+    /// ephemeral file, made private with the same bytes. Read-only, or
+    /// writable (dirty pages).
+    FileCopy { fd: libc::c_int, writable: bool },
     /// Fresh anonymous zero pages.
     Anonymous,
+}
+
+/// Pages mapped shared from a file (`Backing::FileShared`: swap mode's
+/// ephemeral file), a bit each: a store there reaches the file, so a forked
+/// child makes them private (`fault::detach_swap_file`). Written by `remap`
+/// and `remap_unmapping_first` only, as they map (on the runtime's thread,
+/// in its fault handler included); read in a forked child and at `u3e_stop`.
+static SHARED: [AtomicU64; (MAX_PAGES / 64) as usize] =
+    [const { AtomicU64::new(0) }; (MAX_PAGES / 64) as usize];
+
+/// Marks pages `[first, first + count)` as mapped shared or not, a word at
+/// a time where it can. Async-signal-safe.
+fn mark_shared(first: u32, count: u32, shared: bool) {
+    let end = first.saturating_add(count).min(MAX_PAGES);
+    let mut page = first;
+    while page < end {
+        let word = &SHARED[(page / 64) as usize];
+        let bits = if page % 64 == 0 && end - page >= 64 {
+            u64::MAX
+        } else {
+            let width = (64 - page % 64).min(end - page);
+            (u64::MAX >> (64 - width)) << (page % 64)
+        };
+        if shared {
+            word.fetch_or(bits, Ordering::Relaxed);
+        } else {
+            word.fetch_and(!bits, Ordering::Relaxed);
+        }
+        page = (page / 64 + 1) * 64;
+    }
+}
+
+/// The runs of pages below `pages` that are mapped shared from a file, in
+/// order, as `(first, end)`. Allocation-free: a forked child's handler and
+/// `u3e_stop` walk it.
+pub fn shared_runs(pages: u32) -> SharedRuns {
+    SharedRuns {
+        at: 0,
+        end: pages.min(MAX_PAGES),
+    }
+}
+
+/// See `shared_runs`.
+pub struct SharedRuns {
+    at: u32,
+    end: u32,
+}
+
+impl SharedRuns {
+    fn shared(page: u32) -> bool {
+        SHARED[(page / 64) as usize].load(Ordering::Relaxed) & (1 << (page % 64)) != 0
+    }
+
+    /// The first page from `page` on whose bit is `bit` (or the end).
+    fn next_with(&self, mut page: u32, bit: bool) -> u32 {
+        while page < self.end {
+            let word = SHARED[(page / 64) as usize].load(Ordering::Relaxed);
+            let whole = if bit { 0 } else { u64::MAX };
+            if page % 64 == 0 && word == whole {
+                page += 64;
+            } else if Self::shared(page) == bit {
+                return page;
+            } else {
+                page += 1;
+            }
+        }
+        self.end
+    }
+}
+
+impl Iterator for SharedRuns {
+    type Item = (u32, u32);
+
+    fn next(&mut self) -> Option<(u32, u32)> {
+        let first = self.next_with(self.at, true);
+        if first >= self.end {
+            self.at = self.end;
+            return None;
+        }
+        let end = self.next_with(first, false);
+        self.at = end;
+        Some((first, end))
+    }
 }
 
 /// Replaces pages `[first, first + count)` with a new mapping.
@@ -206,6 +298,15 @@ pub fn remap(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
         Backing::FileShared(fd) => (
             libc::PROT_READ | libc::PROT_WRITE,
             fixed | libc::MAP_SHARED,
+            fd,
+        ),
+        Backing::FileCopy { fd, writable } => (
+            if writable {
+                libc::PROT_READ | libc::PROT_WRITE
+            } else {
+                libc::PROT_READ
+            },
+            fixed | libc::MAP_PRIVATE | libc::MAP_NORESERVE,
             fd,
         ),
         Backing::Anonymous => (
@@ -233,6 +334,7 @@ pub fn remap(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
     if got == libc::MAP_FAILED {
         Err(last_errno())
     } else {
+        mark_shared(first, count, matches!(backing, Backing::FileShared(_)));
         Ok(())
     }
 }
@@ -401,6 +503,7 @@ pub fn remap_unmapping_first(first: u32, count: u32, backing: Backing) -> Result
     if unsafe { libc::munmap(page_ptr(first).cast(), bytes_of(count)) } != 0 {
         return Err(last_errno());
     }
+    mark_shared(first, count, false);
     remap(first, count, backing)
 }
 
@@ -475,6 +578,37 @@ mod tests {
         assert_eq!(granule_for(4096, Some("20000")), Ok((16384, false)));
         assert_eq!(granule_for(4096, Some("big")), Ok((16384, false)));
         assert_eq!(granule_for(4096, Some("131072")), Ok((16384, false)));
+    }
+
+    #[test]
+    fn shared_bits_make_runs() {
+        // Far above any loom a test maps: only the bits are exercised.
+        let base = MAX_PAGES - 4096;
+        mark_shared(base + 3, 130, true);
+        mark_shared(base + 200, 1, true);
+        mark_shared(base + 64, 10, false);
+        let runs: Vec<_> = SharedRuns {
+            at: base,
+            end: MAX_PAGES,
+        }
+        .collect();
+        assert_eq!(
+            runs,
+            [
+                (base + 3, base + 64),
+                (base + 74, base + 133),
+                (base + 200, base + 201)
+            ]
+        );
+        mark_shared(base, 4096, false);
+        assert_eq!(
+            SharedRuns {
+                at: base,
+                end: MAX_PAGES
+            }
+            .next(),
+            None
+        );
     }
 
     #[test]

@@ -20,12 +20,16 @@
 //!   the pier: it neither holds the pier's lock (closed in the child by a
 //!   `pthread_atfork` handler) nor writes the pier (its saves are refused),
 //!   and a background save the parent was writing is not its to wait for.
+//!   Nor does it write the parent's swap file: the handler makes the loom's
+//!   pages mapped from it private, and whatever the child boots later, its
+//!   swap file is one of its own (`forked`).
 //!
 //! Owners: `BOOT_PID` is written by `u3e_live`, `RUNTIME_THREAD` by the
-//! calls above, both on the runtime's thread, and read anywhere; `INSIDE` is the lock word itself
+//! calls above, both on the runtime's thread, and read anywhere; `FORKED`
+//! by the fork handler only; `INSIDE` is the lock word itself
 //! (compare-and-swap only). Nothing here allocates or blocks.
 
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::Once;
 
 /// The process that booted the pier (0: none yet).
@@ -34,6 +38,9 @@ static BOOT_PID: AtomicI32 = AtomicI32::new(0);
 static RUNTIME_THREAD: AtomicUsize = AtomicUsize::new(0);
 /// The thread inside a snapshot call (0: none).
 static INSIDE: AtomicUsize = AtomicUsize::new(0);
+/// Whether this process was forked (without exec) from one that had booted
+/// a pier, or from such a child.
+static FORKED: AtomicBool = AtomicBool::new(false);
 
 fn this_thread() -> usize {
     // SAFETY: pthread_self cannot fail; only its value is used, as a number.
@@ -67,6 +74,15 @@ pub fn forked_from() -> Option<i32> {
     (boot != 0 && boot != me).then_some(boot)
 }
 
+/// Whether this process is a child forked without exec from one that had
+/// booted a pier (or from such a child), whatever it has booted since: the
+/// swap file named by `u3C.eph_c` may be an ancestor's, still in use, so
+/// every swap file it uses is one of its own, and it removes none by name.
+/// Async-signal-safe.
+pub fn forked() -> bool {
+    FORKED.load(Ordering::SeqCst)
+}
+
 /// A call only the runtime makes: its thread is the runtime's from here on.
 pub fn runtime_call() {
     RUNTIME_THREAD.store(this_thread(), Ordering::SeqCst);
@@ -79,6 +95,10 @@ pub fn on_runtime_thread() -> bool {
 
 /// Runs in a child right after `fork`: only async-signal-safe work.
 extern "C" fn in_child() {
+    FORKED.store(true, Ordering::SeqCst);
+    // Pages mapped shared from the parent's swap file, writable ones among
+    // them, would take the child's stores into the parent's loom.
+    crate::fault::detach_swap_file(crate::pool::view().ephemeral_fd);
     crate::pier::forget_in_child();
     crate::background::orphan_in_child();
     // Only the forking thread lives on in the child, and it was not inside

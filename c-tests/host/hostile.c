@@ -12,11 +12,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -326,6 +329,205 @@ static void step_fork_child(char *dir, int argc, char **argv) {
   exit(0);
 }
 
+/* ---- a forked child in swap mode ------------------------------------------------------------ */
+
+/* A background save held before it reads a page: its worker's first call
+ * (statvfs of the pier, for the free space) waits while hold_worker is set,
+ * in the process that set it and on any thread but the main one, so that
+ * a forked child's own saves run. */
+static atomic_bool hold_worker;
+static pid_t holder;
+
+int statvfs(const char *path, struct statvfs *buf) {
+  static int (*real)(const char *, struct statvfs *);
+  if (real == NULL) *(void **)&real = dlsym(RTLD_NEXT, "statvfs");
+  while (atomic_load(&hold_worker) && getpid() == holder && gettid() != holder) usleep(500);
+  return real(path, buf);
+}
+
+/* The names in DIR/.urb/chk, sorted, space-separated, into OUT. */
+static void chk_names(const char *dir, char *out, size_t len) {
+  char *chk = chk_path(dir, "");
+  struct dirent **names;
+  int n = scandir(chk, &names, NULL, alphasort);
+  host_check(n >= 0, "scandir %s", chk);
+  size_t at = 0;
+  out[0] = 0;
+  for (int i = 0; i < n; i++) {
+    if (names[i]->d_name[0] != '.') {
+      at += (size_t)snprintf(out + at, at < len ? len - at : 0, "%s ", names[i]->d_name);
+    }
+    free(names[i]);
+  }
+  free(names);
+  free(chk);
+  host_check(at < len, "too many files in %s", dir);
+}
+
+static uint32_t fork_half, fork_low, fork_high;
+static uint32_t parents_pages(uint32_t page) { return page < fork_half ? fork_low : fork_high; }
+
+static void check_parents_loom(uint32_t n, uint32_t stack_seed, bool free_page) {
+  for (uint32_t p = 0; p < n; p++) {
+    host_check(host_holds(parents_pages(p), p, host_page(p)),
+               "the parent's loom page %u does not hold seed %u", p, parents_pages(p));
+  }
+  uint32_t top = host_pages() - 1;
+  host_check(host_holds(stack_seed, top, host_page(top)),
+             "the parent's stack page %u does not hold seed %u", top, stack_seed);
+  /* A save drops the free pages' contents (u3e_toss): before it only. */
+  host_check(!free_page || host_holds(stack_seed, n + 1, host_page(n + 1)),
+             "the parent's free page %u does not hold seed %u", n + 1, stack_seed);
+}
+
+/* The child of fork_swap: runs ORDER (comma-separated steps) and exits 0.
+ *   store  stores seed 7 to heap pages [0, N), to the free page N + 1 and
+ *          to the top stack page;
+ *   yolo   u3e_yolo, then stores seed 8 the same way;
+ *   stop   u3e_stop;
+ *   live   u3e_live on OTHER, stores the next seed from 20 into its N heap
+ *          pages, saves, and checks OTHER's image holds them;
+ *   save   stores seed 9 and calls u3e_save and looms_save_wait. */
+static _Noreturn void fork_swap_child(uint32_t n, const char *order, char *other) {
+  char steps[256];
+  snprintf(steps, sizeof steps, "%s", order);
+  uint32_t seed = 20, top = host_pages() - 1;
+  for (char *step = strtok(steps, ","); step; step = strtok(NULL, ",")) {
+    if (!strcmp(step, "store") || !strcmp(step, "yolo")) {
+      uint32_t value = 7;
+      if (!strcmp(step, "yolo")) {
+        host_check(u3e_yolo() == c3y, "the child's u3e_yolo failed");
+        value = 8;
+      }
+      for (uint32_t p = 0; p < n; p++) host_fill(value, p);
+      host_fill(value, n + 1);
+      host_fill(value, top);
+      host_check(host_holds(value, 0, host_page(0)), "the child's store did not land");
+    } else if (!strcmp(step, "stop")) {
+      u3e_stop();
+    } else if (!strcmp(step, "live")) {
+      u3e_live(c3n, other);
+      host_road(n, 2);
+      u3e_ward(host_low(), host_high());
+      for (uint32_t p = 0; p < n; p++) host_fill(seed, p);
+      u3e_save(host_low(), host_high());
+      host_check(looms_save_wait() == 0, "the child's save of its own pier failed");
+      check_image(other, seed, n);
+      seed++;
+    } else if (!strcmp(step, "save")) {
+      for (uint32_t p = 0; p < n; p++) host_fill(9, p);
+      u3e_save(host_low(), host_high());
+      printf("child: save, then looms_save_wait %d\n", looms_save_wait());
+    } else {
+      host_check(false, "unknown step %s", step);
+    }
+  }
+  printf("child: %s done\n", order);
+  fflush(NULL);
+  exit(0);
+}
+
+/* fork_swap DIR N ORDER OTHER: saves N heap pages of seed 1, then seed 2
+ * (held at its start in background mode, so that it is still to be
+ * written at the fork), stores seed 3 into the first half (dirty and
+ * writable at the fork: in swap mode, pages of limbo.bin) and seed 4 into
+ * the free page N + 1 and the top stack page, and forks; the child runs
+ * ORDER (fork_swap_child), OTHER being a pier of its own. Once it has
+ * exited, the parent's loom, its pier's files and its swap file are as
+ * they were, its pending save writes its own pages, and so does its next
+ * one. */
+static void step_fork_swap(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_check(argc > 5, "fork_swap DIR N ORDER OTHER");
+  bool swap = (opts.flags & HOST_SWAP) != 0;
+  host_boot_road(dir, &opts, n, 2);
+  uint32_t top = host_pages() - 1;
+  fill_and_save(1, n);
+  host_check(looms_save_wait() == 0, "first save");
+  const char *mode = getenv("LOOMS_SAVE");
+  bool background = mode && !strcmp(mode, "background");
+  holder = getpid();
+  atomic_store(&hold_worker, background);
+  fill_and_save(2, n);
+  fork_half = n / 2, fork_low = 3, fork_high = 2;
+  for (uint32_t p = 0; p < fork_half; p++) host_fill(3, p);
+  host_fill(4, n + 1);
+  host_fill(4, top);
+  char *limbo = chk_path(dir, "limbo.bin");
+  struct stat before, after;
+  host_check(!swap || stat(limbo, &before) == 0, "no limbo.bin in swap mode");
+  char names_before[512], names_after[512];
+  chk_names(dir, names_before, sizeof names_before);
+  fflush(NULL);
+  pid_t child = fork();
+  host_check(child >= 0, "fork");
+  if (child == 0) fork_swap_child(n, argv[4], argv[5]);
+  int status = 0;
+  host_check(waitpid(child, &status, 0) == child, "waitpid");
+  host_check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child (%s) %s %d", argv[4],
+             WIFEXITED(status) ? "exited" : "died of signal",
+             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  /* The child wrote nothing of the parent's: its loom, its pier, its swap file. */
+  check_parents_loom(n, 4, true);
+  if (background) check_image(dir, 1, n);
+  chk_names(dir, names_after, sizeof names_after);
+  host_check(!strcmp(names_before, names_after), "the pier's files were [%s], now [%s]",
+             names_before, names_after);
+  if (swap) {
+    host_check(stat(limbo, &after) == 0, "the parent's limbo.bin is gone");
+    host_check(after.st_ino == before.st_ino && after.st_dev == before.st_dev,
+               "the parent's limbo.bin was replaced");
+  }
+  /* The save pending at the fork, then the next, write the parent's pages. */
+  atomic_store(&hold_worker, false);
+  host_check(looms_save_wait() == 0, "the parent's save");
+  check_image(dir, 2, n);
+  u3e_save(host_low(), host_high());
+  host_check(looms_save_wait() == 0, "the parent's next save");
+  host_check_image(dir, n, parents_pages);
+  check_parents_loom(n, 4, false);
+  free(limbo);
+  printf("fork (%s) in %s: the parent's loom, pier and swap file kept; its saves whole\n",
+         argv[4], background ? "a background save" : "sync saves");
+}
+
+/* fork_stopped DIR N: as fork_swap, but the parent calls u3e_stop before
+ * it forks, and the child stores to every page as "store" does: the loom
+ * the parent keeps after its stop (in swap mode, still pages of its
+ * limbo.bin, unlinked) is not written either, and the pier boots again
+ * with the parent's last save. */
+static void step_fork_stopped(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_boot_road(dir, &opts, n, 2);
+  uint32_t top = host_pages() - 1;
+  fill_and_save(2, n);
+  host_check(looms_save_wait() == 0, "the save");
+  fork_half = n / 2, fork_low = 3, fork_high = 2;
+  for (uint32_t p = 0; p < fork_half; p++) host_fill(3, p);
+  host_fill(4, n + 1);
+  host_fill(4, top);
+  u3e_stop();
+  fflush(NULL);
+  pid_t child = fork();
+  host_check(child >= 0, "fork");
+  if (child == 0) {
+    for (uint32_t p = 0; p < n; p++) host_fill(7, p);
+    host_fill(7, n + 1);
+    host_fill(7, top);
+    host_check(host_holds(7, 0, host_page(0)), "the child's store did not land");
+    exit(0);
+  }
+  int status = 0;
+  host_check(waitpid(child, &status, 0) == child, "waitpid");
+  host_check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child %s %d",
+             WIFEXITED(status) ? "exited" : "died of signal",
+             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  check_parents_loom(n, 4, true);
+  u3e_live(c3n, dir);
+  check_image(dir, 2, n);
+  printf("fork after u3e_stop: the parent's loom and pier kept\n");
+}
+
 /* stop_first DIR: u3e_stop before any u3e_live closes no descriptor of
  * the runtime's (events.c closed descriptor 0). */
 static void step_stop_first(char *dir, int argc, char **argv) {
@@ -355,7 +557,8 @@ int main(int argc, char **argv) {
       {"soft_backup", step_soft_backup},     {"sparse", step_sparse},
       {"fill_holes", step_fill_holes},       {"live_null", step_live_null},
       {"image_seeds", step_image_seeds},     {"fork_child", step_fork_child},
-      {"stop_first", step_stop_first},
+      {"stop_first", step_stop_first},     {"fork_swap", step_fork_swap},
+      {"fork_stopped", step_fork_stopped},
   };
   return host_run_step("hostile", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

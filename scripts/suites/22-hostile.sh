@@ -22,11 +22,13 @@ HOST=$OUT/hostile
 BG=$OUT/background
 LOOMS=$ROOT/target/release/looms
 W=$(mktemp -d /tmp/looms-hostile.XXXXXX)
+# Piers whose disk is not the point, on tmpfs where there is one.
+SHM=$(mktemp -d /dev/shm/looms-hostile.XXXXXX 2>/dev/null || mktemp -d "$W/shm.XXXXXX")
 MOUNTS=()
 cleanup() {
     local m
     for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
-    rm -rf "$W"
+    rm -rf "$W" "$SHM"
 }
 trap cleanup EXIT
 failed=0
@@ -408,6 +410,30 @@ fork_entry() {
     esac
 }
 
+# fork() with the parent's save of N pages still to be written (held in
+# background mode) and pages dirty and writable (in swap mode: pages of
+# limbo.bin); the child runs each ORDER of steps (see fork_swap in
+# hostile.c); the parent's loom, its pier's files and its swap file are as
+# they were, and its saves write its own pages.
+fork_swap() {
+    local order
+    for order in "$@"; do
+        rm -rf "$SHM/p" "$SHM/q" && mkdir -p "$SHM/q/.urb/chk" &&
+            ok "$HOST" LOOMS_SAVE="$SAVE" -- fork_swap "$SHM/p" 8 "$order" "$SHM/q" &&
+            has "child: $order done" && has "fork ($order) in" || {
+            echo "order: $order" >>"$LOG"
+            return 1
+        }
+    done
+}
+
+# As fork_swap, the parent stops before it forks: the child's stores do not
+# reach the loom the parent keeps, and the pier boots with its last save.
+fork_stopped() {
+    rm -rf "$SHM/p" && ok "$HOST" LOOMS_SAVE="$SAVE" -- fork_stopped "$SHM/p" 8 &&
+        has "fork after u3e_stop: the parent's loom and pier kept"
+}
+
 # A signal handler saves or waits while the runtime's thread is inside
 # u3e_save or looms_save_wait: refused with a line, or done; never a hang.
 signal_save() {
@@ -636,6 +662,10 @@ for mode in "${MODES[@]}"; do
         for which in exit _exit save wait stop live backup; do
             run "fork-$which" fork_entry "$which"
         done
+        run fork-stores-private fork_swap store yolo save,store
+        run fork-other-pier fork_swap live live,stop stop,live stop,live,stop,live \
+            save,stop,live,save live,stop,store
+        run fork-after-stop fork_stopped
         run signal-save signal_save
     done
     SAVE=
@@ -646,6 +676,19 @@ for mode in "${MODES[@]}"; do
     run no-fallocate no_fallocate shim
     run no-block-counts no_block_counts shim
 done
+# Swap mode asked for uffd tracking (it keeps mprotect), and swap mode
+# with no_demand (the image read into limbo.bin's pages).
+for mode in "swap uffd" "swap,no_demand mprotect"; do
+    FLAGS=${mode% *}
+    TRACK=${mode#* }
+    for SAVE in sync background; do
+        run fork-stores-private fork_swap store yolo save,store
+        run fork-other-pier fork_swap live live,stop stop,live stop,live,stop,live \
+            save,stop,live,save live,stop,store
+        run fork-after-stop fork_stopped
+    done
+done
+SAVE=
 FLAGS= TRACK=auto
 run auto-background auto_background
 FLAGS=swap TRACK=mprotect

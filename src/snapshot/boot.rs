@@ -25,13 +25,13 @@ pub(super) fn make_dirs(pier: &Pier) {
 
 /// `_ce_ephemeral_open`: opens (creating) the swap file, sized to the loom.
 ///
-/// `parents`: in a child forked without exec, the identity of the parent's
-/// ephemeral file. Where the path names that very file (`u3C.eph_c` is set
-/// once per process, so a child's boot of another pier finds the parent's
-/// path), the child gets a file of its own beside it, unlinked at once: it
-/// must never store into the parent's loom, whose background save may
-/// still be reading those pages.
-pub(super) fn open_ephemeral(pier: &Pier, parents: Option<(u64, u64)>) -> bool {
+/// In a child forked without exec (`process::forked`), whatever it did
+/// since, the path may name an ancestor's swap file, still in use
+/// (`u3C.eph_c` is set once per process, and a child's `u3e_stop` cannot
+/// tell): the child gets a file of its own beside it, unlinked at once. It
+/// must never store into the parent's loom, whose saves (a background one
+/// may still be reading those pages) write it into the parent's pier.
+pub(super) fn open_ephemeral(pier: &Pier) -> bool {
     if host::ephemeral_path().is_null() {
         let limbo = pier.limbo();
         // SAFETY: strdup copies a valid C string into malloc'd memory the
@@ -39,28 +39,19 @@ pub(super) fn open_ephemeral(pier: &Pier, parents: Option<(u64, u64)>) -> bool {
         host::set_ephemeral_path(unsafe { libc::strdup(limbo.c().as_ptr()) });
     }
     // SAFETY: u3C.eph_c is a valid C string (the runtime's or ours).
-    let path = unsafe { Path::from_c(host::ephemeral_path()) };
-    let file = match File::open_regular(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
-        Ok(file) if parents.is_some() && file.identity().ok() == parents => {
-            let own = Path::from_bytes(
-                [path.bytes(), format!(".{}", process::this_pid()).as_bytes()].concat(),
-            );
-            let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
-            match File::open_regular(&own, exclusive, 0o600) {
-                Ok(file) => {
-                    let _ = image::unlink(&own);
-                    file
-                }
-                Err(err) => {
-                    say!(
-                        "loom: ephemeral c3_open {}: {}\r\n",
-                        own.show(),
-                        strerror(err.errno)
-                    );
-                    return false;
-                }
-            }
-        }
+    let configured = unsafe { Path::from_c(host::ephemeral_path()) };
+    let (path, flags, mode) = if process::forked() {
+        let own = [
+            configured.bytes(),
+            format!(".{}", process::this_pid()).as_bytes(),
+        ]
+        .concat();
+        let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+        (Path::from_bytes(own), exclusive, 0o600)
+    } else {
+        (configured, libc::O_RDWR | libc::O_CREAT, 0o666)
+    };
+    let file = match File::open_regular(&path, flags, mode) {
         Ok(file) => file,
         Err(err) => {
             say!(
@@ -71,6 +62,10 @@ pub(super) fn open_ephemeral(pier: &Pier, parents: Option<(u64, u64)>) -> bool {
             return false;
         }
     };
+    if process::forked() {
+        // Nobody else can reach it; it goes with the process.
+        let _ = image::unlink(&path);
+    }
     if let Err(err) = file.set_len(loom::bytes_of(pool::view().pages) as u64) {
         say!(
             "loom: ephemeral ftruncate {}: {}\r\n",
@@ -247,13 +242,6 @@ pub(super) fn choose_granule() -> Result<(), usize> {
 pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     let _inside = enter_or_bail("live");
     barrier();
-    // A forked child's boot must not take the parent's swap file.
-    let parents_swap = match (process::forked_from(), pool::view().ephemeral_fd) {
-        (Some(_), fd) if fd > 0 => File::borrowed(fd, &Path::from_bytes(b"limbo".to_vec()))
-            .identity()
-            .ok(),
-        _ => None,
-    };
     process::booted();
     // A boot after an earlier one in this process (u3e_stop then u3e_live,
     // or u3e_live in a forked child) finds the earlier image's pages still
@@ -292,7 +280,7 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         make_dirs(&pier);
     }
     let unguarded = lock_pier(&pier);
-    if host::flag(host::SWAP) && !open_ephemeral(&pier, parents_swap) {
+    if host::flag(host::SWAP) && !open_ephemeral(&pier) {
         say!("boot: failed to load ephemeral file\r\n");
         exit_boot();
     }

@@ -308,10 +308,14 @@ pub fn stop() {
             view.image_pages,
             view.pages.saturating_sub(view.image_pages),
         );
+        // The loom keeps mapping the file once it is closed: a child forked
+        // from here on must not be able to store into it.
+        fault::detach_swap_file(view.ephemeral_fd);
         // SAFETY: closing the descriptor the pool owns.
         unsafe { libc::close(view.ephemeral_fd) };
-        // A forked child does not remove the parent's swap file.
-        if process::forked_from().is_none() {
+        // A forked child's swap file is its own and unlinked already; the
+        // path names its parent's.
+        if !process::forked() {
             // SAFETY: unlinking the path the runtime configured.
             unsafe { libc::unlink(host::ephemeral_path()) };
         }
