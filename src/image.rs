@@ -273,6 +273,25 @@ impl File {
             && sys::set_uncached(self.fd, false)
     }
 
+    /// Makes `[offset, offset + len)` of this file share the blocks of
+    /// `[from_offset, from_offset + len)` of `from` (`sys::clone_range`):
+    /// the bytes are `from`'s, and nothing is written a second time.
+    /// `Err(errno)` where the file system refuses (see `never_shares`).
+    pub fn share_from(
+        &self,
+        from: &File,
+        from_offset: u64,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), i32> {
+        loop {
+            match sys::clone_range(from.fd, from_offset, self.fd, offset, len) {
+                Err(libc::EINTR | libc::EAGAIN) => continue,
+                done => return done,
+            }
+        }
+    }
+
     /// Gives up ownership of the descriptor.
     pub fn into_raw(self) -> libc::c_int {
         let fd = self.fd;
@@ -863,17 +882,61 @@ pub fn write_pages(image: &File, pages: &[u32], slices: &[&[u8]]) -> IoResult<()
     Ok(())
 }
 
+/// Whether saves and backups may let files share blocks (reflinks) and
+/// copy inside the kernel: yes unless the environment variable
+/// `LOOMS_REFLINK` is `0`, which makes every save and backup write its
+/// bytes as `events.c` does (the baseline the disk benchmark compares
+/// against). Read once per process.
+pub fn sharing_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var_os("LOOMS_REFLINK").map_or(true, |value| value != "0"))
+}
+
+/// Whether a refused `File::share_from` means these two files cannot share
+/// blocks at all (no reflinks on the file system, two file systems, a
+/// block size the range is not aligned to), rather than this range only.
+pub fn never_shares(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EOPNOTSUPP | libc::ENOTTY | libc::ENOSYS | libc::EXDEV | libc::EINVAL | libc::EBADF
+    )
+}
+
+/// How much one `copy_file_range` call of a backup copies: the progress
+/// callback is called this often.
+const COPY_CHUNK: u64 = 16 << 20;
+
 /// Copies all of `from` (`len` bytes) into `to`, from offset 0, calling
-/// `progress` with (bytes copied, bytes in all).
+/// `progress` with (bytes copied, bytes in all). Inside the kernel
+/// (`sys::copy_range`: where the file system shares blocks the copy shares
+/// them and writes no data) while it is allowed (`sharing_enabled`) and
+/// works; from wherever it is refused on, by reads and writes.
 pub fn copy_with_progress(
     from: &File,
     to: &File,
     len: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> IoResult<()> {
-    const CHUNK: usize = 64 * PAGE_BYTES;
-    let mut buf = vec![0u8; CHUNK.min(len as usize).max(1)];
     let mut at = 0u64;
+    if sharing_enabled() {
+        while at < len {
+            let take = (len - at).min(COPY_CHUNK) as usize;
+            match sys::copy_range(from.fd, at, to.fd, at, take) {
+                Ok(0) => return Err(from.path.err("read (file ends early)", libc::EIO)),
+                Ok(got) => {
+                    at += got as u64;
+                    progress(at, len);
+                }
+                Err(libc::EINTR) => {}
+                // Refused (EXDEV across file systems before Linux 5.19,
+                // ENOSYS, EINVAL, ...): reads and writes say what is wrong,
+                // if anything is.
+                Err(_) => break,
+            }
+        }
+    }
+    const CHUNK: usize = 64 * PAGE_BYTES;
+    let mut buf = vec![0u8; CHUNK.min((len - at) as usize).max(1)];
     while at < len {
         let take = (len - at).min(buf.len() as u64) as usize;
         from.read_exact_at(&mut buf[..take], at)?;
