@@ -3,7 +3,9 @@
 #   loopfs_mount TYPE MIB DIR   makes a sparse MIB-MiB file in $LOOPFS_BACKING
 #                               (default /dev/shm), makes a TYPE file system on
 #                               it (ext4, xfs, btrfs), mounts it on DIR through
-#                               a loop device; prints the device's name (loopN)
+#                               a loop device, whose name (loopN) it leaves in
+#                               LOOPFS_DEV; call it in this shell, not in $(),
+#                               so that loopfs_cleanup knows what it mounted
 #   loopfs_cleanup              unmounts and detaches everything mounted here
 #   loopfs_why_not TYPE         why TYPE cannot be mounted here ("" if it can)
 #
@@ -12,6 +14,7 @@
 LOOPFS_BACKING=${LOOPFS_BACKING:-/dev/shm}
 LOOPFS_MOUNTS=()
 LOOPFS_FILES=()
+LOOPFS_DEV=
 
 loopfs_why_not() {
     local type=$1
@@ -44,7 +47,7 @@ loopfs_mount() {
         return 1
     fi
     LOOPFS_MOUNTS+=("$dir")
-    basename "$dev"
+    LOOPFS_DEV=$(basename "$dev")
 }
 
 loopfs_cleanup() {

@@ -1162,6 +1162,70 @@ mod tests {
     }
 
     #[test]
+    fn sharing_a_range_or_saying_why_not() {
+        let dir = temp_dir();
+        let from = File::open(
+            &Path::join(dir.bytes(), "from.bin"),
+            libc::O_RDWR | libc::O_CREAT,
+            0o600,
+        )
+        .unwrap();
+        let to = File::open(
+            &Path::join(dir.bytes(), "to.bin"),
+            libc::O_RDWR | libc::O_CREAT,
+            0o600,
+        )
+        .unwrap();
+        let pages: Vec<u8> = (0..3 * PAGE_BYTES)
+            .map(|at| (at / PAGE_BYTES + 1) as u8)
+            .collect();
+        from.write_all_at(&pages, 0).unwrap();
+        from.sync_data().unwrap();
+        to.set_len(4 * PAGE_BYTES as u64).unwrap();
+        let page = PAGE_BYTES as u64;
+        match to.share_from(&from, page, 2 * page, 2 * page) {
+            Ok(()) => {
+                // Pages 1 and 2 of `from` are pages 2 and 3 of `to`.
+                let mut back = vec![0u8; 2 * PAGE_BYTES];
+                to.read_exact_at(&mut back, 2 * page).unwrap();
+                assert_eq!(back, pages[PAGE_BYTES..]);
+                let mut first = vec![1u8; PAGE_BYTES];
+                to.read_exact_at(&mut first, 0).unwrap();
+                assert!(first.iter().all(|&x| x == 0));
+            }
+            // A file system without shared blocks says so as one of the
+            // refusals the save falls back from for the rest of its runs.
+            Err(errno) => assert!(never_shares(errno), "errno {errno}"),
+        }
+        // A copy of the whole file, however the kernel makes it, holds the
+        // same bytes and reports its progress to the end.
+        let copy = File::open(
+            &Path::join(dir.bytes(), "copy.bin"),
+            libc::O_RDWR | libc::O_CREAT,
+            0o600,
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        copy_with_progress(&from, &copy, 3 * page, &mut |done, all| {
+            seen.push((done, all))
+        })
+        .unwrap();
+        let mut back = vec![0u8; 3 * PAGE_BYTES];
+        copy.read_exact_at(&mut back, 0).unwrap();
+        assert_eq!(back, pages);
+        assert_eq!(seen.last(), Some(&(3 * page, 3 * page)));
+        // A source shorter than asked for is an error, not a short copy.
+        let err = copy_with_progress(&from, &copy, 4 * page, &mut |_, _| {}).unwrap_err();
+        assert_eq!(err.errno, libc::EIO);
+        drop((from, to, copy));
+        for name in ["from.bin", "to.bin", "copy.bin"] {
+            unlink(&Path::join(dir.bytes(), name)).unwrap();
+        }
+        // SAFETY: valid C string.
+        unsafe { libc::rmdir(dir.c().as_ptr()) };
+    }
+
+    #[test]
     fn growing_an_odd_image_drops_its_partial_page() {
         let dir = temp_dir();
         let path = Path::join(dir.bytes(), "odd.bin");

@@ -154,7 +154,7 @@ int failures(void);
 
 /* ---- the test groups ---------------------------------------------------------------------- */
 
-int test_points(void);
+int test_points(const char *only);
 int test_random(long runs);
 int test_order(void);
 int test_ioerr(void);
