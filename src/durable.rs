@@ -503,7 +503,7 @@ fn share_runs(image: &File, memory: &File, pages: &[u32], cost: &mut Cost) -> Ve
     left
 }
 
-/// What a save wrote, for the verbose line (`say_cost`).
+/// What a save wrote, for the verbose line (`Cost::say`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Cost {
     /// Pages saved.
