@@ -144,9 +144,9 @@ pub(crate) struct Job {
     left_patch: bool,
 }
 
-/// What the worker hands back: how the protocol ended, and whether an
-/// applied patch could not be removed (`LEFT_PATCH`).
-type Outcome = (Written, bool);
+/// What the worker hands back: how the protocol ended, whether an
+/// applied patch could not be removed (`LEFT_PATCH`), and what it wrote.
+type Outcome = (Written, bool, durable::Cost);
 
 impl Job {
     /// The durable protocol, from the loom's pages as they were at
@@ -154,7 +154,7 @@ impl Job {
     /// can be had, on the runtime's thread).
     fn run(self) -> Outcome {
         let mut left_patch = self.left_patch;
-        let written = durable::write_durably(
+        let (written, cost) = durable::write_durably(
             &self.pier,
             &self.image,
             self.capture.pages(),
@@ -166,7 +166,7 @@ impl Job {
             &mut left_patch,
             &mut || {},
         );
-        (written, left_patch)
+        (written, left_patch, cost)
     }
 }
 
@@ -365,7 +365,7 @@ pub(crate) fn launch(
             .name("looms-save".into())
             .spawn(move || {
                 let job = given.lock().ok().and_then(|mut job| job.take());
-                let outcome = job.map_or((Written::Kept, false), Job::run);
+                let outcome = job.map_or((Written::Kept, false, Default::default()), Job::run);
                 OUTCOME.store(outcome_code(outcome.0), Ordering::Release);
                 atomic_wait::wake_all(&OUTCOME);
                 outcome
@@ -394,10 +394,11 @@ pub(crate) fn launch(
         Err(_) => {
             let job = slot.lock().ok().and_then(|mut job| job.take());
             let capture = job.as_ref().map(|job| Arc::clone(&job.capture));
-            let (written, left_patch) = job.map_or((Written::Kept, false), Job::run);
+            let (written, left_patch, cost) =
+                job.map_or((Written::Kept, false, Default::default()), Job::run);
             OUTCOME.store(outcome_code(written), Ordering::Release);
             match capture {
-                Some(capture) => end_capture(&capture),
+                Some(capture) => end_capture(&capture, written, &cost),
                 None => capture::clear(),
             }
             after(Finished {
@@ -414,8 +415,9 @@ pub(crate) fn launch(
 
 /// Ends the store side's part of a save whose worker is done: stores no
 /// longer consult the capture. Verbose mode says how many pages were
-/// copied because the runtime stored to them while they were being written.
-fn end_capture(capture: &Capture) {
+/// copied because the runtime stored to them while they were being written,
+/// and what a completed save wrote.
+fn end_capture(capture: &Capture, written: Written, cost: &durable::Cost) {
     capture::clear();
     if crate::ffi::host::flag(crate::ffi::host::VERBOSE) {
         say!(
@@ -423,6 +425,9 @@ fn end_capture(capture: &Capture) {
             capture.copied(),
             capture.pages().len()
         );
+        if written == Written::Saved {
+            cost.say();
+        }
     }
 }
 
@@ -464,8 +469,12 @@ fn finish_pending(pending: Pending, after: fn(Finished)) {
     }
     // A worker cannot panic (panics abort); a lost result counts as a save
     // that wrote nothing.
-    let (written, left_patch) = pending.worker.join().unwrap_or((Written::Kept, false));
-    end_capture(&pending.capture);
+    let (written, left_patch, cost) =
+        pending
+            .worker
+            .join()
+            .unwrap_or((Written::Kept, false, Default::default()));
+    end_capture(&pending.capture, written, &cost);
     after(Finished {
         written,
         left_patch: Some(left_patch),

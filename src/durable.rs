@@ -3,8 +3,9 @@
 //! 1. create `control.bin` and `memory.bin` (`O_EXCL`), write the dirty
 //!    pages and the control block;            crash: torn patch, discarded at boot
 //! 2. `fdatasync` both, `fsync` `.urb/chk`;   crash: complete patch, applied at boot
-//! 3. resize `image.bin` to `tot_w` pages, write the pages, `fdatasync`;
-//!    crash: half image, patch re-applied at boot
+//! 3. resize `image.bin` to `tot_w` pages, write the pages (or, where the
+//!    file system shares blocks, make the image share them with
+//!    `memory.bin`), `fdatasync`; crash: half image, patch re-applied at boot
 //! 4. unlink `control.bin`, then `memory.bin`, `fsync` `.urb/chk`;
 //!    crash: orphan memory.bin, removed at boot
 //!
@@ -280,7 +281,7 @@ fn write_patch(
     total: u32,
     old: u32,
     between: &mut dyn FnMut(),
-) -> Result<(), SaveError> {
+) -> Result<File, SaveError> {
     let count = pages.len();
     let need = patch::control_len(count as u32)
         + loom::bytes_of(count as u32) as u64
@@ -355,14 +356,14 @@ fn write_patch(
                 memory.written_and_dropped(0, 0)
             }
         })
-        .and_then(|()| memory.close())
+        .and_then(|()| memory.flush())
         .and_then(|()| control_file.close())
         .and_then(|()| image::sync_dir(&pier.chk()));
     if let Err(err) = synced {
         discard_own_patch(pier);
         return Err(SaveError::Patch(err));
     }
-    Ok(())
+    Ok(memory)
 }
 
 /// Writes `slices` (the bytes of `pages`) into `memory` and returns their
@@ -438,19 +439,122 @@ fn discard_own_patch(pier: &Pier) {
     let _ = image::sync_dir(&pier.chk());
 }
 
-/// Step 3: writes the saved pages into the image, `tot_w` pages long.
-fn write_image(image: &File, pages: &[u32], source: Source, total: u32) -> Result<(), IoError> {
+/// Step 3: the saved pages into the image, `tot_w` pages long. Where the
+/// file system shares blocks between files (`image::sharing_enabled`), the
+/// image takes each run of the patch's pages from `memory.bin` by
+/// reference (`File::share_from`): page `i` of `memory.bin` lies at
+/// `16 KiB * i` and page `p` of the image at `16 KiB * p`, both multiples
+/// of any block size up to 16 KiB, so a run of adjacent pages is one range
+/// in each file. Each run the call refuses is written from `source`, as
+/// everywhere else. `memory.bin` is durable by now (step 2), and sharing
+/// never changes it, so it stays the recovery source until step 4.
+fn write_image(
+    image: &File,
+    memory: &File,
+    pages: &[u32],
+    source: Source,
+    total: u32,
+    cost: &mut Cost,
+) -> Result<(), IoError> {
     image::resize(image, total)?;
+    let left = if image::sharing_enabled() {
+        share_runs(image, memory, pages, cost)
+    } else {
+        vec![(0, pages.len())]
+    };
+    let at = |page: u32| loom::bytes_of(page) as u64;
     let mut writeback = Writeback::new(image);
-    source.for_each(
-        true,
-        &mut |from, slices| image::write_pages(image, &pages[from..from + slices.len()], slices),
-        &mut |from, to| {
-            let at = |page: u32| loom::bytes_of(page) as u64;
-            writeback.wrote(at(pages[from]), at(pages[to - 1] + 1))
-        },
-    )?;
+    let mut written = 0u64;
+    if !left.is_empty() || matches!(source, Source::Captured(_)) {
+        // A background save's pages are released here whatever is left
+        // to write: the runtime's stores to them need no copy from now on.
+        let mut next = 0;
+        source.for_each(
+            true,
+            &mut |from, slices| {
+                let to = from + slices.len();
+                while next < left.len() && left[next].1 <= from {
+                    next += 1;
+                }
+                for &(first, end) in left[next..].iter().take_while(|run| run.0 < to) {
+                    let (a, b) = (first.max(from), end.min(to));
+                    image::write_pages(image, &pages[a..b], &slices[a - from..b - from])?;
+                    writeback.wrote(at(pages[a]), at(pages[b - 1] + 1))?;
+                    written += loom::bytes_of((b - a) as u32) as u64;
+                }
+                Ok(())
+            },
+            &mut |_, _| Ok(()),
+        )?;
+    }
+    cost.image_written = written;
     image.sync_data()
+}
+
+/// The runs of `pages` (as index ranges into the list, and so into
+/// `memory.bin`) that the image took from `memory.bin` by reference are
+/// done; returns the index ranges `[from, to)` left to write, ascending.
+/// The first refusal that says the file system cannot share these files
+/// at all (no reflinks, two file systems, a block size the pages are not
+/// aligned to) leaves the rest of the save to the writes.
+fn share_runs(image: &File, memory: &File, pages: &[u32], cost: &mut Cost) -> Vec<(usize, usize)> {
+    let mut left: Vec<(usize, usize)> = Vec::new();
+    let push = |left: &mut Vec<(usize, usize)>, from: usize, to: usize| match left.last_mut() {
+        Some(last) if last.1 == from => last.1 = to,
+        _ => left.push((from, to)),
+    };
+    let mut from = 0;
+    while from < pages.len() {
+        let mut to = from + 1;
+        while to < pages.len() && pages[to] == pages[to - 1] + 1 {
+            to += 1;
+        }
+        let len = loom::bytes_of((to - from) as u32) as u64;
+        let src = loom::bytes_of(from as u32) as u64;
+        let dst = loom::bytes_of(pages[from]) as u64;
+        match image.share_from(memory, src, dst, len) {
+            Ok(()) => cost.image_shared += len,
+            Err(errno) if image::never_shares(errno) => {
+                push(&mut left, from, pages.len());
+                break;
+            }
+            Err(_) => push(&mut left, from, to),
+        }
+        from = to;
+    }
+    left
+}
+
+/// What a save wrote, for the verbose line (`Cost::say`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Cost {
+    /// Pages saved.
+    pub pages: usize,
+    /// Bytes written to `control.bin` and `memory.bin`.
+    pub patch: u64,
+    /// Bytes of pages written to the image.
+    pub image_written: u64,
+    /// Bytes of pages the image took from `memory.bin` by reference.
+    pub image_shared: u64,
+    /// Microseconds from the first check to the patch's removal.
+    pub micros: u64,
+}
+
+impl Cost {
+    /// The verbose line of a completed save: what reached the files, and
+    /// how long it took.
+    pub(crate) fn say(&self) {
+        let mib = |bytes: u64| bytes as f64 / (1u64 << 20) as f64;
+        say!(
+            "loom: save: {} pages, {:.1} MiB written ({:.1} MiB patch, {:.1} MiB image), {:.1} MiB of the image shared with the patch, {:.1} ms\r\n",
+            self.pages,
+            mib(self.patch + self.image_written),
+            mib(self.patch),
+            mib(self.image_written),
+            mib(self.image_shared),
+            self.micros as f64 / 1000.0
+        );
+    }
 }
 
 /// The image's length in pages after a save (`tot_w`) and before it.
@@ -478,6 +582,7 @@ pub(crate) enum Written {
 /// background one from the copy taken at `u3e_save`, on the worker thread.
 /// Touches no runtime state: `between` is where the caller may call the
 /// runtime; `left_patch` is `LEFT_PATCH`, read and written by the caller.
+/// Returns how it ended, and what it wrote.
 pub(crate) fn write_durably(
     pier: &Pier,
     image: &File,
@@ -486,7 +591,12 @@ pub(crate) fn write_durably(
     Lengths { total, old }: Lengths,
     left_patch: &mut bool,
     between: &mut dyn FnMut(),
-) -> Written {
+) -> (Written, Cost) {
+    let started = std::time::Instant::now();
+    let mut cost = Cost {
+        pages: pages.len(),
+        ..Cost::default()
+    };
     // An applied patch whose removal failed must go before a new one is
     // written (its control.bin would refuse the new patch).
     if *left_patch {
@@ -498,14 +608,14 @@ pub(crate) fn write_durably(
                 "loom: save: the last patch is still in {}; nothing written, will retry\r\n",
                 pier.chk().show()
             );
-            return Written::Kept;
+            return (Written::Kept, cost);
         }
         *left_patch = false;
     }
 
     // Steps 1-2. Failure here keeps the old snapshot and every dirty page dirty.
-    match write_patch(pier, image, pages, source, total, old, between) {
-        Ok(()) => {}
+    let memory = match write_patch(pier, image, pages, source, total, old, between) {
+        Ok(memory) => memory,
         Err(SaveError::Space { need, free }) => {
             say!(
                 "loom: save: need {} MiB in {}, {} MiB free; nothing written, will retry\r\n",
@@ -513,23 +623,27 @@ pub(crate) fn write_durably(
                 pier.chk().show(),
                 free >> 20
             );
-            return Written::Kept;
+            return (Written::Kept, cost);
         }
         Err(SaveError::Patch(err)) => {
             say!("loom: save: {err}; previous snapshot kept, will retry\r\n");
-            return Written::Kept;
+            return (Written::Kept, cost);
         }
-    }
+    };
+    cost.patch = patch::control_len(pages.len() as u32) + loom::bytes_of(pages.len() as u32) as u64;
 
     // Step 3. The patch is durable: from here a failure is recovered at boot.
-    if let Err(err) = write_image(image, pages, source, total) {
+    if let Err(err) = write_image(image, &memory, pages, source, total, &mut cost) {
         say!("loom: save: {err}; the patch is kept and applied at the next boot\r\n");
-        return Written::Lost;
+        return (Written::Lost, cost);
     }
+
+    drop(memory);
 
     // Step 4.
     let removal = recovery::remove_patch(pier);
     *left_patch = !removal.complete();
     say_removal(&removal);
-    Written::Saved
+    cost.micros = started.elapsed().as_micros() as u64;
+    (Written::Saved, cost)
 }

@@ -280,6 +280,25 @@ impl File {
             && sys::set_uncached(self.fd, false)
     }
 
+    /// Makes `[offset, offset + len)` of this file share the blocks of
+    /// `[from_offset, from_offset + len)` of `from` (`sys::clone_range`):
+    /// the bytes are `from`'s, and nothing is written a second time.
+    /// `Err(errno)` where the file system refuses (see `never_shares`).
+    pub fn share_from(
+        &self,
+        from: &File,
+        from_offset: u64,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), i32> {
+        loop {
+            match sys::clone_range(from.fd, from_offset, self.fd, offset, len) {
+                Err(libc::EINTR | libc::EAGAIN) => continue,
+                done => return done,
+            }
+        }
+    }
+
     /// Gives up ownership of the descriptor.
     pub fn into_raw(self) -> libc::c_int {
         let fd = self.fd;
@@ -429,15 +448,31 @@ impl File {
     /// synced before (a file whose close is checked is synced first).
     pub fn close(self) -> IoResult<()> {
         let path = self.path.clone();
-        let fd = self.into_raw();
-        // SAFETY: the descriptor was owned, and is closed once.
-        if unsafe { libc::close(fd) } == 0 {
-            return Ok(());
-        }
-        match last_errno() {
-            libc::EINTR => Ok(()),
-            errno => Err(path.err("close", errno)),
-        }
+        closed(self.into_raw()).map_err(|errno| path.err("close", errno))
+    }
+
+    /// Says what closing the file would report, and keeps it open: Linux
+    /// runs a file system's flush (where NFS and FUSE report write-back
+    /// errors) at every close of a descriptor, so a duplicate is closed.
+    pub fn flush(&self) -> IoResult<()> {
+        // SAFETY: duplicates a descriptor this file owns; the duplicate is
+        // closed below.
+        let copy = retry(|| unsafe { libc::fcntl(self.fd, libc::F_DUPFD_CLOEXEC, 0) })
+            .map_err(|errno| self.path.err("close", errno))?;
+        closed(copy).map_err(|errno| self.path.err("close", errno))
+    }
+}
+
+/// Closes `fd`, owned by the caller, and says what `close` reported.
+/// `EINTR` is not an error: Linux has released the descriptor by then.
+fn closed(fd: libc::c_int) -> Result<(), i32> {
+    // SAFETY: the caller owned the descriptor, and it is closed once.
+    if unsafe { libc::close(fd) } == 0 {
+        return Ok(());
+    }
+    match last_errno() {
+        libc::EINTR => Ok(()),
+        errno => Err(errno),
     }
 }
 
@@ -889,17 +924,61 @@ pub fn write_pages(image: &File, pages: &[u32], slices: &[&[u8]]) -> IoResult<()
     Ok(())
 }
 
+/// Whether saves and backups may let files share blocks (reflinks) and
+/// copy inside the kernel: yes unless the environment variable
+/// `LOOMS_REFLINK` is `0`, which makes every save and backup write its
+/// bytes as `events.c` does (the baseline the disk benchmark compares
+/// against). Read once per process.
+pub fn sharing_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var_os("LOOMS_REFLINK").map_or(true, |value| value != "0"))
+}
+
+/// Whether a refused `File::share_from` means these two files cannot share
+/// blocks at all (no reflinks on the file system, two file systems, a
+/// block size the range is not aligned to), rather than this range only.
+pub fn never_shares(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EOPNOTSUPP | libc::ENOTTY | libc::ENOSYS | libc::EXDEV | libc::EINVAL | libc::EBADF
+    )
+}
+
+/// How much one `copy_file_range` call of a backup copies: the progress
+/// callback is called this often.
+const COPY_CHUNK: u64 = 16 << 20;
+
 /// Copies all of `from` (`len` bytes) into `to`, from offset 0, calling
-/// `progress` with (bytes copied, bytes in all).
+/// `progress` with (bytes copied, bytes in all). Inside the kernel
+/// (`sys::copy_range`: where the file system shares blocks the copy shares
+/// them and writes no data) while it is allowed (`sharing_enabled`) and
+/// works; from wherever it is refused on, by reads and writes.
 pub fn copy_with_progress(
     from: &File,
     to: &File,
     len: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> IoResult<()> {
-    const CHUNK: usize = 64 * PAGE_BYTES;
-    let mut buf = vec![0u8; CHUNK.min(len as usize).max(1)];
     let mut at = 0u64;
+    if sharing_enabled() {
+        while at < len {
+            let take = (len - at).min(COPY_CHUNK) as usize;
+            match sys::copy_range(from.fd, at, to.fd, at, take) {
+                Ok(0) => return Err(from.path.err("read (file ends early)", libc::EIO)),
+                Ok(got) => {
+                    at += got as u64;
+                    progress(at, len);
+                }
+                Err(libc::EINTR) => {}
+                // Refused (EXDEV across file systems before Linux 5.19,
+                // ENOSYS, EINVAL, ...): reads and writes say what is wrong,
+                // if anything is.
+                Err(_) => break,
+            }
+        }
+    }
+    const CHUNK: usize = 64 * PAGE_BYTES;
+    let mut buf = vec![0u8; CHUNK.min((len - at) as usize).max(1)];
     while at < len {
         let take = (len - at).min(buf.len() as u64) as usize;
         from.read_exact_at(&mut buf[..take], at)?;
@@ -1120,6 +1199,70 @@ mod tests {
         unlink(&empty).unwrap();
         assert!(!exists(&empty));
         drop(opened);
+        // SAFETY: valid C string.
+        unsafe { libc::rmdir(dir.c().as_ptr()) };
+    }
+
+    #[test]
+    fn sharing_a_range_or_saying_why_not() {
+        let dir = temp_dir();
+        let from = File::open(
+            &Path::join(dir.bytes(), "from.bin"),
+            libc::O_RDWR | libc::O_CREAT,
+            0o600,
+        )
+        .unwrap();
+        let to = File::open(
+            &Path::join(dir.bytes(), "to.bin"),
+            libc::O_RDWR | libc::O_CREAT,
+            0o600,
+        )
+        .unwrap();
+        let pages: Vec<u8> = (0..3 * PAGE_BYTES)
+            .map(|at| (at / PAGE_BYTES + 1) as u8)
+            .collect();
+        from.write_all_at(&pages, 0).unwrap();
+        from.sync_data().unwrap();
+        to.set_len(4 * PAGE_BYTES as u64).unwrap();
+        let page = PAGE_BYTES as u64;
+        match to.share_from(&from, page, 2 * page, 2 * page) {
+            Ok(()) => {
+                // Pages 1 and 2 of `from` are pages 2 and 3 of `to`.
+                let mut back = vec![0u8; 2 * PAGE_BYTES];
+                to.read_exact_at(&mut back, 2 * page).unwrap();
+                assert_eq!(back, pages[PAGE_BYTES..]);
+                let mut first = vec![1u8; PAGE_BYTES];
+                to.read_exact_at(&mut first, 0).unwrap();
+                assert!(first.iter().all(|&x| x == 0));
+            }
+            // A file system without shared blocks says so as one of the
+            // refusals the save falls back from for the rest of its runs.
+            Err(errno) => assert!(never_shares(errno), "errno {errno}"),
+        }
+        // A copy of the whole file, however the kernel makes it, holds the
+        // same bytes and reports its progress to the end.
+        let copy = File::open(
+            &Path::join(dir.bytes(), "copy.bin"),
+            libc::O_RDWR | libc::O_CREAT,
+            0o600,
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        copy_with_progress(&from, &copy, 3 * page, &mut |done, all| {
+            seen.push((done, all))
+        })
+        .unwrap();
+        let mut back = vec![0u8; 3 * PAGE_BYTES];
+        copy.read_exact_at(&mut back, 0).unwrap();
+        assert_eq!(back, pages);
+        assert_eq!(seen.last(), Some(&(3 * page, 3 * page)));
+        // A source shorter than asked for is an error, not a short copy.
+        let err = copy_with_progress(&from, &copy, 4 * page, &mut |_, _| {}).unwrap_err();
+        assert_eq!(err.errno, libc::EIO);
+        drop((from, to, copy));
+        for name in ["from.bin", "to.bin", "copy.bin"] {
+            unlink(&Path::join(dir.bytes(), name)).unwrap();
+        }
         // SAFETY: valid C string.
         unsafe { libc::rmdir(dir.c().as_ptr()) };
     }

@@ -470,6 +470,60 @@ static int run_bgsave(char *dir, uint32_t pages) {
   return 0;
 }
 
+/* Sectors written to the device whose stat file is STAT, once everything
+ * of the file system holding DIR is on it. */
+static unsigned long long sectors_written(const char *stat, const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0 || syncfs(fd) != 0) {
+    bench_die(dir);
+  }
+  close(fd);
+  FILE *file = fopen(stat, "r");
+  unsigned long long field[7];
+  if (file == NULL) {
+    bench_die(stat);
+  }
+  for (int i = 0; i < 7; i++) {
+    if (fscanf(file, "%llu", &field[i]) != 1) {
+      bench_fail("the stat file has fewer than 7 fields");
+    }
+  }
+  fclose(file);
+  return field[6];
+}
+
+static int run_disk(char *dir, const char *stat, uint32_t image, uint32_t pages, uint32_t saves) {
+  if (pages == 0 || pages > image || saves == 0) {
+    bench_fail("0 < PAGES <= IMAGE and SAVES > 0");
+  }
+  boot(dir, loom_for(image), 0, c3y);
+  host_heap(image);
+  fill(0, image, 1, 1);
+  save();
+  looms_save_wait();
+  const uint32_t run = 4;
+  uint32_t runs = (pages + run - 1) / run;
+  uint32_t stride = image / runs;
+  unsigned long long before = sectors_written(stat, dir);
+  uint64_t busy = 0;
+  for (uint32_t i = 0; i < saves; i++) {
+    for (uint32_t r = 0; r < runs; r++) {
+      for (uint32_t p = r * stride; p < r * stride + run && p < image; p++) {
+        bench_fill(bench_page(p), p, 2 + i);
+      }
+    }
+    uint64_t t0 = bench_now();
+    save();
+    looms_save_wait();
+    busy += bench_now() - t0;
+  }
+  unsigned long long after = sectors_written(stat, dir);
+  int ok = image_holds(dir, image, (runs - 1) * stride) && host_dirty(0, image) == 0;
+  printf("value=%.0f ms=%.2f verified=%d\n", (after - before) * 512.0 / saves,
+         busy / 1e6 / saves, ok);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -481,6 +535,9 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "save") == 0 && (argc == 4 || argc == 5)) {
     return run_save(argv[2], bench_arg(argv[3]), argc == 5 ? bench_arg(argv[4]) : 0);
+  }
+  if (strcmp(cmd, "disk") == 0 && argc == 7) {
+    return run_disk(argv[2], argv[3], bench_arg(argv[4]), bench_arg(argv[5]), bench_arg(argv[6]));
   }
   if (strcmp(cmd, "bgsave") == 0 && argc == 4) {
     return run_bgsave(argv[2], bench_arg(argv[3]));

@@ -139,7 +139,12 @@ int trace_read(const char *file, trace *t);
 /* Prints T as "# " lines when CRASHTEST_TRACES is set. */
 void show_trace(const trace *t);
 int call_on(const call *c, const char *suffix);
+/* Whether C puts bytes into a file: a write, or a call that fills it from
+ * another file (fills_from_file). */
 int is_write(const call *c);
+/* Whether C fills a file from another (a clone or copy_file_range): the
+ * library answers any error there by writing the bytes itself. */
+int fills_from_file(const call *c);
 
 /* snprintf, for messages and paths that are cut when too long. */
 void fmt(char *buf, size_t len, const char *format, ...) __attribute__((format(printf, 3, 4)));
@@ -153,7 +158,7 @@ int failures(void);
 
 /* ---- the test groups ---------------------------------------------------------------------- */
 
-int test_points(void);
+int test_points(const char *only);
 int test_random(long runs);
 int test_order(void);
 int test_ioerr(void);

@@ -2,7 +2,9 @@
  *
  * It counts the mutating calls (open and openat with O_CREAT, write, writev,
  * pwrite, pwritev, fdatasync, fsync, ftruncate, fallocate, unlink and
- * unlinkat, rename and renameat, mkdir) on paths
+ * unlinkat, rename and renameat, mkdir, and the calls that fill a file from
+ * another: ioctl(FICLONERANGE), traced as "clone" on the destination, and
+ * copy_file_range) on paths
  * under a root directory, and on descriptors opened from such paths, while
  * it is armed.
  * Armed, it can
@@ -41,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -70,6 +74,8 @@ static int (*real_unlinkat)(int, const char *, int);
 static int (*real_renameat)(int, const char *, int, const char *);
 static int (*real_fallocate)(int, int, off_t, off_t);
 static int (*real_fallocate64)(int, int, off_t, off_t);
+static int (*real_ioctl)(int, unsigned long, ...);
+static ssize_t (*real_copy_file_range)(int, off64_t *, int, off64_t *, size_t, unsigned int);
 static int (*real_statvfs)(const char *, struct statvfs *);
 static int (*real_statvfs64)(const char *, struct statvfs64 *);
 
@@ -590,6 +596,51 @@ int fallocate(int fd, int mode, off_t offset, off_t len) {
 int fallocate64(int fd, int mode, off_t offset, off_t len) {
   RESOLVE(fallocate64);
   return fallocate_common(real_fallocate64, fd, mode, offset, len);
+}
+
+/* ---- filling a file from another ------------------------------------------ */
+
+/* FICLONERANGE shares blocks of another file: counted on the destination
+ * like a write of the range. It is never short (SHORT lets it through); a
+ * lying disk (DROP) shares nothing and says it did. Other requests pass. */
+int ioctl(int fd, unsigned long request, ...) {
+  va_list args;
+  va_start(args, request);
+  void *arg = va_arg(args, void *);
+  va_end(args);
+  RESOLVE(ioctl);
+  if (request == FICLONERANGE && arg != NULL) {
+    const struct file_clone_range *range = arg;
+    PASS_OR_RETURN(gate_fd("clone", fd, (long long)range->dest_offset,
+                           (long long)range->src_length));
+  }
+  return real_ioctl(fd, request, arg);
+}
+
+/* copy_file_range: counted on the destination like a write; SHORT copies
+ * half, DROP copies nothing and says it copied everything. */
+ssize_t copy_file_range(int in, off64_t *in_off, int out, off64_t *out_off, size_t len,
+                        unsigned int flags) {
+  RESOLVE(copy_file_range);
+  long long at = out_off != NULL ? (long long)*out_off : -1;
+  switch (gate_fd("copy_file_range", out, at, (long long)len)) {
+  case GO:
+    break;
+  case DROP:
+    if (in_off != NULL) {
+      *in_off += (off64_t)len;
+    }
+    if (out_off != NULL) {
+      *out_off += (off64_t)len;
+    }
+    return (ssize_t)len;
+  case FAIL:
+    return -1;
+  case SHORTEN:
+    len = half(len);
+    break;
+  }
+  return real_copy_file_range(in, in_off, out, out_off, len, flags);
 }
 
 /* ---- free space ------------------------------------------------------------ */

@@ -487,7 +487,11 @@ int call_on(const call *c, const char *suffix) {
 
 int is_write(const call *c) {
   return strcmp(c->op, "write") == 0 || strcmp(c->op, "writev") == 0 ||
-         strcmp(c->op, "pwrite") == 0 || strcmp(c->op, "pwritev") == 0;
+         strcmp(c->op, "pwrite") == 0 || strcmp(c->op, "pwritev") == 0 || fills_from_file(c);
+}
+
+int fills_from_file(const call *c) {
+  return strcmp(c->op, "clone") == 0 || strcmp(c->op, "copy_file_range") == 0;
 }
 
 void fmt(char *buf, size_t len, const char *format, ...) {

@@ -1,6 +1,9 @@
 /* I/O errors at every mutating call of a save, a recovering boot and a
  * backup. EINTR, EAGAIN and short writes are retried: the operation
- * completes. ENOSPC and EIO are hard:
+ * completes. So does any error of a call that fills a file from another
+ * (a clone of the patch's pages into the image, a backup's
+ * copy_file_range): the library writes those bytes itself instead, and
+ * says nothing. ENOSPC and EIO are hard elsewhere:
  *   - before image.bin is touched the save keeps the previous snapshot,
  *     removes its torn patch, keeps its pages dirty (the next save writes
  *     them) and prints one `loom: ...` line naming the file, the operation
@@ -233,15 +236,26 @@ static int image_synced_at(const trace *t) {
 }
 
 /* Results by phase of the faulted operation. */
-static const char *const phases[] = {"retried", "hard-before-image", "hard-in-image", "hard-after-image"};
+static const char *const phases[] = {"retried", "hard-before-image", "hard-in-image",
+                                     "hard-after-image", "written-instead"};
+#define PHASES 5
 
 typedef struct {
-  int tried[4];
-  int bad[4];
-  char why[4][6000];
+  int tried[PHASES];
+  int bad[PHASES];
+  char why[PHASES][6000];
 } tally;
 
-static int phase_of(int kind, int index, int image_first, int image_synced) {
+/* Whether an error injected into C is answered by writing its bytes
+ * instead: the operation completes as if nothing happened. */
+static int written_instead(const call *c) {
+  return c != NULL && fills_from_file(c);
+}
+
+static int phase_of(const call *c, int kind, int index, int image_first, int image_synced) {
+  if (written_instead(c) && hard(kind)) {
+    return 4;
+  }
   if (!hard(kind)) {
     return 0;
   }
@@ -264,7 +278,7 @@ static void note(tally *t, int phase, const char *problem, const char *fmt_text)
 }
 
 static void report(const tally *t, const char *name) {
-  for (int phase = 0; phase < 4; phase++) {
+  for (int phase = 0; phase < PHASES; phase++) {
     if (t->tried[phase] == 0) {
       continue;
     }
@@ -315,7 +329,7 @@ static void save_faults(const scenario *sc) {
       const char *problem = NULL;
       char detail[600] = "";
       heap want = final;
-      if (!hard(kind)) {
+      if (!hard(kind) || written_instead(c)) {
         if (!o.exited || o.code != IMAGE_NEW) {
           problem = "the save did not complete";
         } else if (loom_lines(&o, NULL) != 0) {
@@ -360,7 +374,7 @@ static void save_faults(const scenario *sc) {
       static char text[3000];
       fmt(text, sizeof text, "%s at call %d (%s %s): %s %s\n  child: %.1500s", kinds[kind], k, c->op,
           c->name, problem != NULL ? problem : "", detail, describe(&o));
-      note(&tl, phase_of(kind, k - 1, image_first, image_synced), problem, text);
+      note(&tl, phase_of(c, kind, k - 1, image_first, image_synced), problem, text);
     }
   }
   char name[128];
@@ -478,7 +492,7 @@ static void recovery_faults(void) {
       char line[1024];
       const char *problem = NULL;
       heap want = final;
-      if (!hard(kind)) {
+      if (!hard(kind) || written_instead(c)) {
         if (!o.exited || o.code != IMAGE_NEW) {
           problem = "the boot did not complete the recovery";
         } else if (loom_lines(&o, NULL) != 0) {
@@ -520,7 +534,7 @@ static void recovery_faults(void) {
       static char text[3000];
       fmt(text, sizeof text, "%s at call %d (%s %s): %s %.500s\n  child: %.1500s", kinds[kind], k,
           c->op, c->name, problem != NULL ? problem : "", vwhy, describe(&o));
-      note(&tl, phase_of(kind, k - 1, image_first, image_synced), problem, text);
+      note(&tl, phase_of(c, kind, k - 1, image_first, image_synced), problem, text);
     }
   }
   if (n <= 0) {
@@ -603,7 +617,7 @@ static void backup_faults(int overwrite) {
       const char *copy = cat(bak, "image.bin");
       if (!image_matches(source, &h, detail, sizeof detail)) {
         problem = "the pier's image changed";
-      } else if (!hard(kind)) {
+      } else if (!hard(kind) || written_instead(c)) {
         if (!o.exited || o.code != 0 || !same_file(source, copy) || exists(cat(bak, "image.bin.tmp"))) {
           problem = "the backup did not complete";
         } else if (loom_lines(&o, "loom: image backup complete") != 0) {

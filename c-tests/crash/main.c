@@ -5,7 +5,8 @@
  * FLAGS: the runtime flags (u3o_Config.wag_w) of every boot, e.g. 0x200
  * for no_demand, 0x1000 for swap.
  *
- * Groups: points, order, ioerr, random[=RUNS] (default 200), badinput[=FILE]
+ * Groups: points[=NAME,...] (only the scenarios, backups and checks so
+ * named), order, ioerr, random[=RUNS] (default 200), badinput[=FILE]
  * (FILE: where to write the table of bad inputs as markdown), writers,
  * backend (the tracking backend in use is the one LOOMS_TRACKING names).
  * Prints one line per test (PASS:/FAIL:/SKIP:) and exits 1 if any failed.
@@ -65,7 +66,7 @@ int main(int argc, char **argv) {
       *value++ = '\0';
     }
     if (strcmp(group, "points") == 0) {
-      test_points();
+      test_points(value);
     } else if (strcmp(group, "order") == 0) {
       test_order();
     } else if (strcmp(group, "ioerr") == 0) {

@@ -570,15 +570,38 @@ static void detects_mixed_state(void) {
   free(run);
 }
 
-int test_points(void) {
+/* Whether ONLY (a comma-separated list of test names, or NULL for all)
+ * names NAME. */
+static int picked(const char *only, const char *name) {
+  if (only == NULL) {
+    return 1;
+  }
+  size_t len = strlen(name);
+  for (const char *at = only; (at = strstr(at, name)) != NULL; at += len) {
+    if ((at == only || at[-1] == ',') && (at[len] == ',' || at[len] == '\0')) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int test_points(const char *only) {
   tried = 0;
   survived = 0;
   for (int i = 0; i < scenario_count; i++) {
-    scenario_points(&scenarios[i]);
+    if (picked(only, scenarios[i].name)) {
+      scenario_points(&scenarios[i]);
+    }
   }
-  backup_points(0);
-  backup_points(1);
-  detects_mixed_state();
+  if (picked(only, "backup-new")) {
+    backup_points(0);
+  }
+  if (picked(only, "backup-overwrite")) {
+    backup_points(1);
+  }
+  if (picked(only, "detects-mixed-state")) {
+    detects_mixed_state();
+  }
   printf("crash points tried %ld, survived %ld\n", tried, survived);
   if (tried > 0 && tried == survived) {
     pass("crash/points/all-survived (%ld of %ld)", survived, tried);

@@ -276,6 +276,9 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         host::flag(host::VERBOSE),
     );
     background::start(host::flag(host::VERBOSE));
+    // LOOMS_REFLINK is read here, on the runtime's thread, not first by a
+    // background save's worker.
+    image::sharing_enabled();
     if host::flag(host::SWAP) {
         make_dirs(&pier);
     }

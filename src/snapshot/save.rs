@@ -188,7 +188,7 @@ pub(super) fn save_now(
         return false;
     };
     let mut left_patch = LEFT_PATCH.load(Ordering::Relaxed);
-    let written = durable::write_durably(
+    let (written, cost) = durable::write_durably(
         &pier,
         &image_file(&pier),
         &composed.pages,
@@ -202,6 +202,9 @@ pub(super) fn save_now(
         Written::Kept => false,
         Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
         Written::Saved => {
+            if host::flag(host::VERBOSE) {
+                cost.say();
+            }
             pool::image().pgs_w = total;
             settle(old);
             toss_gap(low, high);

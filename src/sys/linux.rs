@@ -361,6 +361,58 @@ pub fn dev_of(st: &libc::stat) -> u64 {
     st.st_dev
 }
 
+/// Makes `[dst_offset, dst_offset + len)` of the file `dst` share the
+/// blocks of `[src_offset, src_offset + len)` of `src` (`ioctl` with
+/// `FICLONERANGE`): the destination reads the source's bytes, and neither
+/// file's data is written again. `Err(errno)` where the file system
+/// refuses (`EOPNOTSUPP`, `EXDEV` across file systems, `EINVAL` for a
+/// range off its block size, `ETXTBSY`, ...).
+pub fn clone_range(
+    src: libc::c_int,
+    src_offset: u64,
+    dst: libc::c_int,
+    dst_offset: u64,
+    len: u64,
+) -> Result<(), i32> {
+    let range = libc::file_clone_range {
+        src_fd: src as i64,
+        src_offset,
+        src_length: len,
+        dest_offset: dst_offset,
+    };
+    // SAFETY: FICLONERANGE reads one file_clone_range, which lives for the
+    // call; both descriptors are the caller's.
+    if unsafe { libc::ioctl(dst, libc::FICLONERANGE, &range) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// Copies up to `len` bytes from `src` at `src_offset` to `dst` at
+/// `dst_offset` inside the kernel (`copy_file_range`): a reflink where the
+/// file system shares blocks, an in-kernel copy elsewhere. Returns the
+/// bytes copied (0 at the source's end); `Err(errno)` where it refuses
+/// (`EXDEV` on kernels before 5.19 across file systems, `ENOSYS`, `EINVAL`).
+pub fn copy_range(
+    src: libc::c_int,
+    src_offset: u64,
+    dst: libc::c_int,
+    dst_offset: u64,
+    len: usize,
+) -> Result<usize, i32> {
+    let mut from = src_offset as libc::loff_t;
+    let mut to = dst_offset as libc::loff_t;
+    // SAFETY: both offsets are live for the call; the descriptors are the
+    // caller's.
+    let got = unsafe { libc::copy_file_range(src, &mut from, dst, &mut to, len, 0) };
+    if got < 0 {
+        Err(errno())
+    } else {
+        Ok(got as usize)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,3 +171,26 @@ pub fn kept_back_blocks(_dev: u64) -> u64 {
 pub fn dev_of(st: &libc::stat) -> u64 {
     st.st_dev as u32 as u64
 }
+
+/// No range clone here (APFS clones whole files only, `clonefile`): the
+/// caller writes the bytes.
+pub fn clone_range(
+    _src: libc::c_int,
+    _src_offset: u64,
+    _dst: libc::c_int,
+    _dst_offset: u64,
+    _len: u64,
+) -> Result<(), i32> {
+    Err(libc::ENOTSUP)
+}
+
+/// No in-kernel range copy here: the caller reads and writes.
+pub fn copy_range(
+    _src: libc::c_int,
+    _src_offset: u64,
+    _dst: libc::c_int,
+    _dst_offset: u64,
+    _len: usize,
+) -> Result<usize, i32> {
+    Err(libc::ENOSYS)
+}

@@ -19,6 +19,8 @@
 //! | `allocate` | `fallocate` | `F_PREALLOCATE`, then `ftruncate` |
 //! | `advise_huge_pages` | `MADV_HUGEPAGE` | refused (`ENOTSUP`) |
 //! | `userfaultfd` | the system call | absent (`ENOSYS`): mprotect only |
+//! | `clone_range` | `ioctl(FICLONERANGE)` | refused (`ENOTSUP`) |
+//! | `copy_range` | `copy_file_range` | refused (`ENOSYS`) |
 //! | `errno` | `__errno_location` | `__error` |
 //! | `c_stderr` | `stderr` | `__stderrp` |
 //!

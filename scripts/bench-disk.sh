@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# make bench-disk: bytes reaching the device per save and per backup, on a
+# loop-mounted ext4, xfs and btrfs (sparse backing files in /dev/shm;
+# LOOPFS_BACKING moves them), looms beside the write path in the same run.
+#
+# The baseline is looms with LOOMS_REFLINK=0: every save writes each page
+# twice (memory.bin, then image.bin) and a backup reads and writes every
+# byte, as events.c does; the only difference from the row beside it is
+# whether the image takes the patch's pages by FICLONERANGE and a backup
+# copies by copy_file_range. Bytes are the sectors the loop device counts
+# as written (/sys/block/loopN/stat) between two syncs of the file system.
+#
+# Each save: DISK_PAGES pages (default 640, 10 MiB) in runs of 4 at an even
+# stride over an image of DISK_IMAGE pages (default 6400, 100 MiB), synced
+# (looms_save_wait), DISK_SAVES saves (default 5) per measurement; the two
+# builds take turns going first over DISK_REPS pairs (default 2). The
+# backup copies that image. Targets: xfs and btrfs at most 0.6x per save
+# and 0.05x per backup; ext4 at most 1.0x. Needs root.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LIB=${LOOMS_LIB_DIR:-$ROOT/target/release}
+OUT=$ROOT/target/bench
+# shellcheck source=scripts/loopfs.sh
+. scripts/loopfs.sh
+W=$(mktemp -d /tmp/looms-bench-disk.XXXXXX)
+trap 'loopfs_cleanup; rm -rf "$W"' EXIT
+IMAGE=${DISK_IMAGE:-6400}
+PAGES=${DISK_PAGES:-640}
+SAVES=${DISK_SAVES:-5}
+REPS=${DISK_REPS:-2}
+
+make -s -C c-tests/bench LIB_DIR="$LIB" OUT="$OUT" >/dev/null || { echo "bench-disk: build failed"; exit 1; }
+[ -x "$LIB/looms" ] || { echo "bench-disk: $LIB/looms is missing: make cli"; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bench-disk: needs root (mount, losetup)"
+    exit 0
+fi
+
+mib() { awk -v b="$1" 'BEGIN {printf "%.2f", b / 1048576}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.3f", a / b; else print "-"}'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r != "-" && r <= t) ? "met" : "MISSED"}'; }
+# field KEY LINE: the value of KEY=... in a key=value line.
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+# sectors DIR: sectors written to $DEV once DIR's file system is synced.
+sectors() { sync -f "$1" && loopfs_sectors "$DEV"; }
+
+printf '%-6s %-16s %14s %14s %8s %9s %9s %7s %s\n' fs what "reference B" "looms B" ratio \
+    "ref ms" "looms ms" target ""
+missed=0
+row() {
+    local fs=$1 what=$2 ref=$3 looms=$4 ref_ms=$5 looms_ms=$6 target=$7 r v
+    r=$(ratio "$looms" "$ref")
+    v=$(verdict "$r" "$target")
+    [ "$v" = met ] || missed=1
+    printf '%-6s %-16s %14.0f %14.0f %7sx %9s %9s %6sx %s\n' "$fs" "$what" "$ref" "$looms" "$r" \
+        "$ref_ms" "$looms_ms" "$target" "$v"
+}
+
+for fs in ext4 xfs btrfs; do
+    why=$(loopfs_why_not "$fs")
+    if [ -n "$why" ]; then
+        echo "$fs: skipped ($why)"
+        continue
+    fi
+    M=$W/$fs
+    loopfs_mount "$fs" 3072 "$M" || { echo "$fs: could not be mounted"; missed=1; continue; }
+    DEV=$LOOPFS_DEV
+    target=0.6
+    [ "$fs" = ext4 ] && target=1.0
+    for mode in sync background; do
+        declare -A sum=([ref]=0 [looms]=0 [ref_ms]=0 [looms_ms]=0)
+        for rep in $(seq 1 "$REPS"); do
+            order="ref looms"
+            [ $((rep % 2)) -eq 0 ] && order="looms ref"
+            for who in $order; do
+                rm -rf "$M/pier"
+                envs=(LOOMS_SAVE=$mode)
+                [ "$who" = ref ] && envs+=(LOOMS_REFLINK=0)
+                line=$(env "${envs[@]}" "$OUT/looms_bench" disk "$M/pier" "/sys/block/$DEV/stat" \
+                    "$IMAGE" "$PAGES" "$SAVES")
+                if [ "$(field verified "$line")" != 1 ]; then
+                    echo "$fs $mode $who: the image does not hold the saved pages: $line"
+                    missed=1
+                fi
+                sum[$who]=$(awk -v a="${sum[$who]}" -v b="$(field value "$line")" 'BEGIN {print a + b}')
+                sum[${who}_ms]=$(awk -v a="${sum[${who}_ms]}" -v b="$(field ms "$line")" 'BEGIN {print a + b}')
+            done
+        done
+        avg() { awk -v a="$1" -v n="$REPS" 'BEGIN {printf "%.1f", a / n}'; }
+        row "$fs" "save $mode" "$(avg "${sum[ref]}")" "$(avg "${sum[looms]}")" \
+            "$(avg "${sum[ref_ms]}")" "$(avg "${sum[looms_ms]}")" "$target"
+        unset sum
+    done
+    # A backup of the image: a plain copy (LOOMS_REFLINK=0), then looms's.
+    rm -rf "$M/pier"
+    "$OUT/looms_bench" make "$M/pier" "$IMAGE" >/dev/null
+    backup_target=0.05
+    [ "$fs" = ext4 ] && backup_target=1.0
+    declare -A bytes ms
+    for who in ref looms; do
+        envs=()
+        [ "$who" = ref ] && envs=(LOOMS_REFLINK=0)
+        rm -rf "$M/bak-$who"
+        before=$(sectors "$M")
+        t0=$(date +%s%N)
+        env ${envs[@]+"${envs[@]}"} "$LIB/looms" backup "$M/pier" "$M/bak-$who" >/dev/null || missed=1
+        t1=$(date +%s%N)
+        after=$(sectors "$M")
+        bytes[$who]=$(((after - before) * 512))
+        ms[$who]=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1e6}')
+        cmp -s "$M/pier/.urb/chk/image.bin" "$M/bak-$who/image.bin" ||
+            { echo "$fs backup $who: the copy differs"; missed=1; }
+    done
+    row "$fs" "backup $(mib $((IMAGE * 16384)))M" "${bytes[ref]}" "${bytes[looms]}" "${ms[ref]}" \
+        "${ms[looms]}" "$backup_target"
+    unset bytes ms
+    loopfs_cleanup
+done
+echo "(bytes: per save, or per backup; ms: per save until durable, or per backup)"
+exit $missed
