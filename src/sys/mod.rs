@@ -19,7 +19,9 @@
 //! | `allocate` | `fallocate` | `F_PREALLOCATE`, then `ftruncate` |
 //! | `advise_huge_pages` | `MADV_HUGEPAGE` | refused (`ENOTSUP`) |
 //! | `userfaultfd` | the system call | absent (`ENOSYS`): mprotect only |
+//! | `ioctl` | request `unsigned long` (glibc), `int` (musl) | request `unsigned long` |
 //! | `errno` | `__errno_location` | `__error` |
+//! | `libc_errno_text` | musl's `strerror` words (glibc's are `msg`'s table) | none |
 //! | `c_stderr` | `stderr` | `__stderrp` |
 //!
 //! Everything here is a thin wrapper returning what the system said; the
