@@ -15,6 +15,13 @@
 # leave target/ owned by root): run `make` first, as your user, then
 # `make install` as root if needed. It ends by saying how the loader finds
 # the library (ldconfig, or an rpath for a prefix the loader does not search).
+#
+# RUST_TARGET=x86_64-unknown-linux-musl (or aarch64-unknown-linux-musl):
+# install that target's build instead (`make musl-lib`, mk/musl.mk): a static
+# musl target has only liblooms.a, so install puts it, looms.h and a looms.pc
+# whose Libs.private is empty (musl's libc.a holds threads, clocks and the
+# rest, and the archive holds its unwinder) and nothing else; make pc renders
+# that file too.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -34,11 +41,18 @@ LOOMS_SONAME  := liblooms.so.$(LOOMS_MAJOR)
 # staged or moved), else as given.
 looms_pc_dir = $(if $(filter $(PREFIX),$(1)),$${$(2)},$(if $(filter $(PREFIX)/%,$(1)),$${$(2)}$(patsubst $(PREFIX)/%,/%,$(1)),$(1)))
 
+RUST_TARGET ?=
+LOOMS_MUSL  := $(filter %-linux-musl,$(RUST_TARGET))
+LOOMS_FROM  := $(if $(RUST_TARGET),$(LOOMS_ROOT)/target/$(RUST_TARGET)/release,$(LOOMS_LIB_DIR))
+# What a static link of liblooms.a needs from the C library (see looms.pc.in).
+LOOMS_LIBS_PRIVATE := $(if $(LOOMS_MUSL),,-lutil -lrt -lpthread -lm -ldl -lc)
+
 # The pkg-config file for the given directories, on stdout.
 define looms_render_pc
 sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call looms_pc_dir,$(LIBDIR),exec_prefix)|g' \
     -e 's|@INCLUDEDIR@|$(call looms_pc_dir,$(INCLUDEDIR),prefix)|g' \
-    -e 's|@VERSION@|$(LOOMS_VERSION)|g' $(LOOMS_ROOT)/pkgconfig/looms.pc.in
+    -e 's|@VERSION@|$(LOOMS_VERSION)|g' -e 's|@LIBS_PRIVATE@|$(LOOMS_LIBS_PRIVATE)|g' \
+    -e 's| *$$||' $(LOOMS_ROOT)/pkgconfig/looms.pc.in
 endef
 
 .PHONY: header pc install uninstall abi-check package-check
@@ -50,24 +64,31 @@ pc:
 	@mkdir -p $(LOOMS_ROOT)/target
 	$(looms_render_pc) > $(LOOMS_ROOT)/target/looms.pc
 
-LOOMS_BUILT := $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a $(LOOMS_LIB_DIR)/looms
+LOOMS_BUILT := $(LOOMS_FROM)/liblooms.a $(if $(LOOMS_MUSL),,$(LOOMS_FROM)/liblooms.so $(LOOMS_FROM)/looms)
 
 install:
 	@for f in $(LOOMS_BUILT); do \
 	    if [ ! -f "$$f" ]; then \
-	        echo "make install: $$f is missing; run \`make\` first, as your user (install never builds)" >&2; \
+	        echo "make install: $$f is missing; run \`make$(if $(LOOMS_MUSL), musl-lib)\` first, as your user (install never builds)" >&2; \
 	        exit 1; \
 	    fi; \
 	done
-	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
-	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/looms $(DESTDIR)$(BINDIR)/looms
-	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/liblooms.so $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL)
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+ifeq ($(LOOMS_MUSL),)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 755 $(LOOMS_FROM)/looms $(DESTDIR)$(BINDIR)/looms
+	$(INSTALL) -m 755 $(LOOMS_FROM)/liblooms.so $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL)
 	ln -sf $(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME)
 	ln -sf $(LOOMS_SONAME) $(DESTDIR)$(LIBDIR)/liblooms.so
-	$(INSTALL) -m 644 $(LOOMS_LIB_DIR)/liblooms.a $(DESTDIR)$(LIBDIR)/liblooms.a
+endif
+	$(INSTALL) -m 644 $(LOOMS_FROM)/liblooms.a $(DESTDIR)$(LIBDIR)/liblooms.a
 	$(INSTALL) -m 644 $(LOOMS_ROOT)/include/looms.h $(DESTDIR)$(INCLUDEDIR)/looms.h
 	$(looms_render_pc) > $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
+ifneq ($(LOOMS_MUSL),)
+	@echo "installed the static liblooms for $(RUST_TARGET) into $(DESTDIR)$(LIBDIR):"
+	@echo "  link with -static and \`pkg-config --static --libs looms\` (PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig)."
+else
 	@echo "installed liblooms into $(DESTDIR)$(LIBDIR). For programs to load it:"
 	@echo "  - as root, run ldconfig (enough for a directory the loader searches, such as"
 	@echo "    /usr/local/lib on Debian; else first add $(LIBDIR) to /etc/ld.so.conf.d/looms.conf), or"
@@ -75,6 +96,7 @@ install:
 	@echo "  - run them with LD_LIBRARY_PATH=$(LIBDIR)."
 	@echo "pkg-config finds looms.pc when PKG_CONFIG_PATH includes $(LIBDIR)/pkgconfig"
 	@echo "(not needed for /usr/local/lib or /usr/lib)."
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME) \
