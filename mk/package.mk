@@ -64,7 +64,7 @@ pc:
 	@mkdir -p $(LOOMS_ROOT)/target
 	$(looms_render_pc) > $(LOOMS_ROOT)/target/looms.pc
 
-LOOMS_BUILT := $(LOOMS_FROM)/liblooms.a $(if $(LOOMS_MUSL),,$(LOOMS_FROM)/liblooms.so $(LOOMS_FROM)/looms)
+LOOMS_BUILT := $(if $(LOOMS_MUSL),$(LOOMS_FROM)/liblooms.a,$(LOOMS_FROM)/liblooms.so $(LOOMS_FROM)/liblooms.a $(LOOMS_FROM)/looms)
 
 install:
 	@for f in $(LOOMS_BUILT); do \
