@@ -13,8 +13,10 @@
 #     which `cc -static $(pkg-config --static --libs looms)` links a host
 #     that is static (no PT_INTERP, no dynamic section);
 #   - the same deterministic stores through the glibc build and the static
-#     host leave byte-identical pier files with the same modes;
-#   - a slice of the scenarios (20-scenarios.sh) and of the crash tests
+#     host, in sync and background saves, leave byte-identical pier files
+#     with the same modes;
+#   - a slice of the scenarios (20-scenarios.sh), in sync and background
+#     saves (savewait.c linked in by --wrap), and of the crash tests
 #     (c-tests/crash, the interposer linked in by --wrap), under mprotect
 #     and (natively) userfaultfd tracking.
 # MUSL_FULL=1 (`make check-musl`, part of `make soak`): every scenario and
@@ -195,8 +197,9 @@ for t in $TARGETS; do
         fail "$arch/pkg_config_static_line" "got '$link', want '-L$stage$prefix/lib -llooms'"
     fi
     host=$T/c-tests/scenario-static
-    rm -f "$host"
-    if make -s -C c-tests/host "$host" CC="$cc" OUT="$T/c-tests" LIB_DIR="$T/release" \
+    host_bg=$T/c-tests/scenario-static-background
+    rm -f "$host" "$host_bg"
+    if make -s -C c-tests/host "$host" "$host_bg" CC="$cc" OUT="$T/c-tests" LIB_DIR="$T/release" \
         STATIC_LINK="$link" >"$W/$t.host" 2>&1; then
         pass "$arch/static_host_links (-static with \$(pkg-config --static --libs looms) alone)"
     else
@@ -211,31 +214,40 @@ for t in $TARGETS; do
     fi
 
     # --- the same stores, the same files ----------------------------------------
-    pier=$W/pier-$arch
-    rm -rf "$pier"
-    if (LOOMS_TRACKING=mprotect stores "${run[*]} $host" "$pier") >"$W/$t.stores" 2>&1; then
-        pier_listing "$W/glibc-pier" >"$W/glibc.list"
-        pier_listing "$pier" >"$W/$t.list"
-        differ=()
-        while read -r f _; do
-            cmp -s "$W/glibc-pier/$f" "$pier/$f" || differ+=("$f")
-        done <"$W/glibc.list"
-        if [ -s "$W/glibc.list" ] && diff "$W/glibc.list" "$W/$t.list" >"$W/$t.list.diff" &&
-            [ ${#differ[@]} -eq 0 ]; then
-            pass "$arch/pier_files_as_glibc ($(wc -l <"$W/glibc.list") files byte for byte, modes alike)"
+    for save in sync background; do
+        pier=$W/pier-$arch-$save
+        rm -rf "$pier"
+        bin=$host
+        [ $save = background ] && bin=$host_bg
+        if (LOOMS_TRACKING=mprotect LOOMS_SAVE=$save stores "${run[*]} $bin" "$pier") >"$W/$t.stores" 2>&1; then
+            pier_listing "$W/glibc-pier" >"$W/glibc.list"
+            pier_listing "$pier" >"$W/$t.list"
+            differ=()
+            while read -r f _; do
+                cmp -s "$W/glibc-pier/$f" "$pier/$f" || differ+=("$f")
+            done <"$W/glibc.list"
+            if [ -s "$W/glibc.list" ] && diff "$W/glibc.list" "$W/$t.list" >"$W/$t.list.diff" &&
+                [ ${#differ[@]} -eq 0 ]; then
+                pass "$arch/pier_files_as_glibc/$save ($(wc -l <"$W/glibc.list") files byte for byte, modes alike)"
+            else
+                fail "$arch/pier_files_as_glibc/$save" "listing: $(tr '\n' ' ' <"$W/$t.list.diff")" \
+                    "bytes differ: ${differ[*]}"
+            fi
         else
-            fail "$arch/pier_files_as_glibc" "listing: $(tr '\n' ' ' <"$W/$t.list.diff")" \
-                "bytes differ: ${differ[*]}"
+            fail_with "$arch/pier_files_as_glibc/$save" "$W/$t.stores"
         fi
-    else
-        fail_with "$arch/pier_files_as_glibc" "$W/$t.stores"
-    fi
+    done
 
     # --- scenarios -----------------------------------------------------------------
     only=$SCENARIO_SLICE
     [ -n "$FULL" ] && only=
     SCENARIO_BIN=$host SCENARIO_WRAP="${run[*]}" SCENARIO_TRACKING=$tracking SCENARIO_ONLY=$only \
         SCENARIO_TAG=musl/$arch/scenarios bash scripts/suites/20-scenarios.sh || failed=1
+    # Background saves: a worker thread, the release thread, sync_file_range,
+    # posix_fadvise and mremap under musl.
+    LOOMS_SAVE=background SCENARIO_BIN=$host_bg SCENARIO_WRAP="${run[*]}" SCENARIO_TRACKING=$tracking \
+        SCENARIO_ONLY=$only SCENARIO_TAG=musl/$arch/scenarios-background \
+        bash scripts/suites/20-scenarios.sh || failed=1
 
     # --- crash tests -------------------------------------------------------------------
     link_crash=(LOOMS_LIB_DIR="$T/release" CRASH_OUT="$T/crash-tests" CRASH_CC="$cc"
