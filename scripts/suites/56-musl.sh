@@ -260,7 +260,11 @@ for t in $TARGETS; do
         [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
     elif make -s -C c-tests/crash ROOT="$ROOT" LIB_DIR="$T/release" OUT="$T/crash-tests" CC="$cc" \
         STATIC=yes STATIC_LINK="$link" >"$W/$t.crash" 2>&1; then
-        pass "$arch/crash/build (the interposer linked in by --wrap)"
+        if readelf -lW "$T/crash-tests/crashtest" | grep -q INTERP; then
+            fail "$arch/crash/build" "crashtest has a program interpreter: not static"
+        else
+            pass "$arch/crash/build (static, the interposer linked in by --wrap)"
+        fi
         for backend in $tracking; do
             mkdir -p "$W/crash-$backend"
             tagged "$arch/$backend" env LOOMS_TRACKING="$backend" ${run[@]+"${run[@]}"} \
