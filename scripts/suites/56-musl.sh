@@ -11,7 +11,8 @@
 #     fails), the runtime's names it defines are the glibc build's;
 #   - make install RUST_TARGET=...: liblooms.a, looms.h and a looms.pc with
 #     which `cc -static $(pkg-config --static --libs looms)` links a host
-#     that is static (no PT_INTERP, no dynamic section);
+#     that is static (no PT_INTERP, no dynamic section); on x86_64 musl-gcc
+#     links one too, with the archive's unwinder rather than libgcc_eh;
 #   - the same deterministic stores through the glibc build and the static
 #     host, in sync and background saves, leave byte-identical pier files
 #     with the same modes;
@@ -116,6 +117,22 @@ stores() {
 }
 # pier_listing PIER: each file's path, mode and size.
 pier_listing() { (cd "$1" && find . -type f -printf '%p %m %s\n' | sort); }
+# same_as_glibc NAME PIER: PASS NAME when PIER's files are the glibc pier's,
+# byte for byte, with the same modes.
+same_as_glibc() {
+    local name=$1 pier=$2 f differ=()
+    pier_listing "$W/glibc-pier" >"$W/glibc.list"
+    pier_listing "$pier" >"$W/other.list"
+    while read -r f _; do
+        cmp -s "$W/glibc-pier/$f" "$pier/$f" || differ+=("$f")
+    done <"$W/glibc.list"
+    if [ -s "$W/glibc.list" ] && diff "$W/glibc.list" "$W/other.list" >"$W/list.diff" &&
+        [ ${#differ[@]} -eq 0 ]; then
+        pass "$name ($(wc -l <"$W/glibc.list") files byte for byte, modes alike)"
+    else
+        fail "$name" "listing: $(tr '\n' ' ' <"$W/list.diff")" "bytes differ: ${differ[*]}"
+    fi
+}
 
 # Scenario and crash slices (all of them with MUSL_FULL).
 SCENARIO_SLICE="roundtrip fault_per_clean_page shrink free_pages patch_valid orphan_memory no_demand"
@@ -220,23 +237,33 @@ for t in $TARGETS; do
         bin=$host
         [ $save = background ] && bin=$host_bg
         if (LOOMS_TRACKING=mprotect LOOMS_SAVE=$save stores "${run[*]} $bin" "$pier") >"$W/$t.stores" 2>&1; then
-            pier_listing "$W/glibc-pier" >"$W/glibc.list"
-            pier_listing "$pier" >"$W/$t.list"
-            differ=()
-            while read -r f _; do
-                cmp -s "$W/glibc-pier/$f" "$pier/$f" || differ+=("$f")
-            done <"$W/glibc.list"
-            if [ -s "$W/glibc.list" ] && diff "$W/glibc.list" "$W/$t.list" >"$W/$t.list.diff" &&
-                [ ${#differ[@]} -eq 0 ]; then
-                pass "$arch/pier_files_as_glibc/$save ($(wc -l <"$W/glibc.list") files byte for byte, modes alike)"
-            else
-                fail "$arch/pier_files_as_glibc/$save" "listing: $(tr '\n' ' ' <"$W/$t.list.diff")" \
-                    "bytes differ: ${differ[*]}"
-            fi
+            same_as_glibc "$arch/pier_files_as_glibc/$save" "$pier"
         else
             fail_with "$arch/pier_files_as_glibc/$save" "$W/$t.stores"
         fi
     done
+
+    # musl-gcc (x86_64; Debian's musl-tools) links the same line: gcc's own
+    # libgcc_eh stays out, the archive's unwinder is the one linked.
+    if [ "$arch" = x86_64 ]; then
+        if command -v musl-gcc >/dev/null 2>&1; then
+            gcc_host=$T/c-tests-gcc/scenario-static
+            rm -f "$gcc_host"
+            if make -s -C c-tests/host "$gcc_host" CC=musl-gcc OUT="$T/c-tests-gcc" LIB_DIR="$T/release" \
+                STATIC_LINK="$link -Wl,--trace-symbol=_Unwind_Resume" >"$W/gcc.log" 2>&1 &&
+                ! readelf -lW "$gcc_host" | grep -q INTERP &&
+                grep 'definition of _Unwind_Resume' "$W/gcc.log" | grep -q 'liblooms.a(.*UnwindLevel1' &&
+                (LOOMS_TRACKING=mprotect stores "$gcc_host" "$W/pier-gcc") >>"$W/gcc.log" 2>&1; then
+                same_as_glibc "$arch/musl_gcc_host_pier_files_as_glibc" "$W/pier-gcc"
+            else
+                fail_with "$arch/musl_gcc_host" "$W/gcc.log"
+            fi
+        elif [ "${CI:-}" = true ]; then
+            fail "$arch/musl_gcc_host" "musl-gcc is missing (musl-tools)"
+        else
+            echo "SKIP: musl/$arch/musl_gcc_host (musl-gcc is missing: musl-tools)"
+        fi
+    fi
 
     # --- scenarios -----------------------------------------------------------------
     only=$SCENARIO_SLICE
