@@ -23,7 +23,8 @@
 # MUSL_FULL=1 (`make check-musl`, part of `make soak`): every scenario and
 # spoilt patch, the whole crash suite (50-crash.sh: crash points, writers,
 # random kills, order, I/O errors, bad input) on both targets, and the unit
-# tests built for x86_64 musl.
+# tests built for musl (aarch64's linked by aarch64-linux-gnu-gcc, run under
+# qemu-aarch64).
 #
 # Needs the Rust targets (rustup target add), the ziglang package (pip),
 # qemu-user, pkg-config and readelf; .ci/run installs them. Without them the
@@ -62,6 +63,10 @@ missing=()
 command -v qemu-aarch64 >/dev/null 2>&1 || missing+=("qemu-aarch64 (qemu-user)")
 command -v pkg-config >/dev/null 2>&1 || missing+=("pkg-config")
 command -v readelf >/dev/null 2>&1 || missing+=("readelf (binutils)")
+if [ -n "$FULL" ]; then
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 ||
+        missing+=("aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu), to link the aarch64 unit tests")
+fi
 if command -v rustup >/dev/null 2>&1; then
     for t in $TARGETS; do
         rustup target list --installed 2>/dev/null | grep -qx "$t" ||
@@ -304,14 +309,23 @@ for t in $TARGETS; do
     fi
 done
 
-if [ -n "$FULL" ]; then
-    if nice cargo test --quiet --release --lib --target x86_64-unknown-linux-musl >"$W/unit.log" 2>&1; then
-        pass "x86_64/unit ($(grep -o '[0-9]* passed' "$W/unit.log" | tail -n 1))"
-    else
-        fail_with x86_64/unit "$W/unit.log"
+# The unit tests built for musl: natively, and under qemu-aarch64 (linked by
+# the aarch64 cross gcc with the Rust target's own musl objects).
+for t in $TARGETS; do
+    arch=${t%%-*}
+    if [ -z "$FULL" ]; then
+        echo "SKIP: musl/$arch/unit (the unit tests built for musl run in make check-musl)"
+        continue
     fi
-else
-    echo "SKIP: musl/x86_64/unit (the unit tests built for musl run in make check-musl)"
-fi
+    if [ "$arch" = aarch64 ]; then
+        export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc
+        export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUNNER=qemu-aarch64
+    fi
+    if nice cargo test --quiet --release --lib --target "$t" >"$W/unit-$arch.log" 2>&1; then
+        pass "$arch/unit ($(grep -o '[0-9]* passed' "$W/unit-$arch.log" | tail -n 1))"
+    else
+        fail_with "$arch/unit" "$W/unit-$arch.log"
+    fi
+done
 echo "musl: the static builds and runs took $(($(date +%s) - started)) s"
 exit $failed
