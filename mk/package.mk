@@ -17,6 +17,13 @@
 # was given need (scripts/install-advice.sh): ldconfig for one the loader
 # searches, else an rpath; PKG_CONFIG_PATH and PATH where they do not name
 # them yet; for a DESTDIR, that the tree is staged.
+#
+# RUST_TARGET=x86_64-unknown-linux-musl (or aarch64-unknown-linux-musl):
+# install that target's build instead (`make musl-lib`, mk/musl.mk): a static
+# musl target has only liblooms.a, so install puts it, looms.h and a looms.pc
+# whose Libs.private is empty (musl's libc.a holds threads, clocks and the
+# rest, and the archive holds its unwinder) and nothing else; make pc renders
+# that file too.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -36,11 +43,18 @@ LOOMS_SONAME  := liblooms.so.$(LOOMS_MAJOR)
 # staged or moved), else as given.
 looms_pc_dir = $(if $(filter $(PREFIX),$(1)),$${$(2)},$(if $(filter $(PREFIX)/%,$(1)),$${$(2)}$(patsubst $(PREFIX)/%,/%,$(1)),$(1)))
 
+RUST_TARGET ?=
+LOOMS_MUSL  := $(filter %-linux-musl,$(RUST_TARGET))
+LOOMS_FROM  := $(if $(RUST_TARGET),$(LOOMS_ROOT)/target/$(RUST_TARGET)/release,$(LOOMS_LIB_DIR))
+# What a static link of liblooms.a needs from the C library (see looms.pc.in).
+LOOMS_LIBS_PRIVATE := $(if $(LOOMS_MUSL),,-lutil -lrt -lpthread -lm -ldl -lc)
+
 # The pkg-config file for the given directories, on stdout.
 define looms_render_pc
 sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call looms_pc_dir,$(LIBDIR),exec_prefix)|g' \
     -e 's|@INCLUDEDIR@|$(call looms_pc_dir,$(INCLUDEDIR),prefix)|g' \
-    -e 's|@VERSION@|$(LOOMS_VERSION)|g' $(LOOMS_ROOT)/pkgconfig/looms.pc.in
+    -e 's|@VERSION@|$(LOOMS_VERSION)|g' -e 's|@LIBS_PRIVATE@|$(LOOMS_LIBS_PRIVATE)|g' \
+    -e 's| *$$||' $(LOOMS_ROOT)/pkgconfig/looms.pc.in
 endef
 
 .PHONY: header pc install uninstall abi-check package-check
@@ -52,25 +66,33 @@ pc:
 	@mkdir -p $(LOOMS_ROOT)/target
 	$(looms_render_pc) > $(LOOMS_ROOT)/target/looms.pc
 
-LOOMS_BUILT := $(LOOMS_LIB_DIR)/liblooms.so $(LOOMS_LIB_DIR)/liblooms.a $(LOOMS_LIB_DIR)/looms
+LOOMS_BUILT := $(if $(LOOMS_MUSL),$(LOOMS_FROM)/liblooms.a,$(LOOMS_FROM)/liblooms.so $(LOOMS_FROM)/liblooms.a $(LOOMS_FROM)/looms)
 
 install:
 	@for f in $(LOOMS_BUILT); do \
 	    if [ ! -f "$$f" ]; then \
-	        echo "make install: $$f is missing; run \`make\` first, as your user (install never builds)" >&2; \
+	        echo "make install: $$f is missing; run \`make$(if $(LOOMS_MUSL), musl-lib)\` first, as your user (install never builds)" >&2; \
 	        exit 1; \
 	    fi; \
 	done
-	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
-	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/looms $(DESTDIR)$(BINDIR)/looms
-	$(INSTALL) -m 755 $(LOOMS_LIB_DIR)/liblooms.so $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL)
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+ifeq ($(LOOMS_MUSL),)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 755 $(LOOMS_FROM)/looms $(DESTDIR)$(BINDIR)/looms
+	$(INSTALL) -m 755 $(LOOMS_FROM)/liblooms.so $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL)
 	ln -sf $(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME)
 	ln -sf $(LOOMS_SONAME) $(DESTDIR)$(LIBDIR)/liblooms.so
-	$(INSTALL) -m 644 $(LOOMS_LIB_DIR)/liblooms.a $(DESTDIR)$(LIBDIR)/liblooms.a
+endif
+	$(INSTALL) -m 644 $(LOOMS_FROM)/liblooms.a $(DESTDIR)$(LIBDIR)/liblooms.a
 	$(INSTALL) -m 644 $(LOOMS_ROOT)/include/looms.h $(DESTDIR)$(INCLUDEDIR)/looms.h
 	$(looms_render_pc) > $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
+ifneq ($(LOOMS_MUSL),)
+	@echo "installed the static liblooms for $(RUST_TARGET) into $(DESTDIR)$(LIBDIR):"
+	@echo "  link with -static and \`pkg-config --static --libs looms\` (PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig)."
+else
 	@$(LOOMS_ROOT)/scripts/install-advice.sh "$(DESTDIR)" "$(LIBDIR)" "$(BINDIR)" "$(LOOMS_SONAME)"
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL) $(DESTDIR)$(LIBDIR)/$(LOOMS_SONAME) \

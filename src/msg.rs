@@ -4,6 +4,7 @@
 //! the fault path can use it inside a SIGSEGV handler. Paths of any length
 //! go through [`say`], which the fault path never calls.
 
+use crate::sys;
 use core::fmt;
 
 /// A message line built in a fixed buffer; text past the end is cut.
@@ -74,9 +75,9 @@ impl Line {
 
     /// The text `strerror(errno)` gives for `errno`.
     pub fn errno(&mut self, errno: i32) -> &mut Line {
-        match errno_text(errno) {
-            Some(text) => self.str(text),
-            None => self.str("Unknown error ").int(i64::from(errno)),
+        match (errno_text(errno), sys::UNKNOWN_ERRNO_TEXT) {
+            (Some(text), _) | (None, Some(text)) => self.str(text),
+            (None, None) => self.str("Unknown error ").int(i64::from(errno)),
         }
     }
 
@@ -185,10 +186,14 @@ pub fn last_errno() -> i32 {
     crate::sys::errno()
 }
 
-/// `strerror` text for `errno`, as glibc words it; a table so that the fault
+/// `strerror` text for `errno`, as the C library words it (glibc's words
+/// here, another library's where `sys` has them); a table so that the fault
 /// path needs neither locale nor locks.
 pub fn errno_text(errno: i32) -> Option<&'static str> {
     use libc::*;
+    if let Some(text) = sys::libc_errno_text(errno) {
+        return Some(text);
+    }
     Some(match errno {
         EPERM => "Operation not permitted",
         ENOENT => "No such file or directory",
@@ -262,9 +267,9 @@ pub fn strerror(errno: i32) -> String {
             return text.to_string_lossy().into_owned();
         }
     }
-    match errno_text(errno) {
-        Some(text) => text.to_string(),
-        None => format!("Unknown error {errno}"),
+    match (errno_text(errno), sys::UNKNOWN_ERRNO_TEXT) {
+        (Some(text), _) | (None, Some(text)) => text.to_string(),
+        (None, None) => format!("Unknown error {errno}"),
     }
 }
 
@@ -314,7 +319,9 @@ mod tests {
         }
         let mut line = Line::new();
         line.errno(100_000);
-        assert_eq!(line.as_bytes(), b"Unknown error 100000");
+        // SAFETY: as above.
+        let unknown = unsafe { std::ffi::CStr::from_ptr(libc::strerror(100_000)) };
+        assert_eq!(line.as_bytes(), unknown.to_bytes());
     }
 
     #[test]
@@ -329,7 +336,14 @@ mod tests {
         }
         assert_eq!(strerror(libc::ENOLCK), "No locks available");
         assert_eq!(strerror(NOT_REGULAR_FIFO), "is a FIFO, not a regular file");
-        assert_eq!(strerror(100_000), "Unknown error 100000");
+        // The C library's words (glibc: "Unknown error 100000", musl: "No
+        // error information").
+        // SAFETY: as above.
+        let unknown = unsafe { std::ffi::CStr::from_ptr(libc::strerror(100_000)) };
+        assert_eq!(strerror(100_000), unknown.to_str().unwrap());
+        if cfg!(target_env = "gnu") {
+            assert_eq!(strerror(100_000), "Unknown error 100000");
+        }
     }
 
     #[test]

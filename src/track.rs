@@ -35,6 +35,7 @@ use crate::dirty;
 use crate::loom::{self, PAGE_BYTES};
 use crate::msg::{last_errno, say, strerror};
 use crate::pool;
+use crate::sys::{self, IoctlRequest};
 
 /// Which backend the snapshot system uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,11 +139,11 @@ const PM_SCAN_WP_MATCHING: u64 = 1 << 0;
 const PM_SCAN_CHECK_WPASYNC: u64 = 1 << 1;
 const PAGE_IS_WRITTEN: u64 = 1 << 1;
 
-const fn iowr(kind: u8, nr: u8, size: usize) -> libc::c_ulong {
-    ((3 << 30) | ((size as u32) << 16) | ((kind as u32) << 8) | nr as u32) as libc::c_ulong
+const fn iowr(kind: u8, nr: u8, size: usize) -> IoctlRequest {
+    sys::ioctl_request(3, kind, nr, size)
 }
-const fn ior(kind: u8, nr: u8, size: usize) -> libc::c_ulong {
-    ((2 << 30) | ((size as u32) << 16) | ((kind as u32) << 8) | nr as u32) as libc::c_ulong
+const fn ior(kind: u8, nr: u8, size: usize) -> IoctlRequest {
+    sys::ioctl_request(2, kind, nr, size)
 }
 
 #[repr(C)]
@@ -196,11 +197,11 @@ struct PmScanArg {
     return_mask: u64,
 }
 
-const UFFDIO_API: libc::c_ulong = iowr(0xaa, 0x3f, size_of::<UffdioApi>());
-const UFFDIO_REGISTER: libc::c_ulong = iowr(0xaa, 0x00, size_of::<UffdioRegister>());
-const UFFDIO_UNREGISTER: libc::c_ulong = ior(0xaa, 0x01, size_of::<UffdioRange>());
-const UFFDIO_WRITEPROTECT: libc::c_ulong = iowr(0xaa, 0x06, size_of::<UffdioWriteprotect>());
-const PAGEMAP_SCAN: libc::c_ulong = iowr(b'f', 16, size_of::<PmScanArg>());
+const UFFDIO_API: IoctlRequest = iowr(0xaa, 0x3f, size_of::<UffdioApi>());
+const UFFDIO_REGISTER: IoctlRequest = iowr(0xaa, 0x00, size_of::<UffdioRegister>());
+const UFFDIO_UNREGISTER: IoctlRequest = ior(0xaa, 0x01, size_of::<UffdioRange>());
+const UFFDIO_WRITEPROTECT: IoctlRequest = iowr(0xaa, 0x06, size_of::<UffdioWriteprotect>());
+const PAGEMAP_SCAN: IoctlRequest = iowr(b'f', 16, size_of::<PmScanArg>());
 
 fn range(pages: u32) -> UffdioRange {
     UffdioRange {
@@ -229,7 +230,7 @@ fn open_uffd() -> Result<(libc::c_int, libc::c_int), String> {
         ioctls: 0,
     };
     // SAFETY: UFFDIO_API with a valid uffdio_api.
-    if unsafe { libc::ioctl(fd, UFFDIO_API, &mut api) } != 0 {
+    if unsafe { sys::ioctl(fd, UFFDIO_API, &mut api) } != 0 {
         return close(format!(
             "UFFDIO_API (asynchronous write-protect): {}",
             strerror(last_errno())
@@ -400,7 +401,7 @@ pub fn arm(pages: u32) {
         ioctls: 0,
     };
     // SAFETY: UFFDIO_REGISTER over the loom's image pages, which are mapped.
-    if unsafe { libc::ioctl(fd, UFFDIO_REGISTER, &mut register) } != 0 {
+    if unsafe { sys::ioctl(fd, UFFDIO_REGISTER, &mut register) } != 0 {
         fall_back(pages, "UFFDIO_REGISTER", last_errno());
         return;
     }
@@ -409,7 +410,7 @@ pub fn arm(pages: u32) {
         mode: UFFDIO_WRITEPROTECT_MODE_WP,
     };
     // SAFETY: UFFDIO_WRITEPROTECT over the registered range.
-    if unsafe { libc::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) } != 0 {
+    if unsafe { sys::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) } != 0 {
         fall_back(pages, "UFFDIO_WRITEPROTECT", last_errno());
         return;
     }
@@ -439,7 +440,7 @@ pub fn arm_for_background(pages: u32, read_only: &[(u32, u32)], unheard: &[(u32,
             mode: UFFDIO_WRITEPROTECT_MODE_WP,
         };
         // SAFETY: UFFDIO_WRITEPROTECT over registered, mapped loom pages.
-        if count == 0 || unsafe { libc::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) } == 0 {
+        if count == 0 || unsafe { sys::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) } == 0 {
             Ok(())
         } else {
             Err(last_errno())
@@ -457,7 +458,7 @@ pub fn arm_for_background(pages: u32, read_only: &[(u32, u32)], unheard: &[(u32,
             ioctls: 0,
         };
         // SAFETY: UFFDIO_REGISTER over the loom's image pages, which are mapped.
-        if pages > 0 && unsafe { libc::ioctl(fd, UFFDIO_REGISTER, &mut register) } != 0 {
+        if pages > 0 && unsafe { sys::ioctl(fd, UFFDIO_REGISTER, &mut register) } != 0 {
             fall_back(pages, "UFFDIO_REGISTER", last_errno());
             return;
         }
@@ -515,8 +516,8 @@ pub fn protect_range(first: u32, count: u32) -> bool {
     };
     // SAFETY: UFFDIO_REGISTER and UFFDIO_WRITEPROTECT over mapped loom pages.
     unsafe {
-        libc::ioctl(fd, UFFDIO_REGISTER, &mut register) == 0
-            && libc::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) == 0
+        sys::ioctl(fd, UFFDIO_REGISTER, &mut register) == 0
+            && sys::ioctl(fd, UFFDIO_WRITEPROTECT, &mut protect) == 0
     }
 }
 
@@ -530,7 +531,7 @@ pub fn disarm() {
     let mut unregister = range(pages);
     // SAFETY: UFFDIO_UNREGISTER over a range this module registered.
     unsafe {
-        libc::ioctl(
+        sys::ioctl(
             UFFD_FD.load(Ordering::Relaxed),
             UFFDIO_UNREGISTER,
             &mut unregister,
@@ -622,7 +623,7 @@ fn scan(rearm: u64) {
             };
             // SAFETY: PAGEMAP_SCAN with a valid argument and output vector.
             let found =
-                unsafe { libc::ioctl(PAGEMAP_FD.load(Ordering::Relaxed), PAGEMAP_SCAN, &mut arg) };
+                unsafe { sys::ioctl(PAGEMAP_FD.load(Ordering::Relaxed), PAGEMAP_SCAN, &mut arg) };
             if found < 0 {
                 // Cannot tell what was written: count every tracked page as
                 // written. They are writable already and stay so, as dirty pages
@@ -661,11 +662,16 @@ mod tests {
 
     #[test]
     fn ioctl_numbers_are_linux_s() {
-        assert_eq!(UFFDIO_API, 0xc018_aa3f);
-        assert_eq!(UFFDIO_REGISTER, 0xc020_aa00);
-        assert_eq!(UFFDIO_UNREGISTER, 0x8010_aa01);
-        assert_eq!(UFFDIO_WRITEPROTECT, 0xc018_aa06);
-        assert_eq!(PAGEMAP_SCAN, 0xc060_6610);
+        // The C library's request type may be signed (musl): compare bits.
+        // (macOS encodes requests the BSD way and has no userfaultfd.)
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        assert_eq!(UFFDIO_API as u32, 0xc018_aa3f);
+        assert_eq!(UFFDIO_REGISTER as u32, 0xc020_aa00);
+        assert_eq!(UFFDIO_UNREGISTER as u32, 0x8010_aa01);
+        assert_eq!(UFFDIO_WRITEPROTECT as u32, 0xc018_aa06);
+        assert_eq!(PAGEMAP_SCAN as u32, 0xc060_6610);
     }
 
     #[test]

@@ -484,7 +484,8 @@ static void row_long_path(size_t length, const char *name) {
   } else {
     o = run_child(child_boot_check, &b, NULL);
     char want[9200];
-    fmt(want, sizeof want, "loom: c3_open %s/.urb/chk/image.bin: File name too long", pier);
+    /* In the C library's words, as the runtime prints them (musl: "Filename too long"). */
+    fmt(want, sizeof want, "loom: c3_open %s/.urb/chk/image.bin: %s", pier, strerror(ENAMETOOLONG));
     if (!o.exited || o.code != 1) {
       problem = "the boot was not refused with exit 1";
     } else if (strstr(o.err, want) == NULL) {

@@ -29,6 +29,12 @@
  * It is armed at load when CRASHIO_ARM=1, or by a call to crashio_arm()
  * (a host finds it with dlsym), and disarmed by crashio_disarm().
  *
+ * A fully static program has no loader to preload it: compiled with
+ * -DCRASHIO_STATIC, each call here is __wrap_NAME and reaches the C
+ * library's as __real_NAME, for a link with -Wl,--wrap=NAME per call
+ * (c-tests/crash/Makefile, STATIC=yes). The *64 names are glibc's and left
+ * out there.
+ *
  * A trace line is "K OP NAME OFFSET LENGTH TO [!ERR]": NAME and TO are
  * relative to the root, a directory's NAME ends in '/', TO is "-" except
  * for rename, and !ERR marks a call this interposer failed or shortened. */
@@ -53,38 +59,80 @@
 #define MAX_FDS 4096
 
 static int (*real_open)(const char *, int, ...);
+#ifndef CRASHIO_STATIC
 static int (*real_open64)(const char *, int, ...);
+#endif
 static int (*real_close)(int);
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+#ifndef CRASHIO_STATIC
 static ssize_t (*real_pwrite64)(int, const void *, size_t, off_t);
+#endif
 static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
+#ifndef CRASHIO_STATIC
 static ssize_t (*real_pwritev64)(int, const struct iovec *, int, off_t);
+#endif
 static ssize_t (*real_writev)(int, const struct iovec *, int);
 static int (*real_fdatasync)(int);
 static int (*real_fsync)(int);
 static int (*real_ftruncate)(int, off_t);
+#ifndef CRASHIO_STATIC
 static int (*real_ftruncate64)(int, off_t);
+#endif
 static int (*real_unlink)(const char *);
 static int (*real_rename)(const char *, const char *);
 static int (*real_mkdir)(const char *, mode_t);
 static int (*real_openat)(int, const char *, int, ...);
+#ifndef CRASHIO_STATIC
 static int (*real_openat64)(int, const char *, int, ...);
+#endif
 static int (*real_unlinkat)(int, const char *, int);
 static int (*real_renameat)(int, const char *, int, const char *);
 static int (*real_fallocate)(int, int, off_t, off_t);
+#ifndef CRASHIO_STATIC
 static int (*real_fallocate64)(int, int, off_t, off_t);
 static int (*real_ioctl)(int, unsigned long, ...);
 static ssize_t (*real_copy_file_range)(int, off64_t *, int, off64_t *, size_t, unsigned int);
+#endif
 static int (*real_statvfs)(const char *, struct statvfs *);
+#ifndef CRASHIO_STATIC
 static int (*real_statvfs64)(const char *, struct statvfs64 *);
+#endif
 
+#ifdef CRASHIO_STATIC
+#define INTERPOSE(name) __wrap_##name
+#define RESOLVE(name)                                                                              \
+  do {                                                                                             \
+    if (real_##name == NULL) {                                                                     \
+      real_##name = __real_##name;                                                                 \
+    }                                                                                              \
+  } while (0)
+int __real_open(const char *, int, ...);
+int __real_close(int);
+ssize_t __real_write(int, const void *, size_t);
+ssize_t __real_pwrite(int, const void *, size_t, off_t);
+ssize_t __real_pwritev(int, const struct iovec *, int, off_t);
+ssize_t __real_writev(int, const struct iovec *, int);
+int __real_fdatasync(int);
+int __real_fsync(int);
+int __real_ftruncate(int, off_t);
+int __real_unlink(const char *);
+int __real_rename(const char *, const char *);
+int __real_mkdir(const char *, mode_t);
+int __real_openat(int, const char *, int, ...);
+int __real_unlinkat(int, const char *, int);
+int __real_renameat(int, const char *, int, const char *);
+int __real_fallocate(int, int, off_t, off_t);
+int __real_statvfs(const char *, struct statvfs *);
+#else
+#define INTERPOSE(name) name
 #define RESOLVE(name)                                                                              \
   do {                                                                                             \
     if (real_##name == NULL) {                                                                     \
       *(void **)&real_##name = dlsym(RTLD_NEXT, #name);                                            \
     }                                                                                              \
   } while (0)
+#endif
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *fd_path[MAX_FDS];
@@ -326,7 +374,7 @@ static int open_common(int (*real)(const char *, int, ...), const char *path, in
   return fd;
 }
 
-int open(const char *path, int flags, ...) {
+int INTERPOSE(open)(const char *path, int flags, ...) {
   mode_t mode = 0;
   if (flags & (O_CREAT | O_TMPFILE)) {
     va_list args;
@@ -338,7 +386,8 @@ int open(const char *path, int flags, ...) {
   return open_common(real_open, path, flags, mode);
 }
 
-int open64(const char *path, int flags, ...) {
+#ifndef CRASHIO_STATIC
+int INTERPOSE(open64)(const char *path, int flags, ...) {
   mode_t mode = 0;
   if (flags & (O_CREAT | O_TMPFILE)) {
     va_list args;
@@ -349,8 +398,9 @@ int open64(const char *path, int flags, ...) {
   RESOLVE(open64);
   return open_common(real_open64, path, flags, mode);
 }
+#endif
 
-int close(int fd) {
+int INTERPOSE(close)(int fd) {
   RESOLVE(close);
   forget(fd);
   return real_close(fd);
@@ -363,7 +413,7 @@ static size_t half(size_t length) {
   return length > 1 ? length / 2 : length;
 }
 
-ssize_t write(int fd, const void *buf, size_t count) {
+ssize_t INTERPOSE(write)(int fd, const void *buf, size_t count) {
   RESOLVE(write);
   enum verdict verdict = gate_fd("write", fd, -1, (long long)count);
   if (verdict == FAIL) {
@@ -375,7 +425,7 @@ ssize_t write(int fd, const void *buf, size_t count) {
   return real_write(fd, buf, verdict == SHORTEN ? half(count) : count);
 }
 
-ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
+ssize_t INTERPOSE(pwrite)(int fd, const void *buf, size_t count, off_t offset) {
   RESOLVE(pwrite);
   enum verdict verdict = gate_fd("pwrite", fd, (long long)offset, (long long)count);
   if (verdict == FAIL) {
@@ -387,7 +437,8 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
   return real_pwrite(fd, buf, verdict == SHORTEN ? half(count) : count, offset);
 }
 
-ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
+#ifndef CRASHIO_STATIC
+ssize_t INTERPOSE(pwrite64)(int fd, const void *buf, size_t count, off_t offset) {
   RESOLVE(pwrite64);
   enum verdict verdict = gate_fd("pwrite", fd, (long long)offset, (long long)count);
   if (verdict == FAIL) {
@@ -398,6 +449,7 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
   }
   return real_pwrite64(fd, buf, verdict == SHORTEN ? half(count) : count, offset);
 }
+#endif
 
 static ssize_t pwritev_common(ssize_t (*real)(int, const struct iovec *, int, off_t), int fd,
                               const struct iovec *iov, int iovcnt, off_t offset) {
@@ -430,17 +482,19 @@ static ssize_t pwritev_common(ssize_t (*real)(int, const struct iovec *, int, of
   return real(fd, cut, n, offset);
 }
 
-ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
+ssize_t INTERPOSE(pwritev)(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
   RESOLVE(pwritev);
   return pwritev_common(real_pwritev, fd, iov, iovcnt, offset);
 }
 
-ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
+#ifndef CRASHIO_STATIC
+ssize_t INTERPOSE(pwritev64)(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
   RESOLVE(pwritev64);
   return pwritev_common(real_pwritev64, fd, iov, iovcnt, offset);
 }
+#endif
 
-ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
+ssize_t INTERPOSE(writev)(int fd, const struct iovec *iov, int iovcnt) {
   RESOLVE(writev);
   size_t total = 0;
   for (int i = 0; i < iovcnt; i++) {
@@ -466,43 +520,45 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
 
 /* ---- syncing, resizing, naming -------------------------------------------- */
 
-int fdatasync(int fd) {
+int INTERPOSE(fdatasync)(int fd) {
   RESOLVE(fdatasync);
   PASS_OR_RETURN(gate_fd("fdatasync", fd, 0, 0));
   return real_fdatasync(fd);
 }
 
-int fsync(int fd) {
+int INTERPOSE(fsync)(int fd) {
   RESOLVE(fsync);
   PASS_OR_RETURN(gate_fd("fsync", fd, 0, 0));
   return real_fsync(fd);
 }
 
-int ftruncate(int fd, off_t length) {
+int INTERPOSE(ftruncate)(int fd, off_t length) {
   RESOLVE(ftruncate);
   PASS_OR_RETURN(gate_fd("ftruncate", fd, 0, (long long)length));
   return real_ftruncate(fd, length);
 }
 
-int ftruncate64(int fd, off_t length) {
+#ifndef CRASHIO_STATIC
+int INTERPOSE(ftruncate64)(int fd, off_t length) {
   RESOLVE(ftruncate64);
   PASS_OR_RETURN(gate_fd("ftruncate", fd, 0, (long long)length));
   return real_ftruncate64(fd, length);
 }
+#endif
 
-int unlink(const char *path) {
+int INTERPOSE(unlink)(const char *path) {
   RESOLVE(unlink);
   PASS_OR_RETURN(gate("unlink", path, 0, NULL, 0, 0));
   return real_unlink(path);
 }
 
-int rename(const char *from, const char *to) {
+int INTERPOSE(rename)(const char *from, const char *to) {
   RESOLVE(rename);
   PASS_OR_RETURN(gate("rename", from, 0, to, 0, 0));
   return real_rename(from, to);
 }
 
-int mkdir(const char *path, mode_t mode) {
+int INTERPOSE(mkdir)(const char *path, mode_t mode) {
   RESOLVE(mkdir);
   PASS_OR_RETURN(gate("mkdir", path, 1, NULL, 0, 0));
   return real_mkdir(path, mode);
@@ -541,7 +597,7 @@ static int openat_common(int (*real)(int, const char *, int, ...), int dirfd, co
   return fd;
 }
 
-int openat(int dirfd, const char *name, int flags, ...) {
+int INTERPOSE(openat)(int dirfd, const char *name, int flags, ...) {
   mode_t mode = 0;
   if (flags & (O_CREAT | O_TMPFILE)) {
     va_list args;
@@ -553,7 +609,8 @@ int openat(int dirfd, const char *name, int flags, ...) {
   return openat_common(real_openat, dirfd, name, flags, mode);
 }
 
-int openat64(int dirfd, const char *name, int flags, ...) {
+#ifndef CRASHIO_STATIC
+int INTERPOSE(openat64)(int dirfd, const char *name, int flags, ...) {
   mode_t mode = 0;
   if (flags & (O_CREAT | O_TMPFILE)) {
     va_list args;
@@ -564,15 +621,16 @@ int openat64(int dirfd, const char *name, int flags, ...) {
   RESOLVE(openat64);
   return openat_common(real_openat64, dirfd, name, flags, mode);
 }
+#endif
 
-int unlinkat(int dirfd, const char *name, int flags) {
+int INTERPOSE(unlinkat)(int dirfd, const char *name, int flags) {
   RESOLVE(unlinkat);
   char buf[8192];
   PASS_OR_RETURN(gate("unlink", at_path(buf, sizeof buf, dirfd, name), 0, NULL, 0, 0));
   return real_unlinkat(dirfd, name, flags);
 }
 
-int renameat(int fromfd, const char *from, int tofd, const char *to) {
+int INTERPOSE(renameat)(int fromfd, const char *from, int tofd, const char *to) {
   RESOLVE(renameat);
   char from_buf[8192], to_buf[8192];
   PASS_OR_RETURN(gate("rename", at_path(from_buf, sizeof from_buf, fromfd, from), 0,
@@ -588,16 +646,19 @@ static int fallocate_common(int (*real)(int, int, off_t, off_t), int fd, int mod
   return real(fd, mode, offset, len);
 }
 
-int fallocate(int fd, int mode, off_t offset, off_t len) {
+int INTERPOSE(fallocate)(int fd, int mode, off_t offset, off_t len) {
   RESOLVE(fallocate);
   return fallocate_common(real_fallocate, fd, mode, offset, len);
 }
 
-int fallocate64(int fd, int mode, off_t offset, off_t len) {
+#ifndef CRASHIO_STATIC
+int INTERPOSE(fallocate64)(int fd, int mode, off_t offset, off_t len) {
   RESOLVE(fallocate64);
   return fallocate_common(real_fallocate64, fd, mode, offset, len);
 }
+#endif
 
+#ifndef CRASHIO_STATIC
 /* ---- filling a file from another ------------------------------------------ */
 
 /* FICLONERANGE shares blocks of another file: counted on the destination
@@ -642,6 +703,7 @@ ssize_t copy_file_range(int in, off64_t *in_off, int out, off64_t *out_off, size
   }
   return real_copy_file_range(in, in_off, out, out_off, len, flags);
 }
+#endif
 
 /* ---- free space ------------------------------------------------------------ */
 
@@ -653,7 +715,7 @@ static int low_space(const char *path) {
   return low;
 }
 
-int statvfs(const char *path, struct statvfs *buf) {
+int INTERPOSE(statvfs)(const char *path, struct statvfs *buf) {
   RESOLVE(statvfs);
   int rc = real_statvfs(path, buf);
   if (rc == 0 && low_space(path) && buf->f_frsize > 0) {
@@ -663,7 +725,8 @@ int statvfs(const char *path, struct statvfs *buf) {
   return rc;
 }
 
-int statvfs64(const char *path, struct statvfs64 *buf) {
+#ifndef CRASHIO_STATIC
+int INTERPOSE(statvfs64)(const char *path, struct statvfs64 *buf) {
   RESOLVE(statvfs64);
   int rc = real_statvfs64(path, buf);
   if (rc == 0 && low_space(path) && buf->f_frsize > 0) {
@@ -672,3 +735,4 @@ int statvfs64(const char *path, struct statvfs64 *buf) {
   }
   return rc;
 }
+#endif

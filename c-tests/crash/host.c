@@ -77,12 +77,26 @@ static int (*arm_fn)(void);
 static void (*disarm_fn)(void);
 static long (*calls_fn)(void);
 
+#ifdef CRASHIO_STATIC
+/* Linked in (a static program: crashio.c with --wrap). */
+int crashio_arm(void);
+void crashio_disarm(void);
+long crashio_calls(void);
+
+int crashio_loaded(void) {
+  arm_fn = crashio_arm;
+  disarm_fn = crashio_disarm;
+  calls_fn = crashio_calls;
+  return 1;
+}
+#else
 int crashio_loaded(void) {
   *(void **)&arm_fn = dlsym(RTLD_DEFAULT, "crashio_arm");
   *(void **)&disarm_fn = dlsym(RTLD_DEFAULT, "crashio_disarm");
   *(void **)&calls_fn = dlsym(RTLD_DEFAULT, "crashio_calls");
   return arm_fn != NULL && disarm_fn != NULL && calls_fn != NULL;
 }
+#endif
 
 void arm(void) {
   if (arm_fn == NULL || arm_fn() != 0) {

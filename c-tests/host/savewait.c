@@ -2,7 +2,9 @@
  * followed by its barrier: the real u3e_save, then looms_save_wait. The
  * scenario steps, which read the pier's files right after a save, then see
  * a background save's files (scripts/suites/20-scenarios.sh). A wait that
- * fails is said on stderr; the step's own checks then see the old files. */
+ * fails is said on stderr; the step's own checks then see the old files.
+ * Compiled with -DSAVEWAIT_STATIC it is __wrap_u3e_save instead, for a fully
+ * static program linked with -Wl,--wrap=u3e_save (no loader to preload it). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
@@ -10,6 +12,17 @@
 
 #include "looms.h"
 
+#ifdef SAVEWAIT_STATIC
+void __real_u3e_save(u3_post low_p, u3_post hig_p);
+void __wrap_u3e_save(u3_post low_p, u3_post hig_p);
+
+void __wrap_u3e_save(u3_post low_p, u3_post hig_p) {
+  __real_u3e_save(low_p, hig_p);
+  if (looms_save_wait() != 0) {
+    fprintf(stderr, "savewait: looms_save_wait failed\n");
+  }
+}
+#else
 void u3e_save(u3_post low_p, u3_post hig_p) {
   static void (*real)(u3_post, u3_post);
   if (real == NULL) {
@@ -24,3 +37,4 @@ void u3e_save(u3_post low_p, u3_post hig_p) {
     fprintf(stderr, "savewait: looms_save_wait failed\n");
   }
 }
+#endif

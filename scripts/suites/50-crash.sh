@@ -15,26 +15,34 @@
 #   CRASH_CC into CRASH_OUT and run through CRASH_WRAP (the aarch64 build
 #   under emulation, the interposer preloaded from the start through the
 #   variable LOOMS_PRELOAD_VAR names).
+# CRASH_STATIC=yes: the tests linked fully static against liblooms.a with
+#   CRASH_STATIC_LINK (the static musl hosts), the interposer linked in
+#   (c-tests/crash/Makefile); CRASH_WRAP then runs the program as it is.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 LOOMS_ROOT=${LOOMS_ROOT:-$ROOT}
 LOOMS_LIB_DIR=${LOOMS_LIB_DIR:-$ROOT/target/release}
 OUT=${CRASH_OUT:-$LOOMS_ROOT/target/crash-tests}
+STATIC=${CRASH_STATIC:-no}
 WRAP=()
-if [ -n "${CRASH_WRAP:-}" ]; then
+if [ "$STATIC" = yes ]; then
+    [ -n "${CRASH_WRAP:-}" ] && WRAP=("$CRASH_WRAP")
+elif [ -n "${CRASH_WRAP:-}" ]; then
     WRAP=(env "${LOOMS_PRELOAD_VAR:-LD_PRELOAD}=$OUT/libcrashio.so" "$CRASH_WRAP")
 fi
+LIB=liblooms.so
+[ "$STATIC" = yes ] && LIB=liblooms.a
 RUNS=${CRASH_RUNS:-200}
 
 mkdir -p "$OUT"
-if [ ! -e "$LOOMS_LIB_DIR/liblooms.so" ]; then
+if [ ! -e "$LOOMS_LIB_DIR/$LIB" ]; then
     echo "FAIL: crash/build"
-    echo "    $LOOMS_LIB_DIR/liblooms.so is missing: run make lib"
+    echo "    $LOOMS_LIB_DIR/$LIB is missing: run make lib"
     exit 1
 fi
 if ! make -s -C c-tests/crash ROOT="$LOOMS_ROOT" LIB_DIR="$LOOMS_LIB_DIR" OUT="$OUT" \
-    ${CRASH_CC:+CC="$CRASH_CC"} \
+    ${CRASH_CC:+CC="$CRASH_CC"} STATIC="$STATIC" ${CRASH_STATIC_LINK:+STATIC_LINK="$CRASH_STATIC_LINK"} \
     >"$OUT/build.log" 2>&1; then
     echo "FAIL: crash/build"
     sed 's/^/    /' "$OUT/build.log" | head -n 40

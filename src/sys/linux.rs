@@ -203,6 +203,67 @@ pub fn userfaultfd(flags: libc::c_int) -> Result<libc::c_int, i32> {
     }
 }
 
+/// An `ioctl` request as the C library's `ioctl` takes it: `unsigned long`
+/// in glibc, `int` in musl. The kernel reads 32 bits either way, so a
+/// request with the top bit set (every `_IOR` and `_IOWR`) is the same
+/// request in both.
+pub type IoctlRequest = libc::Ioctl;
+
+/// The request number `_IOC(dir, kind, nr, size)` of the kernel's
+/// `asm-generic/ioctl.h` (x86_64 and aarch64 share it): `dir` 1 for `_IOW`,
+/// 2 for `_IOR`, 3 for `_IOWR`.
+pub const fn ioctl_request(dir: u32, kind: u8, nr: u8, size: usize) -> IoctlRequest {
+    let request = (dir << 30) | ((size as u32) << 16) | ((kind as u32) << 8) | nr as u32;
+    // Bit for bit: into musl's `int` a request above `i32::MAX` goes negative,
+    // and the kernel takes the low 32 bits back.
+    request as IoctlRequest
+}
+
+/// `ioctl(fd, request, arg)`: returns what the system said (`-1` with
+/// `errno` on failure).
+///
+/// # Safety
+/// `arg` points to what `request` reads and writes on `fd`.
+pub unsafe fn ioctl<T>(fd: libc::c_int, request: IoctlRequest, arg: *mut T) -> libc::c_int {
+    // SAFETY: the caller passes the argument the request takes.
+    unsafe { libc::ioctl(fd, request, arg) }
+}
+
+/// `strerror`'s words for `errno` where this C library words it otherwise
+/// than glibc, whose words `msg::errno_text` holds (a table, for the fault
+/// path): musl's, which the runtime prints when linked with it.
+#[cfg(target_env = "musl")]
+pub fn libc_errno_text(errno: i32) -> Option<&'static str> {
+    use libc::*;
+    Some(match errno {
+        EIO => "I/O error",
+        ENOMEM => "Out of memory",
+        EBUSY => "Resource busy",
+        EXDEV => "Cross-device link",
+        EMFILE => "No file descriptors available",
+        ESPIPE => "Invalid seek",
+        ENAMETOOLONG => "Filename too long",
+        ELOOP => "Symbolic link loop",
+        EOVERFLOW => "Value too large for data type",
+        EOPNOTSUPP => "Not supported",
+        EDQUOT => "Quota exceeded",
+        _ => return None,
+    })
+}
+/// glibc's words are the table's own.
+#[cfg(not(target_env = "musl"))]
+pub fn libc_errno_text(_errno: i32) -> Option<&'static str> {
+    None
+}
+
+/// What `strerror` says of an errno it does not know: musl one sentence for
+/// all; glibc `Unknown error N` (`None`).
+pub const UNKNOWN_ERRNO_TEXT: Option<&str> = if cfg!(target_env = "musl") {
+    Some("No error information")
+} else {
+    None
+};
+
 /// Whether this process may write the blocks the file system on device
 /// `dev` keeps back, by the rule ext2, ext4 and f2fs apply: it is the file
 /// system's reserved user (`resuid`, root unless set), or `resgid` is not
@@ -361,6 +422,19 @@ pub fn dev_of(st: &libc::stat) -> u64 {
     st.st_dev
 }
 
+/// The kernel's `struct file_clone_range` (`linux/fs.h`), which not every
+/// C library's headers (nor the `libc` crate for musl) declare.
+#[repr(C)]
+struct FileCloneRange {
+    src_fd: i64,
+    src_offset: u64,
+    src_length: u64,
+    dest_offset: u64,
+}
+
+/// `FICLONERANGE`: `_IOW(0x94, 13, struct file_clone_range)`.
+const FICLONERANGE: IoctlRequest = ioctl_request(1, 0x94, 13, size_of::<FileCloneRange>());
+
 /// Makes `[dst_offset, dst_offset + len)` of the file `dst` share the
 /// blocks of `[src_offset, src_offset + len)` of `src` (`ioctl` with
 /// `FICLONERANGE`): the destination reads the source's bytes, and neither
@@ -374,7 +448,7 @@ pub fn clone_range(
     dst_offset: u64,
     len: u64,
 ) -> Result<(), i32> {
-    let range = libc::file_clone_range {
+    let mut range = FileCloneRange {
         src_fd: src as i64,
         src_offset,
         src_length: len,
@@ -382,7 +456,7 @@ pub fn clone_range(
     };
     // SAFETY: FICLONERANGE reads one file_clone_range, which lives for the
     // call; both descriptors are the caller's.
-    if unsafe { libc::ioctl(dst, libc::FICLONERANGE, &range) } == 0 {
+    if unsafe { ioctl(dst, FICLONERANGE, &mut range) } == 0 {
         Ok(())
     } else {
         Err(errno())
@@ -443,5 +517,39 @@ mod tests {
         assert_eq!(id_in_map(container, 0), Some(100000));
         assert_eq!(id_in_map(container, 65534), Some(165534));
         assert_eq!(id_in_map(container, 70000), None);
+    }
+
+    /// A request with the top bit set (`_IOR`) reaches the kernel whole
+    /// through the C library's `ioctl`, whatever type it takes (musl's
+    /// `int` holds it negative): `TIOCGPTN` on a new pseudo-terminal gives
+    /// the number its name ends with.
+    #[test]
+    fn ioctl_passes_a_read_request_whole() {
+        const TIOCGPTN: IoctlRequest = ioctl_request(2, b'T', 0x30, size_of::<u32>());
+        assert_eq!(TIOCGPTN as u32, 0x8004_5430);
+        // SAFETY: opens a new pseudo-terminal master; closed below.
+        let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+        assert!(fd >= 0, "posix_openpt: errno {}", errno());
+        let mut number: u32 = u32::MAX;
+        // SAFETY: TIOCGPTN writes one unsigned int.
+        let rc = unsafe { ioctl(fd, TIOCGPTN, &mut number) };
+        let got = errno();
+        let mut name = [0u8; 64];
+        // SAFETY: the buffer is writable for its length.
+        let named = unsafe { libc::ptsname_r(fd, name.as_mut_ptr().cast(), name.len()) };
+        // SAFETY: closing the descriptor opened above.
+        unsafe { libc::close(fd) };
+        assert_eq!(rc, 0, "ioctl(TIOCGPTN): errno {got}");
+        assert_eq!(named, 0, "ptsname_r");
+        let name = std::ffi::CStr::from_bytes_until_nul(&name).unwrap();
+        assert_eq!(name.to_str().unwrap(), format!("/dev/pts/{number}"));
+    }
+
+    /// The request number's fields where the kernel reads them.
+    #[test]
+    fn ioctl_request_encodes_like_the_kernel() {
+        assert_eq!(ioctl_request(1, b'f', 2, 8) as u32, 0x4008_6602); // FS_IOC_SETFLAGS
+        assert_eq!(ioctl_request(3, 0xaa, 0x3f, 24) as u32, 0xc018_aa3f); // UFFDIO_API
+        assert_eq!(FICLONERANGE as u32, 0x4020_940d);
     }
 }

@@ -167,6 +167,39 @@ pub fn kept_back_blocks(_dev: u64) -> u64 {
     0
 }
 
+/// An `ioctl` request as libSystem's `ioctl` takes it.
+pub type IoctlRequest = libc::c_ulong;
+
+/// The request number `_IOC` of the BSD `sys/ioccom.h` for Linux's `dir`
+/// (1 write, 2 read, 3 both): the direction bits are the other way round,
+/// and the size has 13 bits.
+pub const fn ioctl_request(dir: u32, kind: u8, nr: u8, size: usize) -> IoctlRequest {
+    const IOC_OUT: u32 = 0x4000_0000;
+    const IOC_IN: u32 = 0x8000_0000;
+    let out = if dir & 2 != 0 { IOC_OUT } else { 0 };
+    let inn = if dir & 1 != 0 { IOC_IN } else { 0 };
+    (out | inn | (((size as u32) & 0x1fff) << 16) | ((kind as u32) << 8) | nr as u32)
+        as IoctlRequest
+}
+
+/// `ioctl(fd, request, arg)`: returns what the system said.
+///
+/// # Safety
+/// `arg` points to what `request` reads and writes on `fd`.
+pub unsafe fn ioctl<T>(fd: libc::c_int, request: IoctlRequest, arg: *mut T) -> libc::c_int {
+    // SAFETY: the caller passes the argument the request takes.
+    unsafe { libc::ioctl(fd, request, arg) }
+}
+
+/// `strerror`'s words where libSystem's differ from glibc's: not kept yet
+/// (nothing here runs on macOS; README "Platforms").
+pub fn libc_errno_text(_errno: i32) -> Option<&'static str> {
+    None
+}
+
+/// What `strerror` says of an errno it does not know (`None`: as glibc).
+pub const UNKNOWN_ERRNO_TEXT: Option<&str> = None;
+
 /// The device of a `stat` (a signed `dev_t` on macOS).
 pub fn dev_of(st: &libc::stat) -> u64 {
     st.st_dev as u32 as u64

@@ -21,7 +21,9 @@
 //! | `userfaultfd` | the system call | absent (`ENOSYS`): mprotect only |
 //! | `clone_range` | `ioctl(FICLONERANGE)` | refused (`ENOTSUP`) |
 //! | `copy_range` | `copy_file_range` | refused (`ENOSYS`) |
+//! | `ioctl` | request `unsigned long` (glibc), `int` (musl) | request `unsigned long` |
 //! | `errno` | `__errno_location` | `__error` |
+//! | `libc_errno_text` | musl's `strerror` words (glibc's are `msg`'s table) | none |
 //! | `c_stderr` | `stderr` | `__stderrp` |
 //!
 //! Everything here is a thin wrapper returning what the system said; the
