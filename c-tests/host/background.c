@@ -873,6 +873,50 @@ static void step_signal_save(char *dir, int argc, char **argv) {
   printf("signal handler called %lu times; the last stores saved\n", atomic_load(&handler_calls));
 }
 
+/* Loom pages of the `granule_tail` step: the image of 2N pages saved under
+ * seed 1, page 0 stored to again (2), the tail's pages [N, TAIL) stored to
+ * while the shrinking save is written (3), its last page once more after
+ * the barrier (4). */
+static uint32_t tail_n, tail_end;
+static uint32_t tail_seed(uint32_t p) {
+  if (p == 0) return 2;
+  if (p < tail_n) return 1;
+  return p + 1 == tail_end ? 4 : 3;
+}
+
+/* granule_tail DIR N: a save that shrinks the image from 2N pages (N a
+ * multiple of 4) to N + G - 1, G the granule in pages
+ * (LOOMS_TEST_GRANULE), so that it ends inside a granule whose pages were
+ * clean, saved and protected. The stores to that last, partial granule,
+ * while the save is written and after its barrier, are in the next save:
+ * image.bin, as a boot reads it, holds every page's last store. The same
+ * in either kind of save (LOOMS_SAVE). */
+static void step_granule_tail(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  const char *g = getenv("LOOMS_TEST_GRANULE");
+  uint32_t granule = g && *g ? (uint32_t)(strtoul(g, NULL, 0) / HOST_PAGE_BYTES) : 1;
+  host_check(n % 4 == 0 && n > 0, "N must be a multiple of 4");
+  tail_n = n;
+  tail_end = n + (granule > 1 ? granule - 1 : 1);
+  host_boot_road(dir, &opts, 2 * n, 2);
+  fill(1, 0, 2 * n);
+  u3e_save(host_low(), host_high());
+  wait_ok("the first save");
+  host_fill(2, 0);
+  host_road(tail_end, 2);
+  u3e_ward(host_low(), host_high());
+  u3e_save(host_low(), host_high());
+  fill(3, n, tail_end);
+  wait_ok("the shrinking save");
+  host_fill(4, tail_end - 1);
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  check_no_patch(dir);
+  check_loom(tail_end, tail_seed);
+  check_image(dir, tail_end, tail_seed);
+  printf("an image that ends inside a granule of %u pages keeps every store to it\n", granule);
+}
+
 int main(int argc, char **argv) {
   static const host_step steps[] = {
       {"stores", step_stores},       {"backtoback", step_backtoback}, {"backup", step_backup},
@@ -886,6 +930,7 @@ int main(int argc, char **argv) {
       {"exact", step_exact},
       {"maplimit_end", step_maplimit_end},
       {"same", step_same},
+      {"granule_tail", step_granule_tail},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

@@ -5,8 +5,9 @@
 # from the crash interposer; the image compared byte for byte with a copy
 # taken at u3e_save) in every boot mode under both tracking backends, saves
 # back to back, a backup and a stop right after a save, u3e_live again in
-# one process, the synchronous fall-backs (no threads, an unknown mode), a
-# worker that finds no space; and, with the
+# one process, an image that ends inside a granule, the synchronous
+# fall-backs (no threads, an unknown mode), a worker that finds no space;
+# and, with the
 # crash interposer (c-tests/crash/crashio.c), an I/O error and a kill before
 # every file call of the worker, random kills during and right after
 # u3e_save, _exit and exit() right after it. Every boot after a crash must
@@ -90,6 +91,28 @@ for track in mprotect uffd; do
     run "exact-tracking no_demand [$track]" exact $track no_demand
 done
 run "exact-tracking swap" exact mprotect swap
+# Granules of 16, 32 and 64 KiB (LOOMS_TEST_GRANULE, as on kernels with
+# larger pages): a save shrinks the image so that it ends inside a granule
+# whose pages were clean; stores to that last granule, during the save and
+# after its barrier, are in the next save. Both kinds of save, every boot
+# mode, both backends.
+granule_tail() {
+    local flags=$1 track=$2 granule save
+    for granule in 16384 32768 65536; do
+        for save in sync background; do
+            rm -rf "$P"
+            step LOOMS_TEST_GRANULE=$granule LOOMS_SAVE=$save LOOMS_TRACKING="$track" \
+                SCN_FLAGS="$flags" -- granule_tail "$P" 16 &&
+                has "ends inside a granule of $((granule / 16384)) pages keeps every store" ||
+                { echo "granule $granule, $save save" >>"$LOG"; return 1; }
+        done
+    done
+}
+for track in mprotect uffd; do
+    run "stores-to-a-last-partial-granule [$track]" granule_tail "" $track
+    run "stores-to-a-last-partial-granule no_demand [$track]" granule_tail no_demand $track
+done
+run "stores-to-a-last-partial-granule swap" granule_tail swap mprotect
 # A background save ends at the kernel's mapping limit, with 0 to 8
 # mappings to spare: its copies are moved out to be freed where the kernel
 # lets it (mremap wants four spare), mapped over in place where not, and
