@@ -453,12 +453,14 @@ fn finish_pending(pending: Pending, after: fn(Finished)) {
         std::mem::forget(pending.worker);
         capture::forget_in_child();
         OUTCOME.store(IDLE, Ordering::Release);
-        after(Finished {
-            written: Written::Kept,
-            left_patch: None,
-            cleaned: pending.cleaned,
-            total: pending.total,
-            marks: pending.marks,
+        crate::process::with_signals_blocked(|| {
+            after(Finished {
+                written: Written::Kept,
+                left_patch: None,
+                cleaned: pending.cleaned,
+                total: pending.total,
+                marks: pending.marks,
+            })
         });
         return;
     }
@@ -466,12 +468,18 @@ fn finish_pending(pending: Pending, after: fn(Finished)) {
     // that wrote nothing.
     let (written, left_patch) = pending.worker.join().unwrap_or((Written::Kept, false));
     end_capture(&pending.capture);
-    after(Finished {
-        written,
-        left_patch: Some(left_patch),
-        cleaned: pending.cleaned,
-        total: pending.total,
-        marks: pending.marks,
+    // Finishing remaps and re-protects the save's pages: a signal handler
+    // that stored to one of them meanwhile could have its store mapped
+    // over, or taken for clean. Handlers wait until it is done (the wait
+    // for the worker above leaves them free: their stores are copied).
+    crate::process::with_signals_blocked(|| {
+        after(Finished {
+            written,
+            left_patch: Some(left_patch),
+            cleaned: pending.cleaned,
+            total: pending.total,
+            marks: pending.marks,
+        })
     });
     // After the bookkeeping (`UNSAVED`), so that a waiter on another thread
     // that finds no save pending reads what this one left. A save that bails

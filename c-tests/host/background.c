@@ -917,6 +917,91 @@ static void step_granule_tail(char *dir, int argc, char **argv) {
   printf("an image that ends inside a granule of %u pages keeps every store to it\n", granule);
 }
 
+/* The `signal_store` step's handler: a store to a loom page, mirrored in a
+ * model of the loom's first words. */
+#define SIGNAL_PAGES 64
+static volatile uint32_t signal_model[SIGNAL_PAGES];
+static volatile uint32_t signal_next = 1;
+static atomic_ulong signal_stores;
+static void on_alarm_store(int sig) {
+  (void)sig;
+  int saved = errno;
+  uint32_t value = signal_next++;
+  uint32_t page = (value * 7) % SIGNAL_PAGES;
+  signal_model[page] = value;
+  rt_page(page)[0] = value;
+  atomic_fetch_add(&signal_stores, 1);
+  errno = saved;
+}
+
+/* signal_store DIR ROUNDS WHERE: a 50 us timer whose handler stores to a
+ * page of the loom (64 pages, each a value of its own), delivered only
+ * while the runtime's thread is inside looms_save_wait (WHERE "wait") or
+ * u3e_save ("save"), round after round of saves of some of those pages.
+ * No store is lost: the loom and then image.bin hold the model, word for
+ * word, and the dirty pages are saved by the last save. */
+static void step_signal_store(char *dir, int argc, char **argv) {
+  uint32_t rounds = arg(argc, argv, 3);
+  host_check(argc > 4, "signal_store needs WHERE");
+  bool in_wait = !strcmp(argv[4], "wait");
+  host_boot_road(dir, &opts, SIGNAL_PAGES, 2);
+  fill(1, 0, SIGNAL_PAGES);
+  for (uint32_t p = 0; p < SIGNAL_PAGES; p++) signal_model[p] = rt_page(p)[0];
+  u3e_save(host_low(), host_high());
+  wait_ok("the first save");
+  struct sigaction act = {.sa_handler = on_alarm_store};
+  sigemptyset(&act.sa_mask);
+  host_check(sigaction(SIGALRM, &act, NULL) == 0, "sigaction");
+  alarm_mask(SIG_BLOCK);
+  struct itimerval every = {{0, 50}, {0, 50}};
+  host_check(setitimer(ITIMER_REAL, &every, NULL) == 0, "setitimer");
+  for (uint32_t r = 0; r < rounds; r++) {
+    /* A few pages stored to by the runtime itself, so each save has work. */
+    for (uint32_t k = 0; k < 4; k++) {
+      uint32_t p = (r * 5 + k * 11) % SIGNAL_PAGES;
+      uint32_t value = 0x80000000u | (r << 8) | k;
+      rt_store_ready(rt_page(p));
+      rt_page(p)[0] = value;
+      signal_model[p] = value;
+    }
+    if (!in_wait) alarm_mask(SIG_UNBLOCK);
+    u3e_save(host_low(), host_high());
+    if (in_wait) alarm_mask(SIG_UNBLOCK);
+    looms_save_wait();
+    alarm_mask(SIG_BLOCK);
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  alarm_mask(SIG_UNBLOCK);
+  for (uint32_t p = 0; p < SIGNAL_PAGES; p++) {
+    host_check(rt_page(p)[0] == signal_model[p], "loom page %u holds %u, the model %u", p,
+               rt_page(p)[0], signal_model[p]);
+  }
+  u3e_save(host_low(), host_high());
+  wait_ok("the last save");
+  size_t len;
+  uint8_t *img = host_slurp(host_chk(path_a, sizeof path_a, dir, "image.bin"), &len);
+  host_check(img != NULL && len == (size_t)SIGNAL_PAGES * HOST_PAGE_BYTES, "image.bin: %zu bytes",
+             img ? len : 0);
+  uint32_t lost = 0;
+  for (uint32_t p = 0; p < SIGNAL_PAGES; p++) {
+    uint32_t word;
+    memcpy(&word, img + (size_t)p * HOST_PAGE_BYTES, sizeof word);
+    if (word != signal_model[p]) {
+      fprintf(stderr, "image.bin page %u holds %u, the model %u\n", p, word, signal_model[p]);
+      lost++;
+    }
+    host_check(memcmp(img + (size_t)p * HOST_PAGE_BYTES + 4, (uint8_t *)rt_page(p) + 4,
+                      HOST_PAGE_BYTES - 4) == 0,
+               "image.bin page %u is not the loom's", p);
+  }
+  free(img);
+  host_check(lost == 0, "%u stores of signal handlers lost", lost);
+  host_check(atomic_load(&signal_stores) > 0, "the handler never ran");
+  printf("%lu stores from a signal handler in %s, every one saved\n",
+         atomic_load(&signal_stores), in_wait ? "looms_save_wait" : "u3e_save");
+}
+
 int main(int argc, char **argv) {
   static const host_step steps[] = {
       {"stores", step_stores},       {"backtoback", step_backtoback}, {"backup", step_backup},
@@ -931,6 +1016,7 @@ int main(int argc, char **argv) {
       {"maplimit_end", step_maplimit_end},
       {"same", step_same},
       {"granule_tail", step_granule_tail},
+      {"signal_store", step_signal_store},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

@@ -5,9 +5,9 @@
 # from the crash interposer; the image compared byte for byte with a copy
 # taken at u3e_save) in every boot mode under both tracking backends, saves
 # back to back, a backup and a stop right after a save, u3e_live again in
-# one process, an image that ends inside a granule, the synchronous
-# fall-backs (no threads, an unknown mode), a worker that finds no space;
-# and, with the
+# one process, an image that ends inside a granule, a signal handler that
+# stores while the runtime saves or waits, the synchronous fall-backs (no
+# threads, an unknown mode), a worker that finds no space; and, with the
 # crash interposer (c-tests/crash/crashio.c), an I/O error and a kill before
 # every file call of the worker, random kills during and right after
 # u3e_save, _exit and exit() right after it. Every boot after a crash must
@@ -113,6 +113,25 @@ for track in mprotect uffd; do
     run "stores-to-a-last-partial-granule no_demand [$track]" granule_tail no_demand $track
 done
 run "stores-to-a-last-partial-granule swap" granule_tail swap mprotect
+# A signal handler stores to the loom (a 50 us timer) while the runtime's
+# thread waits in looms_save_wait, or is inside u3e_save, 300 saves in a
+# row: the loom and the image hold every store the handler made.
+signal_store() {
+    local flags=$1 track=$2 save where
+    for save in background sync; do
+        for where in wait save; do
+            rm -rf "$P"
+            step LOOMS_SAVE=$save LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- \
+                signal_store "$P" 300 $where && has "every one saved" ||
+                { echo "$save save, handler in $where" >>"$LOG"; return 1; }
+        done
+    done
+}
+for track in mprotect uffd; do
+    run "signal-handler-stores [$track]" signal_store "" $track
+    run "signal-handler-stores no_demand [$track]" signal_store no_demand $track
+done
+run "signal-handler-stores swap" signal_store swap mprotect
 # A background save ends at the kernel's mapping limit, with 0 to 8
 # mappings to spare: its copies are moved out to be freed where the kernel
 # lets it (mremap wants four spare), mapped over in place where not, and

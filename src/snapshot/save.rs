@@ -87,14 +87,20 @@ pub fn save(low: u3_post, high: u3_post) {
         set_unsaved(Some((low, high)));
         return;
     }
-    if background::enabled() {
-        if let Some(saved) = try_save_background(low, high) {
-            set_unsaved((!saved).then_some((low, high)));
+    // From the harvest to the last protection the save changes, the
+    // tracking of clean pages is in flux: a signal handler's store in
+    // between could be taken for clean, or fault on a page half-changed.
+    // Handlers run once it is whole again (they wait, as for a fault).
+    process::with_signals_blocked(|| {
+        if background::enabled() {
+            if let Some(saved) = try_save_background(low, high) {
+                set_unsaved((!saved).then_some((low, high)));
+            }
+            return;
         }
-        return;
-    }
-    let saved = try_save(low, high);
-    set_unsaved((!saved).then_some((low, high)));
+        let saved = try_save(low, high);
+        set_unsaved((!saved).then_some((low, high)));
+    });
 }
 
 /// `looms_save_wait`: the barrier; 0 when the last save is durable (or
