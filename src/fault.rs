@@ -317,7 +317,7 @@ fn move_run(
     }
     for (from, to) in around_guard(first, end, guard) {
         if from < to {
-            loom::remap_unmapping_first(from, to - from, loom::Backing::FileShared(fd))?;
+            loom::remap_at_limit(from, to - from, loom::Backing::FileShared(fd))?;
             dirty::set_range(map, from, to, true);
         }
     }

@@ -12,7 +12,7 @@
 //! covers one, and the last, partial granule of an image is dirty from the
 //! start (a save writes its pages again, with the same bytes).
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::msg::last_errno;
 
@@ -264,10 +264,7 @@ impl Released {
         let list: Handed = std::sync::Arc::new(std::sync::Mutex::new(Some(self.0)));
         let theirs = std::sync::Arc::clone(&list);
         let spawned = crate::process::with_signals_blocked(|| {
-            std::thread::Builder::new()
-                .name("looms-release".into())
-                .stack_size(64 << 10)
-                .spawn(move || unmap_all(theirs))
+            crate::sys::spawn_detached(Box::new(move || unmap_all(theirs)))
         });
         if spawned.is_err() {
             unmap_all(list);
@@ -386,22 +383,127 @@ pub fn remap_releasing(
     }
 }
 
+/// Mappings of one page each, set aside (`set_aside_spares`) so that a
+/// remap can still be made at the kernel's mapping limit: past
+/// `vm.max_map_count` the kernel refuses every `mmap`, even one that
+/// replaces others and would lower the count, while `munmap` is still let
+/// through. Unmapping one of these lowers the count by one; the remap,
+/// made with `MAP_FIXED` over the range (one step: where the kernel
+/// refuses, the range keeps its old mapping), is then let through. Never
+/// the other way round (the range unmapped first): when the unmapping
+/// does not lower the count below the limit (it splits as many mappings
+/// as it removes), the new mapping is refused and the loom is left with a
+/// hole. Spent from the fault path (lock-free: an atomic mask and
+/// `munmap`), set aside again by the runtime's thread at boot and after
+/// each save.
+const SPARES: u32 = 16;
+/// Where the spares' reservation starts (0: none yet): `2 * SPARES + 1`
+/// pages, the odd ones readable, each a mapping of its own between pages
+/// of no access.
+static SPARE_BASE: AtomicUsize = AtomicUsize::new(0);
+/// Bit `k`: spare `k` (page `2k + 1` of the reservation) is mapped.
+static SPARES_MAPPED: AtomicU32 = AtomicU32::new(0);
+
+/// Sets aside the spare mappings that are not (the first call reserves
+/// their place); where the kernel refuses one, it is set aside later.
+/// The runtime's thread, outside a save.
+pub fn set_aside_spares() {
+    let page = system_page_size();
+    let mut base = SPARE_BASE.load(Ordering::Acquire);
+    if base == 0 {
+        // SAFETY: a fresh private reservation of address space, owned here.
+        let got = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                (2 * SPARES as usize + 1) * page,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if got == libc::MAP_FAILED {
+            return;
+        }
+        base = got as usize;
+        SPARE_BASE.store(base, Ordering::Release);
+    }
+    for spare in 0..SPARES {
+        let bit = 1 << spare;
+        if SPARES_MAPPED.load(Ordering::Acquire) & bit != 0 {
+            continue;
+        }
+        let at = (base + (2 * spare as usize + 1) * page) as *mut libc::c_void;
+        // SAFETY: a page of the reservation above, which nothing else uses:
+        // readable, so that it is a mapping of its own between its
+        // neighbours (made where it was unmapped, protected where not).
+        let made = unsafe {
+            libc::mprotect(at, page, libc::PROT_READ) == 0
+                || libc::mmap(
+                    at,
+                    page,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                ) != libc::MAP_FAILED
+        };
+        if !made {
+            return;
+        }
+        SPARES_MAPPED.fetch_or(bit, Ordering::AcqRel);
+    }
+}
+
+/// Unmaps one spare mapping; false when none is left. Async-signal-safe.
+fn spend_spare() -> bool {
+    let base = SPARE_BASE.load(Ordering::Acquire);
+    loop {
+        let mapped = SPARES_MAPPED.load(Ordering::Acquire);
+        if base == 0 || mapped == 0 {
+            return false;
+        }
+        let spare = mapped.trailing_zeros();
+        let bit = 1 << spare;
+        if SPARES_MAPPED
+            .compare_exchange(mapped, mapped & !bit, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            continue;
+        }
+        let page = system_page_size();
+        let at = (base + (2 * spare as usize + 1) * page) as *mut libc::c_void;
+        // SAFETY: a spare page of the reservation, which nothing refers to.
+        if unsafe { libc::munmap(at, page) } == 0 {
+            return true;
+        }
+    }
+}
+
 /// `remap`, for a process at the kernel's mapping limit, where `mmap`
 /// refuses even a mapping that would replace others (`ENOMEM` once the
-/// count is past `vm.max_map_count`): the range is unmapped first, which
-/// lowers the count when it ends on mapping boundaries, then mapped anew.
-/// The caller keeps the range's contents elsewhere (the swap file).
-pub fn remap_unmapping_first(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
-    match remap(first, count, backing) {
-        Err(libc::ENOMEM) => {}
-        other => return other,
+/// count is past `vm.max_map_count`): spare mappings are given up, one at
+/// a time, until the kernel lets the remap through. Where none is left,
+/// `Err(ENOMEM)`, and the range is as it was: never a hole.
+pub fn remap_at_limit(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
+    loop {
+        match remap(first, count, backing) {
+            Err(libc::ENOMEM) if spend_spare() => continue,
+            other => return other,
+        }
     }
-    // SAFETY: as in `remap`: the range is the library's and no Rust
-    // reference into it is alive; it is mapped again right below.
-    if unsafe { libc::munmap(page_ptr(first).cast(), bytes_of(count)) } != 0 {
-        return Err(last_errno());
+}
+
+/// `protect`, for a process at the kernel's mapping limit: where the
+/// kernel refuses the split a change of protection needs, spare mappings
+/// are given up, one at a time, until it lets it through.
+pub fn protect_at_limit(first: u32, count: u32, access: Access) -> Result<(), i32> {
+    loop {
+        match protect(first, count, access) {
+            Err(libc::ENOMEM) if spend_spare() => continue,
+            other => return other,
+        }
     }
-    remap(first, count, backing)
 }
 
 /// `madvise(MADV_DONTNEED)` the whole granules inside pages

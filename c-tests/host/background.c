@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1002,6 +1003,98 @@ static void step_signal_store(char *dir, int argc, char **argv) {
          atomic_load(&signal_stores), in_wait ? "looms_save_wait" : "u3e_save");
 }
 
+/* Loom pages of the `maplimit_save` step: [0, n) saved under seed 1; the
+ * first half stored to again (2) and saved in the background at the limit;
+ * pages 4k and 4k + 1 stored to while that save is pending (3). */
+static uint32_t limit_image(uint32_t p) { return p < limit_n / 2 ? 2 : 1; }
+static uint32_t limit_after(uint32_t p) { return p % 4 < 2 ? 3 : limit_image(p); }
+static bool limit_still;
+static uint32_t limit_loom_now(uint32_t p) { return limit_still ? limit_image(p) : limit_after(p); }
+static uint32_t one_seed_1(uint32_t p) { return (void)p, 1; }
+
+/* maplimit_save DIR N SPARE [still]: on a fresh pier, an image of N pages
+ * (seed 1) and nothing else; on that pier, booted: a background save, the
+ * process's first, started at the kernel's mapping limit with SPARE
+ * mappings to spare. Whether its worker's thread can be had, and whether
+ * that thread then gets a memory arena of its own, depends on SPARE: a
+ * sweep meets the worker that starts but finds no memory (the C library
+ * can neither make it an arena nor map a block for it). Then, unless
+ * `still`, first stores at the limit to pages of the pending save and to
+ * clean ones, which widen. Nothing aborts, no store faults unhandled, the
+ * save holds the pages as they were at u3e_save and the next one every
+ * store. */
+static void step_maplimit_save(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  long spare = (long)arg(argc, argv, 4);
+  limit_n = n;
+  limit_still = argc > 5 && !strcmp(argv[5], "still");
+  host_boot_road(dir, &opts, n, 2);
+  if (u3e_Pool.img_u.pgs_w == 0) {
+    /* A pier to boot first: its worker would leave this process a memory
+     * arena for the next one. */
+    fill(1, 0, n);
+    u3e_save(host_low(), host_high());
+    wait_ok("the first save");
+    printf("an image of %u pages to boot\n", n);
+    return;
+  }
+  check_loom(n, one_seed_1);
+  fill(2, 0, n / 2);
+  long kept = host_exhaust_mappings(spare);
+  u3e_save(host_low(), host_high());
+  for (uint32_t p = 0; p < n && !limit_still; p++) {
+    if (p % 4 < 2) host_fill(3, p);
+  }
+  wait_ok("the save at the limit");
+  check_no_patch(dir);
+  check_image(dir, n, limit_image);
+  check_loom(n, limit_loom_now);
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  check_image(dir, n, limit_loom_now);
+  printf("a background save at the mapping limit (%ld spare, %ld made, %ld in all)\n", spare, kept,
+         host_map_count());
+}
+
+/* Loom pages of the `maplimit_hole` step: [0, n) saved under seed 1,
+ * [40, 70) stored to again (2) and saved in the background past the limit;
+ * pages 66 (of that save) and 100 (clean) stored to while it is pending. */
+static uint32_t hole_image(uint32_t p) { return p >= 40 && p < 70 ? 2 : 1; }
+static uint32_t hole_after(uint32_t p) { return p == 66 || p == 100 ? 3 : hole_image(p); }
+
+/* maplimit_hole DIR N: a background save of loom pages [40, 70) is
+ * pending when the process goes one mapping past vm.max_map_count (the
+ * kernel lets an mmap take the count to the limit + 1, and then refuses
+ * every mmap, even one that replaces others). First stores to a page of
+ * the pending save and to a clean one then widen: in swap mode the run
+ * [64, 128) around page 66 is moved onto the ephemeral file, and
+ * unmapping it first would not lower the count (it splits two mappings
+ * and removes two). The stores land, the loom never has a hole, the save
+ * holds the pages as they were and the next one every store. */
+static void step_maplimit_hole(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_check(n >= 128, "N must be at least 128");
+  host_boot_road(dir, &opts, n, 2);
+  fill(1, 0, n);
+  u3e_save(host_low(), host_high());
+  wait_ok("the first save");
+  fill(2, 40, 70);
+  u3e_save(host_low(), host_high());
+  long kept = host_exhaust_mappings(0);
+  void *past = mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  host_check(past != MAP_FAILED, "one mapping past the limit: %s", strerror(errno));
+  host_fill(3, 66);
+  host_fill(3, 100);
+  wait_ok("the save past the limit");
+  check_no_patch(dir);
+  check_image(dir, n, hole_image);
+  check_loom(n, hole_after);
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  check_image(dir, n, hole_after);
+  printf("stores past the mapping limit during a background save, no hole (%ld made)\n", kept);
+}
+
 int main(int argc, char **argv) {
   static const host_step steps[] = {
       {"stores", step_stores},       {"backtoback", step_backtoback}, {"backup", step_backup},
@@ -1017,6 +1110,8 @@ int main(int argc, char **argv) {
       {"same", step_same},
       {"granule_tail", step_granule_tail},
       {"signal_store", step_signal_store},
+      {"maplimit_save", step_maplimit_save},
+      {"maplimit_hole", step_maplimit_hole},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

@@ -25,8 +25,11 @@ BIN=$OUT/background
 CIO=$ROOT/target/crash-tests/libcrashio.so
 RUNS=${CRASH_RUNS:-200}
 W=$(mktemp -d /tmp/looms-bg.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+# Piers of the steps whose saves are many and small: on tmpfs.
+M=$(mktemp -d /dev/shm/looms-bg.XXXXXX)
+trap 'rm -rf "$W" "$M"' EXIT
 P=$W/p
+Q=$M/p
 LOG=$W/log
 export LOOMS_SAVE=background
 failed=0
@@ -100,9 +103,9 @@ granule_tail() {
     local flags=$1 track=$2 granule save
     for granule in 16384 32768 65536; do
         for save in sync background; do
-            rm -rf "$P"
+            rm -rf "$Q"
             step LOOMS_TEST_GRANULE=$granule LOOMS_SAVE=$save LOOMS_TRACKING="$track" \
-                SCN_FLAGS="$flags" -- granule_tail "$P" 16 &&
+                SCN_FLAGS="$flags" -- granule_tail "$Q" 16 &&
                 has "ends inside a granule of $((granule / 16384)) pages keeps every store" ||
                 { echo "granule $granule, $save save" >>"$LOG"; return 1; }
         done
@@ -120,9 +123,9 @@ signal_store() {
     local flags=$1 track=$2 save where
     for save in background sync; do
         for where in wait save; do
-            rm -rf "$P"
+            rm -rf "$Q"
             step LOOMS_SAVE=$save LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- \
-                signal_store "$P" 300 $where && has "every one saved" ||
+                signal_store "$Q" 300 $where && has "every one saved" ||
                 { echo "$save save, handler in $where" >>"$LOG"; return 1; }
         done
     done
@@ -147,6 +150,49 @@ maplimit_end() {
 for track in mprotect uffd; do
     run "end-at-the-mapping-limit [$track]" maplimit_end $track
 done
+# A background save of a fresh process started at the kernel's mapping
+# limit, 0 to 6 mappings to spare: its worker's thread is refused, or
+# starts and finds no memory arena of its own (the C library can map
+# nothing more for it), or gets one; with and without first stores at the
+# limit while the save is pending. Nothing aborts, the save holds the
+# pages as they were at u3e_save and the next one every store.
+maplimit_save() {
+    local track=$1 flags=$2 spare how spares
+    for how in still stores; do
+        spares="0 1 2 3 4 5 6"
+        [ $how = stores ] && spares="0 4"
+        for spare in $spares; do
+            rm -rf "$Q"
+            step LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- maplimit_save "$Q" 64 0 &&
+                step LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- maplimit_save "$Q" 64 $spare $how &&
+                has "a background save at the mapping limit" ||
+                { echo "$spare spare, $how" >>"$LOG"; return 1; }
+        done
+    done
+}
+# One mapping past the limit (the kernel then refuses every mmap, even one
+# that replaces others) while a background save is pending: first stores
+# to a page of the save and to a clean one widen; in swap mode the run
+# around the first is moved onto the ephemeral file without ever leaving
+# a hole in the loom (unmapping it first would not lower the count). Both
+# kinds of save; the synchronous one's own remaps and threads meet the
+# limit too.
+maplimit_hole() {
+    local track=$1 flags=$2 save
+    for save in background sync; do
+        rm -rf "$Q"
+        step LOOMS_SAVE=$save LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- maplimit_hole "$Q" 256 &&
+            has "no hole" || { echo "$save save" >>"$LOG"; return 1; }
+    done
+}
+for track in mprotect uffd; do
+    run "start-at-the-mapping-limit [$track]" maplimit_save $track ""
+    run "start-at-the-mapping-limit no_demand [$track]" maplimit_save $track no_demand
+    run "past-the-mapping-limit [$track]" maplimit_hole $track ""
+    run "past-the-mapping-limit no_demand [$track]" maplimit_hole $track no_demand
+done
+run "start-at-the-mapping-limit swap" maplimit_save mprotect swap
+run "past-the-mapping-limit swap" maplimit_hole mprotect swap
 # Store storms: N pages of varied bytes, every one rewritten twice while
 # the worker writes them, the storm starting at once, a while after
 # u3e_save (the worker in the patch, or between the passes) and late (the

@@ -288,6 +288,8 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         host::flag(host::VERBOSE),
     );
     background::start(host::flag(host::VERBOSE));
+    // Before the loom's mappings multiply: remaps at the limit need them.
+    loom::set_aside_spares();
     if host::flag(host::SWAP) {
         make_dirs(&pier);
     }

@@ -101,6 +101,8 @@ pub fn save(low: u3_post, high: u3_post) {
         let saved = try_save(low, high);
         set_unsaved((!saved).then_some((low, high)));
     });
+    // The spare mappings stores spent at the limit are set aside again.
+    loom::set_aside_spares();
 }
 
 /// `looms_save_wait`: the barrier; 0 when the last save is durable (or
@@ -321,7 +323,7 @@ fn dirty_last_granule(total: u32) {
         return;
     }
     if !track::clean_pages_writable() {
-        if let Err(errno) = loom::protect(clean, total - clean, Access::ReadWrite) {
+        if let Err(errno) = loom::protect_at_limit(clean, total - clean, Access::ReadWrite) {
             say!("loom: foul ({total} pages): {}\r\n", strerror(errno));
             host::oops("0", file!(), line!());
         }
@@ -422,6 +424,7 @@ pub(super) fn after_background(done: background::Finished) {
     }
     // The save's clean pages are tracked again, or dirty.
     track::rearmed();
+    loom::set_aside_spares();
 }
 
 /// Clean pages of a background save under userfaultfd, read-only since
