@@ -386,36 +386,41 @@ pub fn remap_releasing(
 /// Mappings of one page each, set aside (`set_aside_spares`) so that a
 /// remap can still be made at the kernel's mapping limit: past
 /// `vm.max_map_count` the kernel refuses every `mmap`, even one that
-/// replaces others and would lower the count, while `munmap` is still let
-/// through. Unmapping one of these lowers the count by one; the remap,
-/// made with `MAP_FIXED` over the range (one step: where the kernel
-/// refuses, the range keeps its old mapping), is then let through. Never
-/// the other way round (the range unmapped first): when the unmapping
-/// does not lower the count below the limit (it splits as many mappings
-/// as it removes), the new mapping is refused and the loom is left with a
-/// hole. Spent from the fault path (lock-free: an atomic mask and
-/// `munmap`), set aside again by the runtime's thread at boot and after
-/// each save.
+/// replaces others and would lower the count, while `mprotect` that merges
+/// mappings is still let through. Giving one of these up lowers the count
+/// (it merges with its neighbours); the remap, made with `MAP_FIXED` over
+/// the range (one step: where the kernel refuses, the range keeps its old
+/// mapping), is then let through. Never the other way round (the range
+/// unmapped first): when the unmapping does not lower the count below the
+/// limit (it splits as many mappings as it removes), the new mapping is
+/// refused and the loom is left with a hole. Spent from the fault path
+/// (lock-free: an atomic mask and `mprotect`), set aside again by the
+/// runtime's thread at boot and after each save, by splits the kernel
+/// refuses at the limit: setting them aside never takes the count past it.
 const SPARES: u32 = 16;
 /// Where the spares' reservation starts (0: none yet): `2 * SPARES + 1`
-/// pages, the odd ones readable, each a mapping of its own between pages
-/// of no access.
+/// pages of no access; spare `k` is page `2k + 1`, made readable, which
+/// makes it a mapping of its own (and its neighbours two more).
 static SPARE_BASE: AtomicUsize = AtomicUsize::new(0);
-/// Bit `k`: spare `k` (page `2k + 1` of the reservation) is mapped.
+/// Bit `k`: spare `k` is set aside (readable).
 static SPARES_MAPPED: AtomicU32 = AtomicU32::new(0);
+
+/// The address of spare `spare`.
+fn spare_at(base: usize, spare: u32) -> *mut libc::c_void {
+    (base + (2 * spare as usize + 1) * system_page_size()) as *mut libc::c_void
+}
 
 /// Sets aside the spare mappings that are not (the first call reserves
 /// their place); where the kernel refuses one, it is set aside later.
 /// The runtime's thread, outside a save.
 pub fn set_aside_spares() {
-    let page = system_page_size();
     let mut base = SPARE_BASE.load(Ordering::Acquire);
     if base == 0 {
         // SAFETY: a fresh private reservation of address space, owned here.
         let got = unsafe {
             libc::mmap(
                 core::ptr::null_mut(),
-                (2 * SPARES as usize + 1) * page,
+                (2 * SPARES as usize + 1) * system_page_size(),
                 libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -433,29 +438,17 @@ pub fn set_aside_spares() {
         if SPARES_MAPPED.load(Ordering::Acquire) & bit != 0 {
             continue;
         }
-        let at = (base + (2 * spare as usize + 1) * page) as *mut libc::c_void;
-        // SAFETY: a page of the reservation above, which nothing else uses:
-        // readable, so that it is a mapping of its own between its
-        // neighbours (made where it was unmapped, protected where not).
-        let made = unsafe {
-            libc::mprotect(at, page, libc::PROT_READ) == 0
-                || libc::mmap(
-                    at,
-                    page,
-                    libc::PROT_READ,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
-                    -1,
-                    0,
-                ) != libc::MAP_FAILED
-        };
-        if !made {
+        // SAFETY: a page of the reservation above, which nothing else uses.
+        if unsafe { libc::mprotect(spare_at(base, spare), system_page_size(), libc::PROT_READ) }
+            != 0
+        {
             return;
         }
         SPARES_MAPPED.fetch_or(bit, Ordering::AcqRel);
     }
 }
 
-/// Unmaps one spare mapping; false when none is left. Async-signal-safe.
+/// Gives up one spare mapping; false when none is left. Async-signal-safe.
 fn spend_spare() -> bool {
     let base = SPARE_BASE.load(Ordering::Acquire);
     loop {
@@ -471,10 +464,11 @@ fn spend_spare() -> bool {
         {
             continue;
         }
-        let page = system_page_size();
-        let at = (base + (2 * spare as usize + 1) * page) as *mut libc::c_void;
-        // SAFETY: a spare page of the reservation, which nothing refers to.
-        if unsafe { libc::munmap(at, page) } == 0 {
+        // SAFETY: a spare page of the reservation, which nothing refers to;
+        // of no access again, it merges with its neighbours.
+        if unsafe { libc::mprotect(spare_at(base, spare), system_page_size(), libc::PROT_NONE) }
+            == 0
+        {
             return true;
         }
     }
