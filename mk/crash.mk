@@ -2,7 +2,8 @@
 #   make crash-check   builds the library and the tests, runs the suite
 #   make soak          the same, with 10,000 random kills per tracking backend
 #                      and mode (after make soak-track, see mk/track.mk), then
-#                      10,000 random kills of background saves (24-background.sh)
+#                      10,000 random kills of background saves and 5,000 saves
+#                      under a storing signal handler (24-background.sh)
 
 .PHONY: crash-check soak
 crash-check: lib
@@ -10,4 +11,4 @@ crash-check: lib
 
 soak: lib
 	CRASH_RUNS=10000 bash scripts/suites/50-crash.sh
-	CRASH_RUNS=10000 bash scripts/suites/24-background.sh
+	CRASH_RUNS=10000 SIGNAL_ROUNDS=5000 bash scripts/suites/24-background.sh

@@ -14,6 +14,8 @@
 # find exactly the old or exactly the new snapshot.
 #
 # CRASH_RUNS: random kills (default 200; `make soak`: 10,000).
+# SIGNAL_ROUNDS: saves under the storing signal handler (default 300;
+# `make soak`: 5,000).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -24,6 +26,7 @@ make -s -C c-tests/crash OUT="$ROOT/target/crash-tests" "$ROOT/target/crash-test
 BIN=$OUT/background
 CIO=$ROOT/target/crash-tests/libcrashio.so
 RUNS=${CRASH_RUNS:-200}
+SIGNAL_ROUNDS=${SIGNAL_ROUNDS:-300}
 W=$(mktemp -d /tmp/looms-bg.XXXXXX)
 # Piers of the steps whose saves are many and small: on tmpfs.
 M=$(mktemp -d /dev/shm/looms-bg.XXXXXX)
@@ -118,14 +121,15 @@ done
 run "stores-to-a-last-partial-granule swap" granule_tail swap mprotect
 # A signal handler stores to the loom (a 50 us timer) while the runtime's
 # thread waits in looms_save_wait, or is inside u3e_save, 300 saves in a
-# row: the loom and the image hold every store the handler made.
+# row (SIGNAL_ROUNDS): the loom and the image hold every store the handler
+# made.
 signal_store() {
     local flags=$1 track=$2 save where
     for save in background sync; do
         for where in wait save; do
             rm -rf "$Q"
             step LOOMS_SAVE=$save LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- \
-                signal_store "$Q" 300 $where && has "every one saved" ||
+                signal_store "$Q" "$SIGNAL_ROUNDS" $where && has "every one saved" ||
                 { echo "$save save, handler in $where" >>"$LOG"; return 1; }
         done
     done
