@@ -52,7 +52,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Once};
-use std::thread::JoinHandle;
 
 use crate::abi::u3_post;
 use crate::capture::{self, Capture};
@@ -172,7 +171,7 @@ impl Job {
 
 /// A save the worker is writing, as the runtime's thread keeps it.
 struct Pending {
-    worker: JoinHandle<Outcome>,
+    worker: crate::sys::Thread<Outcome>,
     /// The runtime's thread's share of the capture.
     capture: Arc<Capture>,
     cleaned: Cleaned,
@@ -361,15 +360,13 @@ pub(crate) fn launch(
     let spawned = crate::process::with_signals_blocked(|| {
         WORKER_PID.store(pid, Ordering::Release);
         OUTCOME.store(RUNNING, Ordering::Release);
-        let spawned = std::thread::Builder::new()
-            .name("looms-save".into())
-            .spawn(move || {
-                let job = given.lock().ok().and_then(|mut job| job.take());
-                let outcome = job.map_or((Written::Kept, false, Default::default()), Job::run);
-                OUTCOME.store(outcome_code(outcome.0), Ordering::Release);
-                atomic_wait::wake_all(&OUTCOME);
-                outcome
-            });
+        let spawned = crate::sys::spawn(Box::new(move || {
+            let job = given.lock().ok().and_then(|mut job| job.take());
+            let outcome = job.map_or((Written::Kept, false, Default::default()), Job::run);
+            OUTCOME.store(outcome_code(outcome.0), Ordering::Release);
+            atomic_wait::wake_all(&OUTCOME);
+            outcome
+        }));
         if spawned.is_err() {
             OUTCOME.store(IDLE, Ordering::Release);
         }
@@ -455,15 +452,18 @@ fn finish_pending(pending: Pending, after: fn(Finished)) {
         // forever or find no result. For this process the save wrote
         // nothing: its pages are dirty again, and nothing of the parent's
         // (lock, files) is touched.
-        std::mem::forget(pending.worker);
+        // Left unjoined: dropping the handle joins nothing.
+        let _parents = pending.worker;
         capture::forget_in_child();
         OUTCOME.store(IDLE, Ordering::Release);
-        after(Finished {
-            written: Written::Kept,
-            left_patch: None,
-            cleaned: pending.cleaned,
-            total: pending.total,
-            marks: pending.marks,
+        crate::process::with_signals_blocked(|| {
+            after(Finished {
+                written: Written::Kept,
+                left_patch: None,
+                cleaned: pending.cleaned,
+                total: pending.total,
+                marks: pending.marks,
+            })
         });
         return;
     }
@@ -475,12 +475,18 @@ fn finish_pending(pending: Pending, after: fn(Finished)) {
             .join()
             .unwrap_or((Written::Kept, false, Default::default()));
     end_capture(&pending.capture, written, &cost);
-    after(Finished {
-        written,
-        left_patch: Some(left_patch),
-        cleaned: pending.cleaned,
-        total: pending.total,
-        marks: pending.marks,
+    // Finishing remaps and re-protects the save's pages: a signal handler
+    // that stored to one of them meanwhile could have its store mapped
+    // over, or taken for clean. Handlers wait until it is done (the wait
+    // for the worker above leaves them free: their stores are copied).
+    crate::process::with_signals_blocked(|| {
+        after(Finished {
+            written,
+            left_patch: Some(left_patch),
+            cleaned: pending.cleaned,
+            total: pending.total,
+            marks: pending.marks,
+        })
     });
     // After the bookkeeping (`UNSAVED`), so that a waiter on another thread
     // that finds no save pending reads what this one left. A save that bails

@@ -87,12 +87,19 @@ pub fn hash4(data: [&[u8]; 4]) -> [u32; 4] {
 /// `hash` of every buffer, four at a time where they share a length.
 pub fn hash_all(data: &[&[u8]]) -> Vec<u32> {
     let mut out = Vec::with_capacity(data.len());
+    hash_each(data, |sum| out.push(sum));
+    out
+}
+
+/// `hash_all`, each hash handed to `each` in order: nothing allocated.
+pub fn hash_each(data: &[&[u8]], mut each: impl FnMut(u32)) {
     let mut quads = data.chunks_exact(4);
     for quad in &mut quads {
-        out.extend(hash4([quad[0], quad[1], quad[2], quad[3]]));
+        hash4([quad[0], quad[1], quad[2], quad[3]])
+            .into_iter()
+            .for_each(&mut each);
     }
-    out.extend(quads.remainder().iter().map(|d| hash(d)));
-    out
+    quads.remainder().iter().for_each(|d| each(hash(d)));
 }
 
 #[cfg(test)]

@@ -226,43 +226,52 @@ fn reserve_image(pier: &Pier, image: &File, pages: &[u32]) -> Result<Reserved, S
     } else {
         image::Holes::new(image, end)
     };
-    let mut ranges = Vec::new();
-    for (first, count) in image::runs(pages) {
-        let run = (
-            loom::bytes_of(first) as u64,
-            loom::bytes_of(first + count) as u64,
-        );
-        ranges.extend(holes.within(run));
-    }
-    for &(from, to) in &ranges {
-        match image.reserve(from, to - from) {
-            Ok(()) => {}
-            Err(err) if err.unsupported() => {
-                if !RESERVE_UNSUPPORTED_SAID.swap(true, Ordering::Relaxed) {
-                    say!(
+    // The byte ranges of the runs of `pages`, one at a time (no list: the
+    // worker must not need memory it may not get).
+    let byte_runs = || {
+        image::each_run(pages).map(|(first, count)| {
+            (
+                loom::bytes_of(first) as u64,
+                loom::bytes_of(first + count) as u64,
+            )
+        })
+    };
+    for run in byte_runs() {
+        for (from, to) in holes.within(run) {
+            match image.reserve(from, to - from) {
+                Ok(()) => {}
+                Err(err) if err.unsupported() => {
+                    if !RESERVE_UNSUPPORTED_SAID.swap(true, Ordering::Relaxed) {
+                        say!(
                         "loom: save: {} cannot reserve space ({}); the holes it fills are counted before the patch is written\r\n",
                         pier.image().show(),
                         strerror(err.errno)
                     );
+                    }
+                    let inside = pages
+                        .iter()
+                        .filter(|&&page| (loom::bytes_of(page) as u64) < end)
+                        .count() as u64
+                        * PAGE_BYTES as u64;
+                    let mut again = if hidden {
+                        image::Holes::everywhere(image, end)
+                    } else {
+                        image::Holes::new(image, end)
+                    };
+                    let seen: u64 = byte_runs()
+                        .flat_map(|run| again.within(run))
+                        .map(|(from, to)| to.min(end).saturating_sub(from))
+                        .sum();
+                    // Where the holes are hidden, no more than the file lacks.
+                    let holes = if hidden {
+                        unallocated.min(inside)
+                    } else {
+                        seen
+                    };
+                    return Ok(Reserved::Unsupported { holes });
                 }
-                let inside = pages
-                    .iter()
-                    .filter(|&&page| (loom::bytes_of(page) as u64) < end)
-                    .count() as u64
-                    * PAGE_BYTES as u64;
-                let seen: u64 = ranges
-                    .iter()
-                    .map(|&(from, to)| to.min(end).saturating_sub(from))
-                    .sum();
-                // Where the holes are hidden, no more than the file lacks.
-                let holes = if hidden {
-                    unallocated.min(inside)
-                } else {
-                    seen
-                };
-                return Ok(Reserved::Unsupported { holes });
+                Err(err) => return Err(SaveError::Patch(err)),
             }
-            Err(err) => return Err(SaveError::Patch(err)),
         }
     }
     Ok(Reserved::All)
@@ -330,7 +339,9 @@ fn write_patch(
         // of one batch each left the disk idle while the next was hashed.
         let direct = matches!(source, Source::Still(_)) && memory.enter_direct();
         let lines = write_and_hash(&memory, pages, source, direct)?;
-        control_file.write_all_at(&patch::encode(total, &lines), 0)?;
+        let control = patch::try_encode(total, &lines)
+            .ok_or_else(|| control_file.fail("make the control block of", libc::ENOMEM))?;
+        control_file.write_all_at(&control, 0)?;
         Ok::<(File, bool), IoError>((memory, direct))
     })();
     let (memory, direct) = match written {
@@ -388,7 +399,13 @@ fn write_and_hash(
         source.for_each(
             false,
             &mut |from, slices| {
-                lines.extend(hash_pages(&pages[from..from + slices.len()], slices));
+                // Into the room reserved above: nothing allocated here.
+                let mut page = pages[from..].iter();
+                crate::checksum::hash_each(slices, |has_w| {
+                    if let Some(&pag_w) = page.next() {
+                        lines.push(u3e_line { pag_w, has_w });
+                    }
+                });
                 memory.write_vectored_at(slices, loom::bytes_of(from as u32) as u64)
             },
             &mut |from, to| {
@@ -401,21 +418,18 @@ fn write_and_hash(
         )?;
         return Ok(lines);
     };
-    std::thread::scope(|scope| {
-        let hasher = process::with_signals_blocked(|| {
-            std::thread::Builder::new()
-                .name("looms-hash".into())
-                .spawn_scoped(scope, || hash_pages(pages, slices))
-        });
-        let wrote = memory.write_vectored_at(slices, 0);
-        let lines = match hasher {
-            // A hasher that died (it cannot: panics abort) is redone here.
-            Ok(hasher) => hasher.join().ok(),
-            Err(_) => None,
-        };
-        wrote?;
-        Ok(lines.unwrap_or_else(|| hash_pages(pages, slices)))
-    })
+    let hasher = process::with_signals_blocked(|| {
+        // SAFETY: joined below, before `pages` and `slices` go.
+        unsafe { crate::sys::spawn_borrowing(Box::new(|| hash_pages(pages, slices))) }
+    });
+    let wrote = memory.write_vectored_at(slices, 0);
+    let lines = match hasher {
+        // A hasher that died (it cannot: panics abort) is redone here.
+        Ok(hasher) => hasher.join(),
+        Err(_) => None,
+    };
+    wrote?;
+    Ok(lines.unwrap_or_else(|| hash_pages(pages, slices)))
 }
 
 /// The control lines of `pages`, whose bytes are `slices`.

@@ -322,7 +322,7 @@ fn move_run(
     }
     for (from, to) in around_guard(first, end, guard) {
         if from < to {
-            loom::remap_unmapping_first(from, to - from, loom::Backing::FileShared(fd))?;
+            loom::remap_at_limit(from, to - from, loom::Backing::FileShared(fd))?;
             dirty::set_range(map, from, to, true);
         }
     }
@@ -401,7 +401,7 @@ fn detach_run(map: &mut [u32], from: u32, to: u32, class: Kept, fd: libc::c_int)
         if fd <= 0 {
             return Err(libc::EBADF);
         }
-        loom::remap_unmapping_first(from, count, loom::Backing::FileCopy { fd, writable })
+        loom::remap_at_limit(from, count, loom::Backing::FileCopy { fd, writable })
     };
     let mapped = match class {
         Kept::Dirty => {

@@ -375,13 +375,20 @@ impl File {
     /// finishing short writes.
     pub fn write_vectored_at(&self, bufs: &[&[u8]], mut offset: u64) -> IoResult<()> {
         const BATCH: usize = 512;
-        let mut iov: Vec<libc::iovec> = Vec::with_capacity(BATCH.min(bufs.len()));
+        // On the stack: a save's worker must not need memory it may not get.
+        let empty = libc::iovec {
+            iov_base: core::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut vectors = [empty; BATCH];
         for chunk in bufs.chunks(BATCH) {
-            iov.clear();
-            iov.extend(chunk.iter().map(|b| libc::iovec {
-                iov_base: b.as_ptr() as *mut _,
-                iov_len: b.len(),
-            }));
+            let iov = &mut vectors[..chunk.len()];
+            for (vector, b) in iov.iter_mut().zip(chunk) {
+                *vector = libc::iovec {
+                    iov_base: b.as_ptr() as *mut _,
+                    iov_len: b.len(),
+                };
+            }
             let mut first = 0;
             while first < iov.len() {
                 let pending = &iov[first..];
@@ -882,14 +889,23 @@ impl<'a> Holes<'a> {
 /// Page runs `[first, first + count)` covering `pages` (ascending), so that
 /// adjacent pages are written with one call.
 pub fn runs(pages: &[u32]) -> Vec<(u32, u32)> {
-    let mut out: Vec<(u32, u32)> = Vec::new();
-    for &page in pages {
-        match out.last_mut() {
-            Some((first, count)) if *first + *count == page => *count += 1,
-            _ => out.push((page, 1)),
-        }
-    }
-    out
+    each_run(pages).collect()
+}
+
+/// The runs of `runs`, one at a time: nothing allocated, for the save's
+/// worker, which must not need memory it may not get.
+pub fn each_run(pages: &[u32]) -> impl Iterator<Item = (u32, u32)> + '_ {
+    let mut rest = pages;
+    core::iter::from_fn(move || {
+        let (&first, _) = rest.split_first()?;
+        let count = rest
+            .iter()
+            .zip(first..)
+            .take_while(|&(&page, want)| page == want)
+            .count();
+        rest = &rest[count..];
+        Some((first, count as u32))
+    })
 }
 
 /// Writes pages `pages` (ascending), whose bytes are `slices`, into
@@ -901,7 +917,7 @@ pub fn runs(pages: &[u32]) -> Vec<(u32, u32)> {
 pub fn write_pages(image: &File, pages: &[u32], slices: &[&[u8]]) -> IoResult<()> {
     const MAX_RUN: usize = 1024;
     let mut index = 0;
-    for (first, count) in runs(pages) {
+    for (first, count) in each_run(pages) {
         let run = &slices[index..index + count as usize];
         index += count as usize;
         for (chunk_at, chunk) in run.chunks(MAX_RUN).enumerate() {
@@ -1008,6 +1024,8 @@ mod tests {
     fn runs_coalesce_adjacent_pages() {
         assert_eq!(runs(&[]), vec![]);
         assert_eq!(runs(&[1, 2, 3, 7, 9, 10]), vec![(1, 3), (7, 1), (9, 2)]);
+        assert_eq!(runs(&[5]), vec![(5, 1)]);
+        assert_eq!(runs(&[0, 1, 2]), vec![(0, 3)]);
     }
 
     #[test]

@@ -28,8 +28,14 @@ pub mod pier;
 pub mod pool;
 pub mod process;
 pub mod recovery;
+pub mod reserve;
 pub mod snapshot;
 pub mod sys;
 pub mod track;
 
 pub use pool::u3e_Pool;
+
+/// Rust's allocations in the library, with a reserve behind the C
+/// library's allocator (see `reserve`).
+#[global_allocator]
+static ALLOCATOR: reserve::Reserved = reserve::Reserved;

@@ -12,7 +12,7 @@
 //! covers one, and the last, partial granule of an image is dirty from the
 //! start (a save writes its pages again, with the same bytes).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::msg::last_errno;
 
@@ -366,10 +366,7 @@ impl Released {
         let list: Handed = std::sync::Arc::new(std::sync::Mutex::new(Some(self.0)));
         let theirs = std::sync::Arc::clone(&list);
         let spawned = crate::process::with_signals_blocked(|| {
-            std::thread::Builder::new()
-                .name("looms-release".into())
-                .stack_size(64 << 10)
-                .spawn(move || unmap_all(theirs))
+            crate::sys::spawn_detached(Box::new(move || unmap_all(theirs)))
         });
         if spawned.is_err() {
             unmap_all(list);
@@ -488,23 +485,121 @@ pub fn remap_releasing(
     }
 }
 
+/// Mappings of one page each, set aside (`set_aside_spares`) so that a
+/// remap can still be made at the kernel's mapping limit: past
+/// `vm.max_map_count` the kernel refuses every `mmap`, even one that
+/// replaces others and would lower the count, while `mprotect` that merges
+/// mappings is still let through. Giving one of these up lowers the count
+/// (it merges with its neighbours); the remap, made with `MAP_FIXED` over
+/// the range (one step: where the kernel refuses, the range keeps its old
+/// mapping), is then let through. Never the other way round (the range
+/// unmapped first): when the unmapping does not lower the count below the
+/// limit (it splits as many mappings as it removes), the new mapping is
+/// refused and the loom is left with a hole. Spent from the fault path
+/// (lock-free: an atomic mask and `mprotect`), set aside again by the
+/// runtime's thread at boot and after each save, by splits the kernel
+/// refuses at the limit: setting them aside never takes the count past it.
+const SPARES: u32 = 16;
+/// Where the spares' reservation starts (0: none yet): `2 * SPARES + 1`
+/// pages of no access; spare `k` is page `2k + 1`, made readable, which
+/// makes it a mapping of its own (and its neighbours two more).
+static SPARE_BASE: AtomicUsize = AtomicUsize::new(0);
+/// Bit `k`: spare `k` is set aside (readable).
+static SPARES_MAPPED: AtomicU32 = AtomicU32::new(0);
+
+/// The address of spare `spare`.
+fn spare_at(base: usize, spare: u32) -> *mut libc::c_void {
+    (base + (2 * spare as usize + 1) * system_page_size()) as *mut libc::c_void
+}
+
+/// Sets aside the spare mappings that are not (the first call reserves
+/// their place); where the kernel refuses one, it is set aside later.
+/// The runtime's thread, outside a save.
+pub fn set_aside_spares() {
+    let mut base = SPARE_BASE.load(Ordering::Acquire);
+    if base == 0 {
+        // SAFETY: a fresh private reservation of address space, owned here.
+        let got = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                (2 * SPARES as usize + 1) * system_page_size(),
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if got == libc::MAP_FAILED {
+            return;
+        }
+        base = got as usize;
+        SPARE_BASE.store(base, Ordering::Release);
+    }
+    for spare in 0..SPARES {
+        let bit = 1 << spare;
+        if SPARES_MAPPED.load(Ordering::Acquire) & bit != 0 {
+            continue;
+        }
+        // SAFETY: a page of the reservation above, which nothing else uses.
+        if unsafe { libc::mprotect(spare_at(base, spare), system_page_size(), libc::PROT_READ) }
+            != 0
+        {
+            return;
+        }
+        SPARES_MAPPED.fetch_or(bit, Ordering::AcqRel);
+    }
+}
+
+/// Gives up one spare mapping; false when none is left. Async-signal-safe.
+fn spend_spare() -> bool {
+    let base = SPARE_BASE.load(Ordering::Acquire);
+    loop {
+        let mapped = SPARES_MAPPED.load(Ordering::Acquire);
+        if base == 0 || mapped == 0 {
+            return false;
+        }
+        let spare = mapped.trailing_zeros();
+        let bit = 1 << spare;
+        if SPARES_MAPPED
+            .compare_exchange(mapped, mapped & !bit, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            continue;
+        }
+        // SAFETY: a spare page of the reservation, which nothing refers to;
+        // of no access again, it merges with its neighbours.
+        if unsafe { libc::mprotect(spare_at(base, spare), system_page_size(), libc::PROT_NONE) }
+            == 0
+        {
+            return true;
+        }
+    }
+}
+
 /// `remap`, for a process at the kernel's mapping limit, where `mmap`
 /// refuses even a mapping that would replace others (`ENOMEM` once the
-/// count is past `vm.max_map_count`): the range is unmapped first, which
-/// lowers the count when it ends on mapping boundaries, then mapped anew.
-/// The caller keeps the range's contents elsewhere (the swap file).
-pub fn remap_unmapping_first(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
-    match remap(first, count, backing) {
-        Err(libc::ENOMEM) => {}
-        other => return other,
+/// count is past `vm.max_map_count`): spare mappings are given up, one at
+/// a time, until the kernel lets the remap through. Where none is left,
+/// `Err(ENOMEM)`, and the range is as it was: never a hole.
+pub fn remap_at_limit(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
+    loop {
+        match remap(first, count, backing) {
+            Err(libc::ENOMEM) if spend_spare() => continue,
+            other => return other,
+        }
     }
-    // SAFETY: as in `remap`: the range is the library's and no Rust
-    // reference into it is alive; it is mapped again right below.
-    if unsafe { libc::munmap(page_ptr(first).cast(), bytes_of(count)) } != 0 {
-        return Err(last_errno());
+}
+
+/// `protect`, for a process at the kernel's mapping limit: where the
+/// kernel refuses the split a change of protection needs, spare mappings
+/// are given up, one at a time, until it lets it through.
+pub fn protect_at_limit(first: u32, count: u32, access: Access) -> Result<(), i32> {
+    loop {
+        match protect(first, count, access) {
+            Err(libc::ENOMEM) if spend_spare() => continue,
+            other => return other,
+        }
     }
-    mark_shared(first, count, false);
-    remap(first, count, backing)
 }
 
 /// `madvise(MADV_DONTNEED)` the whole granules inside pages

@@ -113,7 +113,14 @@ fn word(bytes: &[u8], at: usize) -> u32 {
 
 /// Encodes a control block for `lines`, with `tot_w = total` and its checksum.
 pub fn encode(total: u32, lines: &[u3e_line]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(control_len(lines.len() as u32) as usize);
+    try_encode(total, lines).expect("memory for the control block")
+}
+
+/// `encode`, or `None` without the memory for it.
+pub fn try_encode(total: u32, lines: &[u3e_line]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(control_len(lines.len() as u32) as usize)
+        .ok()?;
     out.extend_from_slice(&U3P_VERLAT.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&total.to_le_bytes());
@@ -124,7 +131,7 @@ pub fn encode(total: u32, lines: &[u3e_line]) -> Vec<u8> {
     }
     let sum = checksum::hash(&out[SUMMED_FROM..]);
     out[4..8].copy_from_slice(&sum.to_le_bytes());
-    out
+    Some(out)
 }
 
 /// Checks that a file of `len` bytes could be a control block, before

@@ -106,12 +106,15 @@ extern "C" fn in_child() {
     INSIDE.store(0, Ordering::SeqCst);
 }
 
-/// Runs `spawn` (which starts a thread of the library) with every
-/// asynchronous signal blocked, so that the thread inherits a mask that
+/// Runs `spawn` with every asynchronous signal blocked on this thread.
+/// Where it starts a thread of the library, the thread inherits a mask that
 /// keeps the runtime's signal handlers off it: a handler that called into
-/// the library there could wait for that very thread. Faults that a thread
+/// the library there could wait for that very thread. On the runtime's
+/// thread it keeps the handlers (and their stores to the loom) out of a
+/// change of the loom's tracking, until it is whole. Faults that a thread
 /// itself raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) stay open. The
-/// caller's mask is restored before this returns.
+/// caller's mask is restored before this returns, and a signal that came
+/// meanwhile is handled then.
 pub fn with_signals_blocked<T>(spawn: impl FnOnce() -> T) -> T {
     // SAFETY: sigset_t is plain data, filled by sigfillset before use.
     let mut quiet: libc::sigset_t = unsafe { std::mem::zeroed() };

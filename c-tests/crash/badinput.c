@@ -605,7 +605,7 @@ static const struct {
   const char *outcome;
 } hostile_rows[] = {
     {"hostile/thread-refused", "no thread can be created (`pthread_create` fails, as under a pids limit), `RUST_BACKTRACE=1`: the save hashes on the runtime's thread and completes"},
-    {"hostile/map-limit-save", "at `vm.max_map_count`: first stores widen, the save gets no thread and hashes on its own, the image holds every page (swap mode: a widened run is unmapped first, since `mmap` refuses everything past the limit)"},
+    {"hostile/map-limit-save", "at `vm.max_map_count`: first stores widen, the save gets no thread and hashes on its own, the image holds every page (swap mode: past the limit, where `mmap` refuses everything, a mapping set aside at boot is given up so that the widened run is remapped in one step)"},
     {"hostile/map-limit-guard", "at `vm.max_map_count` the heap runs into the guard: the old guard is released first (or a run around the new place merged), the guard moves, the store lands and is saved"},
     {"hostile/backup-onto-itself", "`u3e_backup(chk, chk, c3y)` on a running pier: a no-op that succeeds; later saves reach the image"},
     {"hostile/backup-into-own-pier", "a running process restores an epoch into its own `.urb/chk`: refused (`loom: image backup: DIR is the snapshot of a running pier; nothing copied`), `c3n`"},

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -873,6 +874,227 @@ static void step_signal_save(char *dir, int argc, char **argv) {
   printf("signal handler called %lu times; the last stores saved\n", atomic_load(&handler_calls));
 }
 
+/* Loom pages of the `granule_tail` step: the image of 2N pages saved under
+ * seed 1, page 0 stored to again (2), the tail's pages [N, TAIL) stored to
+ * while the shrinking save is written (3), its last page once more after
+ * the barrier (4). */
+static uint32_t tail_n, tail_end;
+static uint32_t tail_seed(uint32_t p) {
+  if (p == 0) return 2;
+  if (p < tail_n) return 1;
+  return p + 1 == tail_end ? 4 : 3;
+}
+
+/* granule_tail DIR N: a save that shrinks the image from 2N pages (N a
+ * multiple of 4) to N + G - 1, G the granule in pages
+ * (LOOMS_TEST_GRANULE), so that it ends inside a granule whose pages were
+ * clean, saved and protected. The stores to that last, partial granule,
+ * while the save is written and after its barrier, are in the next save:
+ * image.bin, as a boot reads it, holds every page's last store. The same
+ * in either kind of save (LOOMS_SAVE). */
+static void step_granule_tail(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  const char *g = getenv("LOOMS_TEST_GRANULE");
+  uint32_t granule = g && *g ? (uint32_t)(strtoul(g, NULL, 0) / HOST_PAGE_BYTES) : 1;
+  host_check(n % 4 == 0 && n > 0, "N must be a multiple of 4");
+  tail_n = n;
+  tail_end = n + (granule > 1 ? granule - 1 : 1);
+  host_boot_road(dir, &opts, 2 * n, 2);
+  fill(1, 0, 2 * n);
+  u3e_save(host_low(), host_high());
+  wait_ok("the first save");
+  host_fill(2, 0);
+  host_road(tail_end, 2);
+  u3e_ward(host_low(), host_high());
+  u3e_save(host_low(), host_high());
+  fill(3, n, tail_end);
+  wait_ok("the shrinking save");
+  host_fill(4, tail_end - 1);
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  check_no_patch(dir);
+  check_loom(tail_end, tail_seed);
+  check_image(dir, tail_end, tail_seed);
+  printf("an image that ends inside a granule of %u pages keeps every store to it\n", granule);
+}
+
+/* The `signal_store` step's handler: a store to a loom page, mirrored in a
+ * model of the loom's first words. */
+#define SIGNAL_PAGES 64
+static volatile uint32_t signal_model[SIGNAL_PAGES];
+static volatile uint32_t signal_next = 1;
+static atomic_ulong signal_stores;
+static void on_alarm_store(int sig) {
+  (void)sig;
+  int saved = errno;
+  uint32_t value = signal_next++;
+  uint32_t page = (value * 7) % SIGNAL_PAGES;
+  signal_model[page] = value;
+  rt_page(page)[0] = value;
+  atomic_fetch_add(&signal_stores, 1);
+  errno = saved;
+}
+
+/* signal_store DIR ROUNDS WHERE: a 50 us timer whose handler stores to a
+ * page of the loom (64 pages, each a value of its own), delivered only
+ * while the runtime's thread is inside looms_save_wait (WHERE "wait") or
+ * u3e_save ("save"), round after round of saves of some of those pages.
+ * No store is lost: the loom and then image.bin hold the model, word for
+ * word, and the dirty pages are saved by the last save. */
+static void step_signal_store(char *dir, int argc, char **argv) {
+  uint32_t rounds = arg(argc, argv, 3);
+  host_check(argc > 4, "signal_store needs WHERE");
+  bool in_wait = !strcmp(argv[4], "wait");
+  host_boot_road(dir, &opts, SIGNAL_PAGES, 2);
+  fill(1, 0, SIGNAL_PAGES);
+  for (uint32_t p = 0; p < SIGNAL_PAGES; p++) signal_model[p] = rt_page(p)[0];
+  u3e_save(host_low(), host_high());
+  wait_ok("the first save");
+  struct sigaction act = {.sa_handler = on_alarm_store};
+  sigemptyset(&act.sa_mask);
+  host_check(sigaction(SIGALRM, &act, NULL) == 0, "sigaction");
+  alarm_mask(SIG_BLOCK);
+  struct itimerval every = {{0, 50}, {0, 50}};
+  host_check(setitimer(ITIMER_REAL, &every, NULL) == 0, "setitimer");
+  for (uint32_t r = 0; r < rounds; r++) {
+    /* A few pages stored to by the runtime itself, so each save has work. */
+    for (uint32_t k = 0; k < 4; k++) {
+      uint32_t p = (r * 5 + k * 11) % SIGNAL_PAGES;
+      uint32_t value = 0x80000000u | (r << 8) | k;
+      rt_store_ready(rt_page(p));
+      rt_page(p)[0] = value;
+      signal_model[p] = value;
+    }
+    if (!in_wait) alarm_mask(SIG_UNBLOCK);
+    u3e_save(host_low(), host_high());
+    if (in_wait) alarm_mask(SIG_UNBLOCK);
+    looms_save_wait();
+    alarm_mask(SIG_BLOCK);
+  }
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  alarm_mask(SIG_UNBLOCK);
+  for (uint32_t p = 0; p < SIGNAL_PAGES; p++) {
+    host_check(rt_page(p)[0] == signal_model[p], "loom page %u holds %u, the model %u", p,
+               rt_page(p)[0], signal_model[p]);
+  }
+  u3e_save(host_low(), host_high());
+  wait_ok("the last save");
+  size_t len;
+  uint8_t *img = host_slurp(host_chk(path_a, sizeof path_a, dir, "image.bin"), &len);
+  host_check(img != NULL && len == (size_t)SIGNAL_PAGES * HOST_PAGE_BYTES, "image.bin: %zu bytes",
+             img ? len : 0);
+  uint32_t lost = 0;
+  for (uint32_t p = 0; p < SIGNAL_PAGES; p++) {
+    uint32_t word;
+    memcpy(&word, img + (size_t)p * HOST_PAGE_BYTES, sizeof word);
+    if (word != signal_model[p]) {
+      fprintf(stderr, "image.bin page %u holds %u, the model %u\n", p, word, signal_model[p]);
+      lost++;
+    }
+    host_check(memcmp(img + (size_t)p * HOST_PAGE_BYTES + 4, (uint8_t *)rt_page(p) + 4,
+                      HOST_PAGE_BYTES - 4) == 0,
+               "image.bin page %u is not the loom's", p);
+  }
+  free(img);
+  host_check(lost == 0, "%u stores of signal handlers lost", lost);
+  host_check(atomic_load(&signal_stores) > 0, "the handler never ran");
+  printf("%lu stores from a signal handler in %s, every one saved\n",
+         atomic_load(&signal_stores), in_wait ? "looms_save_wait" : "u3e_save");
+}
+
+/* Loom pages of the `maplimit_save` step: [0, n) saved under seed 1; the
+ * first half stored to again (2) and saved in the background at the limit;
+ * pages 4k and 4k + 1 stored to while that save is pending (3). */
+static uint32_t limit_image(uint32_t p) { return p < limit_n / 2 ? 2 : 1; }
+static uint32_t limit_after(uint32_t p) { return p % 4 < 2 ? 3 : limit_image(p); }
+static bool limit_still;
+static uint32_t limit_loom_now(uint32_t p) { return limit_still ? limit_image(p) : limit_after(p); }
+static uint32_t one_seed_1(uint32_t p) { return (void)p, 1; }
+
+/* maplimit_save DIR N SPARE [still]: on a fresh pier, an image of N pages
+ * (seed 1) and nothing else; on that pier, booted: a background save, the
+ * process's first, started at the kernel's mapping limit with SPARE
+ * mappings to spare. Whether its worker's thread can be had, and whether
+ * that thread then gets a memory arena of its own, depends on SPARE: a
+ * sweep meets the worker that starts but finds no memory (the C library
+ * can neither make it an arena nor map a block for it). Then, unless
+ * `still`, first stores at the limit to pages of the pending save and to
+ * clean ones, which widen. Nothing aborts, no store faults unhandled, the
+ * save holds the pages as they were at u3e_save and the next one every
+ * store. */
+static void step_maplimit_save(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  long spare = (long)arg(argc, argv, 4);
+  limit_n = n;
+  limit_still = argc > 5 && !strcmp(argv[5], "still");
+  host_boot_road(dir, &opts, n, 2);
+  if (u3e_Pool.img_u.pgs_w == 0) {
+    /* A pier to boot first: its worker would leave this process a memory
+     * arena for the next one. */
+    fill(1, 0, n);
+    u3e_save(host_low(), host_high());
+    wait_ok("the first save");
+    printf("an image of %u pages to boot\n", n);
+    return;
+  }
+  check_loom(n, one_seed_1);
+  fill(2, 0, n / 2);
+  long kept = host_exhaust_mappings(spare);
+  u3e_save(host_low(), host_high());
+  for (uint32_t p = 0; p < n && !limit_still; p++) {
+    if (p % 4 < 2) host_fill(3, p);
+  }
+  wait_ok("the save at the limit");
+  check_no_patch(dir);
+  check_image(dir, n, limit_image);
+  check_loom(n, limit_loom_now);
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  check_image(dir, n, limit_loom_now);
+  printf("a background save at the mapping limit (%ld spare, %ld made, %ld in all)\n", spare, kept,
+         host_map_count());
+}
+
+/* Loom pages of the `maplimit_hole` step: [0, n) saved under seed 1,
+ * [40, 70) stored to again (2) and saved in the background past the limit;
+ * pages 66 (of that save) and 100 (clean) stored to while it is pending. */
+static uint32_t hole_image(uint32_t p) { return p >= 40 && p < 70 ? 2 : 1; }
+static uint32_t hole_after(uint32_t p) { return p == 66 || p == 100 ? 3 : hole_image(p); }
+
+/* maplimit_hole DIR N: a background save of loom pages [40, 70) is
+ * pending when the process goes one mapping past vm.max_map_count (the
+ * kernel lets an mmap take the count to the limit + 1, and then refuses
+ * every mmap, even one that replaces others). First stores to a page of
+ * the pending save and to a clean one then widen: in swap mode the run
+ * [64, 128) around page 66 is moved onto the ephemeral file, and
+ * unmapping it first would not lower the count (it splits two mappings
+ * and removes two). The stores land, the loom never has a hole, the save
+ * holds the pages as they were and the next one every store. */
+static void step_maplimit_hole(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_check(n >= 128, "N must be at least 128");
+  host_boot_road(dir, &opts, n, 2);
+  fill(1, 0, n);
+  u3e_save(host_low(), host_high());
+  wait_ok("the first save");
+  fill(2, 40, 70);
+  u3e_save(host_low(), host_high());
+  long kept = host_exhaust_mappings(0);
+  void *past = mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  host_check(past != MAP_FAILED, "one mapping past the limit: %s", strerror(errno));
+  host_fill(3, 66);
+  host_fill(3, 100);
+  wait_ok("the save past the limit");
+  check_no_patch(dir);
+  check_image(dir, n, hole_image);
+  check_loom(n, hole_after);
+  u3e_save(host_low(), host_high());
+  wait_ok("the next save");
+  check_image(dir, n, hole_after);
+  printf("stores past the mapping limit during a background save, no hole (%ld made)\n", kept);
+}
+
 int main(int argc, char **argv) {
   static const host_step steps[] = {
       {"stores", step_stores},       {"backtoback", step_backtoback}, {"backup", step_backup},
@@ -886,6 +1108,10 @@ int main(int argc, char **argv) {
       {"exact", step_exact},
       {"maplimit_end", step_maplimit_end},
       {"same", step_same},
+      {"granule_tail", step_granule_tail},
+      {"signal_store", step_signal_store},
+      {"maplimit_save", step_maplimit_save},
+      {"maplimit_hole", step_maplimit_hole},
   };
   return host_run_step("background", steps, sizeof steps / sizeof steps[0], &opts, argc, argv);
 }

@@ -56,6 +56,20 @@ static void check_image(const char *dir, uint32_t seed, uint32_t n) {
 
 static void *nothing(void *arg) { return arg; }
 
+/* Whether a thread could be started now: asked in a child, so that no
+ * stack of a thread that ran is cached here for the next one. */
+static bool thread_possible(void) {
+  pid_t pid = fork();
+  host_check(pid >= 0, "fork: %s", strerror(errno));
+  if (pid == 0) {
+    pthread_t thread;
+    _exit(pthread_create(&thread, NULL, nothing, NULL) == 0 ? 0 : 1);
+  }
+  int status;
+  host_check(waitpid(pid, &status, 0) == pid, "waitpid: %s", strerror(errno));
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* maplimit_save DIR N: at the mapping limit, N first stores and a save:
  * stores widen, the save hashes on this thread when no thread can be had,
  * and the image holds every page. */
@@ -64,6 +78,14 @@ static void step_maplimit_save(char *dir, int argc, char **argv) {
   host_boot_road(dir, &opts, n, 2);
   long made = host_exhaust_mappings(0);
   for (uint32_t p = 0; p < n; p++) host_fill(7, p);
+  /* The stores may give mappings back (in swap mode the library gives up
+   * mappings it set aside, and widened runs merge): take them again, a
+   * shared page each (those never merge), while a thread could be had. */
+  while (thread_possible()) {
+    host_check(mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0) != MAP_FAILED,
+               "mmap: %s", strerror(errno));
+    made++;
+  }
   pthread_t thread;
   int refused = pthread_create(&thread, NULL, nothing, NULL);
   if (refused == 0) pthread_join(thread, NULL);

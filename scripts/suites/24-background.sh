@@ -5,14 +5,17 @@
 # from the crash interposer; the image compared byte for byte with a copy
 # taken at u3e_save) in every boot mode under both tracking backends, saves
 # back to back, a backup and a stop right after a save, u3e_live again in
-# one process, the synchronous fall-backs (no threads, an unknown mode), a
-# worker that finds no space; and, with the
+# one process, an image that ends inside a granule, a signal handler that
+# stores while the runtime saves or waits, the synchronous fall-backs (no
+# threads, an unknown mode), a worker that finds no space; and, with the
 # crash interposer (c-tests/crash/crashio.c), an I/O error and a kill before
 # every file call of the worker, random kills during and right after
 # u3e_save, _exit and exit() right after it. Every boot after a crash must
 # find exactly the old or exactly the new snapshot.
 #
 # CRASH_RUNS: random kills (default 200; `make soak`: 10,000).
+# SIGNAL_ROUNDS: saves under the storing signal handler (default 300;
+# `make soak`: 5,000).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -23,9 +26,13 @@ make -s -C c-tests/crash OUT="$ROOT/target/crash-tests" "$ROOT/target/crash-test
 BIN=$OUT/background
 CIO=$ROOT/target/crash-tests/libcrashio.so
 RUNS=${CRASH_RUNS:-200}
+SIGNAL_ROUNDS=${SIGNAL_ROUNDS:-300}
 W=$(mktemp -d /tmp/looms-bg.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+# Piers of the steps whose saves are many and small: on tmpfs.
+M=$(mktemp -d /dev/shm/looms-bg.XXXXXX)
+trap 'rm -rf "$W" "$M"' EXIT
 P=$W/p
+Q=$M/p
 LOG=$W/log
 export LOOMS_SAVE=background
 failed=0
@@ -90,6 +97,48 @@ for track in mprotect uffd; do
     run "exact-tracking no_demand [$track]" exact $track no_demand
 done
 run "exact-tracking swap" exact mprotect swap
+# Granules of 16, 32 and 64 KiB (LOOMS_TEST_GRANULE, as on kernels with
+# larger pages): a save shrinks the image so that it ends inside a granule
+# whose pages were clean; stores to that last granule, during the save and
+# after its barrier, are in the next save. Both kinds of save, every boot
+# mode, both backends.
+granule_tail() {
+    local flags=$1 track=$2 granule save
+    for granule in 16384 32768 65536; do
+        for save in sync background; do
+            rm -rf "$Q"
+            step LOOMS_TEST_GRANULE=$granule LOOMS_SAVE=$save LOOMS_TRACKING="$track" \
+                SCN_FLAGS="$flags" -- granule_tail "$Q" 16 &&
+                has "ends inside a granule of $((granule / 16384)) pages keeps every store" ||
+                { echo "granule $granule, $save save" >>"$LOG"; return 1; }
+        done
+    done
+}
+for track in mprotect uffd; do
+    run "stores-to-a-last-partial-granule [$track]" granule_tail "" $track
+    run "stores-to-a-last-partial-granule no_demand [$track]" granule_tail no_demand $track
+done
+run "stores-to-a-last-partial-granule swap" granule_tail swap mprotect
+# A signal handler stores to the loom (a 50 us timer) while the runtime's
+# thread waits in looms_save_wait, or is inside u3e_save, 300 saves in a
+# row (SIGNAL_ROUNDS): the loom and the image hold every store the handler
+# made.
+signal_store() {
+    local flags=$1 track=$2 save where
+    for save in background sync; do
+        for where in wait save; do
+            rm -rf "$Q"
+            step LOOMS_SAVE=$save LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- \
+                signal_store "$Q" "$SIGNAL_ROUNDS" $where && has "every one saved" ||
+                { echo "$save save, handler in $where" >>"$LOG"; return 1; }
+        done
+    done
+}
+for track in mprotect uffd; do
+    run "signal-handler-stores [$track]" signal_store "" $track
+    run "signal-handler-stores no_demand [$track]" signal_store no_demand $track
+done
+run "signal-handler-stores swap" signal_store swap mprotect
 # A background save ends at the kernel's mapping limit, with 0 to 8
 # mappings to spare: its copies are moved out to be freed where the kernel
 # lets it (mremap wants four spare), mapped over in place where not, and
@@ -105,6 +154,49 @@ maplimit_end() {
 for track in mprotect uffd; do
     run "end-at-the-mapping-limit [$track]" maplimit_end $track
 done
+# A background save of a fresh process started at the kernel's mapping
+# limit, 0 to 6 mappings to spare: its worker's thread is refused, or
+# starts and finds no memory arena of its own (the C library can map
+# nothing more for it), or gets one; with and without first stores at the
+# limit while the save is pending. Nothing aborts, the save holds the
+# pages as they were at u3e_save and the next one every store.
+maplimit_save() {
+    local track=$1 flags=$2 spare how spares
+    for how in still stores; do
+        spares="0 1 2 3 4 5 6"
+        [ $how = stores ] && spares="0 4"
+        for spare in $spares; do
+            rm -rf "$Q"
+            step LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- maplimit_save "$Q" 64 0 &&
+                step LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- maplimit_save "$Q" 64 $spare $how &&
+                has "a background save at the mapping limit" ||
+                { echo "$spare spare, $how" >>"$LOG"; return 1; }
+        done
+    done
+}
+# One mapping past the limit (the kernel then refuses every mmap, even one
+# that replaces others) while a background save is pending: first stores
+# to a page of the save and to a clean one widen; in swap mode the run
+# around the first is moved onto the ephemeral file without ever leaving
+# a hole in the loom (unmapping it first would not lower the count). Both
+# kinds of save; the synchronous one's own remaps and threads meet the
+# limit too.
+maplimit_hole() {
+    local track=$1 flags=$2 save
+    for save in background sync; do
+        rm -rf "$Q"
+        step LOOMS_SAVE=$save LOOMS_TRACKING="$track" SCN_FLAGS="$flags" -- maplimit_hole "$Q" 256 &&
+            has "no hole" || { echo "$save save" >>"$LOG"; return 1; }
+    done
+}
+for track in mprotect uffd; do
+    run "start-at-the-mapping-limit [$track]" maplimit_save $track ""
+    run "start-at-the-mapping-limit no_demand [$track]" maplimit_save $track no_demand
+    run "past-the-mapping-limit [$track]" maplimit_hole $track ""
+    run "past-the-mapping-limit no_demand [$track]" maplimit_hole $track no_demand
+done
+run "start-at-the-mapping-limit swap" maplimit_save mprotect swap
+run "past-the-mapping-limit swap" maplimit_hole mprotect swap
 # Store storms: N pages of varied bytes, every one rewritten twice while
 # the worker writes them, the storm starting at once, a while after
 # u3e_save (the worker in the patch, or between the passes) and late (the

@@ -279,6 +279,8 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     // LOOMS_REFLINK is read here, on the runtime's thread, not first by a
     // background save's worker.
     image::sharing_enabled();
+    // Before the loom's mappings multiply: remaps at the limit need them.
+    loom::set_aside_spares();
     if host::flag(host::SWAP) {
         make_dirs(&pier);
     }

@@ -124,14 +124,14 @@ fn clean_access() -> Access {
 fn protect_loom(pages: u32, old: u32) {
     let clean = loom::granule_floor(pages);
     if clean > 0 {
-        if let Err(errno) = loom::protect(0, clean, clean_access()) {
+        if let Err(errno) = loom::protect_at_limit(0, clean, clean_access()) {
             say!("loom: pure ({pages} pages): {}\r\n", strerror(errno));
             host::oops("0", file!(), line!());
         }
     }
     let released = protect_above(pages, old);
     if clean < pages {
-        if let Err(errno) = loom::protect(clean, pages - clean, Access::ReadWrite) {
+        if let Err(errno) = loom::protect_at_limit(clean, pages - clean, Access::ReadWrite) {
             say!(
                 "loom: foul ({pages} pages, {old} old): {}\r\n",
                 strerror(errno)
@@ -150,7 +150,7 @@ fn protect_above(pages: u32, old: u32) -> u32 {
         return 0;
     }
     let released = old - pages;
-    if let Err(errno) = loom::protect(pages, released, Access::ReadWrite) {
+    if let Err(errno) = loom::protect_at_limit(pages, released, Access::ReadWrite) {
         say!(
             "loom: foul ({pages} pages, {old} old): {}\r\n",
             strerror(errno)
@@ -169,7 +169,7 @@ fn protect_above(pages: u32, old: u32) -> u32 {
 fn map_image(fd: c3_i, pages: u32, old: u32) {
     let writable = track::clean_pages_writable();
     if pages > 0 {
-        if let Err(errno) = loom::remap(0, pages, Backing::FilePrivate { fd, writable }) {
+        if let Err(errno) = loom::remap_at_limit(0, pages, Backing::FilePrivate { fd, writable }) {
             say!(
                 "loom: file-backed mmap failed ({pages} pages): {}\r\n",
                 strerror(errno)
@@ -181,7 +181,7 @@ fn map_image(fd: c3_i, pages: u32, old: u32) {
     let clean = loom::granule_floor(pages);
     if clean < pages {
         if !writable {
-            if let Err(errno) = loom::protect(clean, pages - clean, Access::ReadWrite) {
+            if let Err(errno) = loom::protect_at_limit(clean, pages - clean, Access::ReadWrite) {
                 say!(
                     "loom: foul ({pages} pages, {old} old): {}\r\n",
                     strerror(errno)
@@ -211,7 +211,8 @@ fn map_above(pages: u32, old: u32) -> u32 {
     }
     let view = pool::view();
     if host::flag(host::SWAP) {
-        if let Err(errno) = loom::remap(start, old - start, Backing::FileShared(view.ephemeral_fd))
+        if let Err(errno) =
+            loom::remap_at_limit(start, old - start, Backing::FileShared(view.ephemeral_fd))
         {
             say!(
                 "loom: ephemeral mmap failed ({pages} pages, {old} old): {}\r\n",
@@ -219,7 +220,7 @@ fn map_above(pages: u32, old: u32) -> u32 {
             );
             host::oops("0", file!(), line!());
         }
-    } else if let Err(errno) = loom::remap(start, old - start, Backing::Anonymous) {
+    } else if let Err(errno) = loom::remap_at_limit(start, old - start, Backing::Anonymous) {
         say!(
             "loom: anonymous mmap failed ({pages} pages, {old} old): {}\r\n",
             strerror(errno)

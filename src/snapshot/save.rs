@@ -87,14 +87,22 @@ pub fn save(low: u3_post, high: u3_post) {
         set_unsaved(Some((low, high)));
         return;
     }
-    if background::enabled() {
-        if let Some(saved) = try_save_background(low, high) {
-            set_unsaved((!saved).then_some((low, high)));
+    // From the harvest to the last protection the save changes, the
+    // tracking of clean pages is in flux: a signal handler's store in
+    // between could be taken for clean, or fault on a page half-changed.
+    // Handlers run once it is whole again (they wait, as for a fault).
+    process::with_signals_blocked(|| {
+        if background::enabled() {
+            if let Some(saved) = try_save_background(low, high) {
+                set_unsaved((!saved).then_some((low, high)));
+            }
+            return;
         }
-        return;
-    }
-    let saved = try_save(low, high);
-    set_unsaved((!saved).then_some((low, high)));
+        let saved = try_save(low, high);
+        set_unsaved((!saved).then_some((low, high)));
+    });
+    // The spare mappings stores spent at the limit are set aside again.
+    loom::set_aside_spares();
 }
 
 /// `looms_save_wait`: the barrier; 0 when the last save is durable (or
@@ -283,6 +291,7 @@ pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
         map_above(total, old)
     };
     dirty::set_range(pool::dirty_map(), total, total + released, true);
+    dirty_last_granule(total);
     let (cleaned, unheard) = make_clean(total);
     // A page of the save that the runtime can still store to without the
     // fault path hearing of it (the image's last, partial granule, which
@@ -302,6 +311,27 @@ pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
     toss_gap(low, high);
     background::launch(job, cleaned, (total, (low, high)), after_background);
     None
+}
+
+/// The image's last, partial granule `[granule_floor(total), total)` dirty
+/// and writable, as a synchronous save leaves it (`protect_loom`,
+/// `map_image`): no clean page of it may stay, for a granule is tracked
+/// whole and this one is not armed (`make_clean` stops below it), and the
+/// shrinking of the image may have made it writable already
+/// (`protect_above`). The guard is never in it: it lies granule-aligned
+/// above the heap's top.
+fn dirty_last_granule(total: u32) {
+    let clean = loom::granule_floor(total);
+    if clean == total {
+        return;
+    }
+    if !track::clean_pages_writable() {
+        if let Err(errno) = loom::protect_at_limit(clean, total - clean, Access::ReadWrite) {
+            say!("loom: foul ({total} pages): {}\r\n", strerror(errno));
+            host::oops("0", file!(), line!());
+        }
+    }
+    dirty::set_range(pool::dirty_map(), clean, total, true);
 }
 
 /// Marks every dirty page below `total` clean and protects it read-only,
@@ -352,14 +382,17 @@ pub(super) fn make_clean(total: u32) -> (background::Cleaned, Vec<(u32, u32)>) {
 }
 
 /// Sub-runs of `runs` whose pages are still clean (not stored to since the
-/// copy) and not the guard.
+/// copy) and not in the guard's granule (the guard covers a whole one).
 pub(super) fn still_clean(runs: &[(u32, u32)]) -> Vec<(u32, u32)> {
     let map = pool::dirty_map();
     let guard = pool::view().guard;
+    let guarded = |page: u32| {
+        page == guard || (guard != 0 && loom::granule_of(page) == loom::granule_of(guard))
+    };
     let pages: Vec<u32> = runs
         .iter()
         .flat_map(|&(first, count)| first..first + count)
-        .filter(|&page| page != guard && !dirty::is_dirty(map, page))
+        .filter(|&page| !guarded(page) && !dirty::is_dirty(map, page))
         .collect();
     image::runs(&pages)
 }
@@ -394,6 +427,7 @@ pub(super) fn after_background(done: background::Finished) {
     }
     // The save's clean pages are tracked again, or dirty.
     track::rearmed();
+    loom::set_aside_spares();
 }
 
 /// Clean pages of a background save under userfaultfd, read-only since
