@@ -92,8 +92,10 @@ static int (*real_fallocate)(int, int, off_t, off_t);
 #ifndef CRASHIO_STATIC
 static int (*real_fallocate64)(int, int, off_t, off_t);
 static int (*real_ioctl)(int, unsigned long, ...);
-static ssize_t (*real_copy_file_range)(int, off64_t *, int, off64_t *, size_t, unsigned int);
 #endif
+/* off_t is 64 bits on every target these tests build for (glibc's
+ * prototype says off64_t, musl's off_t: the same type there). */
+static ssize_t (*real_copy_file_range)(int, off_t *, int, off_t *, size_t, unsigned int);
 static int (*real_statvfs)(const char *, struct statvfs *);
 #ifndef CRASHIO_STATIC
 static int (*real_statvfs64)(const char *, struct statvfs64 *);
@@ -124,6 +126,7 @@ int __real_unlinkat(int, const char *, int);
 int __real_renameat(int, const char *, int, const char *);
 int __real_fallocate(int, int, off_t, off_t);
 int __real_statvfs(const char *, struct statvfs *);
+ssize_t __real_copy_file_range(int, off_t *, int, off_t *, size_t, unsigned int);
 #else
 #define INTERPOSE(name) name
 #define RESOLVE(name)                                                                              \
@@ -677,11 +680,12 @@ int ioctl(int fd, unsigned long request, ...) {
   }
   return real_ioctl(fd, request, arg);
 }
+#endif
 
 /* copy_file_range: counted on the destination like a write; SHORT copies
  * half, DROP copies nothing and says it copied everything. */
-ssize_t copy_file_range(int in, off64_t *in_off, int out, off64_t *out_off, size_t len,
-                        unsigned int flags) {
+ssize_t INTERPOSE(copy_file_range)(int in, off_t *in_off, int out, off_t *out_off, size_t len,
+                                   unsigned int flags) {
   RESOLVE(copy_file_range);
   long long at = out_off != NULL ? (long long)*out_off : -1;
   switch (gate_fd("copy_file_range", out, at, (long long)len)) {
@@ -689,10 +693,10 @@ ssize_t copy_file_range(int in, off64_t *in_off, int out, off64_t *out_off, size
     break;
   case DROP:
     if (in_off != NULL) {
-      *in_off += (off64_t)len;
+      *in_off += (off_t)len;
     }
     if (out_off != NULL) {
-      *out_off += (off64_t)len;
+      *out_off += (off_t)len;
     }
     return (ssize_t)len;
   case FAIL:
@@ -703,7 +707,6 @@ ssize_t copy_file_range(int in, off64_t *in_off, int out, off64_t *out_off, size
   }
   return real_copy_file_range(in, in_off, out, out_off, len, flags);
 }
-#endif
 
 /* ---- free space ------------------------------------------------------------ */
 
