@@ -416,7 +416,7 @@ pub(crate) fn launch(
 /// and what a completed save wrote.
 fn end_capture(capture: &Capture, written: Written, cost: &durable::Cost) {
     capture::clear();
-    if crate::ffi::host::flag(crate::ffi::host::VERBOSE) {
+    if crate::runtime::flag(crate::runtime::VERBOSE) {
         say!(
             "loom: save: {} of {} pages copied while being written\r\n",
             capture.copied(),

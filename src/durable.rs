@@ -29,7 +29,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::abi::u3e_line;
 use crate::capture::{Capture, BATCH};
-use crate::ffi::host;
 use crate::image::{self, File, IoError};
 use crate::loom::{self, PAGE_BYTES};
 use crate::msg::{say, strerror};
@@ -37,6 +36,7 @@ use crate::patch;
 use crate::pier::Pier;
 use crate::process;
 use crate::recovery;
+use crate::runtime;
 
 /// Where the protocol reads the bytes of the pages it saves.
 #[derive(Clone, Copy)]
@@ -321,7 +321,7 @@ fn write_patch(
                 "loom: patch c3_open control.bin: {}\r\n",
                 strerror(err.errno)
             );
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
         Err(err) => return Err(SaveError::Patch(err)),
     };

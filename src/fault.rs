@@ -26,10 +26,10 @@
 use crate::abi::u3e_flaw;
 use crate::capture;
 use crate::dirty;
-use crate::ffi::host::ensure;
 use crate::loom::{self, Access, MAX_GRANULE_BYTES};
 use crate::msg::Line;
 use crate::pool;
+use crate::runtime::ensure;
 
 /// The guard's place in a gap between heap page `low` and stack page `high`.
 pub const fn guard_between(low: u32, high: u32) -> u32 {

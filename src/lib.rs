@@ -29,6 +29,7 @@ pub mod pool;
 pub mod process;
 pub mod recovery;
 pub mod reserve;
+pub mod runtime;
 pub mod snapshot;
 pub mod sys;
 pub mod track;

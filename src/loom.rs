@@ -478,7 +478,7 @@ pub fn remap_releasing(
                     "loom: remap: {count} pages at {first} could not be mapped back ({})\r\n",
                     crate::msg::strerror(errno)
                 );
-                crate::ffi::host::oops("0", file!(), line!());
+                crate::runtime::oops("0", file!(), line!());
             }
             Err(errno)
         }

@@ -52,8 +52,35 @@ pub fn this_pid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+/// What a forked child must do to let go of what is the parent's, each an
+/// async-signal-safe function of a room above this one (the swap file's
+/// pages, the pier's lock, the background save), registered by the boot
+/// (`at_fork_in_child`) and run in the order registered: this room imports
+/// none of them. Written on the runtime's thread before the handler is
+/// installed; read only by the handler.
+static IN_CHILD: [AtomicUsize; IN_CHILD_SLOTS] = [const { AtomicUsize::new(0) }; IN_CHILD_SLOTS];
+const IN_CHILD_SLOTS: usize = 4;
+
+/// Registers `handler` to run in a child right after `fork` (once, however
+/// often it is registered). It must be async-signal-safe.
+pub fn at_fork_in_child(handler: fn()) {
+    let address = handler as usize;
+    for slot in &IN_CHILD {
+        match slot.compare_exchange(0, address, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return,
+            Err(held) if held == address => return,
+            Err(_) => {}
+        }
+    }
+    // More handlers than slots is a mistake of this library's own rooms.
+    crate::msg::Line::new()
+        .str("loom: internal: too many fork handlers\r\n")
+        .emit();
+}
+
 /// Records this process and thread as the pier's, at `u3e_live`, and
-/// makes sure a forked child lets go of what is the parent's.
+/// makes sure a forked child lets go of what is the parent's (what the
+/// rooms above registered with `at_fork_in_child`).
 pub fn booted() {
     BOOT_PID.store(this_pid(), Ordering::SeqCst);
     runtime_call();
@@ -96,11 +123,16 @@ pub fn on_runtime_thread() -> bool {
 /// Runs in a child right after `fork`: only async-signal-safe work.
 extern "C" fn in_child() {
     FORKED.store(true, Ordering::SeqCst);
-    // Pages mapped shared from the parent's swap file, writable ones among
-    // them, would take the child's stores into the parent's loom.
-    crate::fault::detach_swap_file(crate::pool::view().ephemeral_fd);
-    crate::pier::forget_in_child();
-    crate::background::orphan_in_child();
+    for slot in &IN_CHILD {
+        let address = slot.load(Ordering::SeqCst);
+        if address == 0 {
+            break;
+        }
+        // SAFETY: every non-zero slot holds a `fn()` stored by
+        // `at_fork_in_child`.
+        let handler: fn() = unsafe { core::mem::transmute::<usize, fn()>(address) };
+        handler();
+    }
     // Only the forking thread lives on in the child, and it was not inside
     // a snapshot call (the library never forks).
     INSIDE.store(0, Ordering::SeqCst);

@@ -41,7 +41,7 @@ mod road {
 }
 
 /// `u3a_free_pg`: a page-directory entry for a free heap page.
-const FREE_PAGE: u32 = 0;
+pub const FREE_PAGE: u32 = 0;
 
 /// The `c3__oops` mote.
 pub const OOPS: u32 = 0x7370_6f6f;
@@ -91,37 +91,24 @@ fn road_word(offset: usize) -> u32 {
     unsafe { core::ptr::read_unaligned(u3a_Road.add(offset).cast::<u32>()) }
 }
 
-/// The road's page directory: which heap pages are free.
+/// The current road's page directory, in the runtime's own numbers: which
+/// heap pages are free is read from the loom by the save (`PageDirectory`).
 #[derive(Clone, Copy, Debug)]
-pub struct PageDirectory {
-    /// The loom page of entry 0 (`rut_p >> u3a_page`).
-    pub first: u32,
+pub struct RoadDirectory {
+    /// Word offset of the road's heap (`rut_p`).
+    pub heap_word: u32,
     /// Entries (`hep.len_w`).
     pub len: u32,
     /// Word offset of the entries in the loom (`hep.pag_p`).
     pub at: u32,
 }
 
-impl PageDirectory {
-    /// The current road's directory.
-    pub fn current() -> PageDirectory {
-        PageDirectory {
-            first: crate::loom::page_of(road_word(road::RUT_P)),
-            len: road_word(road::HEP_LEN_W),
-            at: road_word(road::HEP_PAG_P),
-        }
-    }
-
-    /// Whether the directory marks loom page `page` free (so a save skips it).
-    pub fn is_free(&self, page: u32) -> bool {
-        if page < self.first || page - self.first >= self.len {
-            return false;
-        }
-        let word = self.at as usize + (page - self.first) as usize;
-        // SAFETY: the runtime keeps its page directory inside the loom, which
-        // is mapped readable.
-        let entry = unsafe { core::ptr::read((crate::loom::BASE as *const u32).add(word)) };
-        entry == FREE_PAGE
+/// The current road's page directory.
+pub fn road_directory() -> RoadDirectory {
+    RoadDirectory {
+        heap_word: road_word(road::RUT_P),
+        len: road_word(road::HEP_LEN_W),
+        at: road_word(road::HEP_PAG_P),
     }
 }
 
@@ -172,7 +159,7 @@ pub fn bail(mote: u32) -> ! {
 macro_rules! ensure {
     ($cond:expr) => {
         if !$cond {
-            $crate::ffi::host::oops(stringify!($cond), file!(), line!())
+            $crate::runtime::oops(stringify!($cond), file!(), line!())
         }
     };
 }

@@ -550,7 +550,7 @@ fn fall_back(pages: u32, what: &str, errno: i32) {
     if pages > 0 {
         if let Err(errno) = loom::protect(0, pages, loom::Access::Read) {
             say!("loom: pure ({pages} pages): {}\r\n", strerror(errno));
-            crate::ffi::host::oops("0", file!(), line!());
+            crate::runtime::oops("0", file!(), line!());
         }
     }
 }

@@ -32,14 +32,14 @@ pub(super) fn make_dirs(pier: &Pier) {
 /// must never store into the parent's loom, whose saves (a background one
 /// may still be reading those pages) write it into the parent's pier.
 pub(super) fn open_ephemeral(pier: &Pier) -> bool {
-    if host::ephemeral_path().is_null() {
+    if runtime::ephemeral_path().is_null() {
         let limbo = pier.limbo();
         // SAFETY: strdup copies a valid C string into malloc'd memory the
         // runtime owns from here on, as events.c leaves it.
-        host::set_ephemeral_path(unsafe { libc::strdup(limbo.c().as_ptr()) });
+        runtime::set_ephemeral_path(unsafe { libc::strdup(limbo.c().as_ptr()) });
     }
     // SAFETY: u3C.eph_c is a valid C string (the runtime's or ours).
-    let configured = unsafe { Path::from_c(host::ephemeral_path()) };
+    let configured = unsafe { Path::from_c(runtime::ephemeral_path()) };
     let (path, flags, mode) = if process::forked() {
         let own = [
             configured.bytes(),
@@ -116,7 +116,7 @@ pub(super) fn open_image(pier: &Pier) -> Result<Size, ()> {
         Ok(len) => len,
         Err(err) => {
             say!("loom: image stat: {}\r\n", strerror(err.errno));
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     };
     let size = image::classify(len);
@@ -148,7 +148,7 @@ pub(super) fn recover(pier: &Pier, size: Size) {
             pool::image().pgs_w = valid.control.total;
             if let Err(err) = recovery::apply(&valid, &image_file(pier), &mut |_, _| {}) {
                 say!("loom: patch apply: {err}\r\n");
-                host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!());
+                runtime::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!());
             }
             drop(valid);
             report_removal(recovery::remove_patch(pier));
@@ -242,6 +242,14 @@ pub(super) fn choose_granule() -> Result<(), usize> {
 pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     let _inside = enter_or_bail("live");
     barrier();
+    // What a forked child lets go of, in this order. Pages mapped shared
+    // from the parent's swap file, writable ones among them, would take the
+    // child's stores into the parent's loom.
+    process::at_fork_in_child(|| {
+        fault::detach_swap_file(pool::view().ephemeral_fd);
+    });
+    process::at_fork_in_child(pier::forget_in_child);
+    process::at_fork_in_child(background::orphan_in_child);
     process::booted();
     // A boot after an earlier one in this process (u3e_stop then u3e_live,
     // or u3e_live in a forked child) finds the earlier image's pages still
@@ -268,24 +276,27 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         pool.dir_c = dir_c;
         pool.eph_i = 0;
         pool.img_u.nam_c = IMAGE_NAME.as_ptr();
-        pool.pag_w = (host::loom_words() >> loom::PAGE_SHIFT) as u32;
+        pool.pag_w = (runtime::loom_words() >> loom::PAGE_SHIFT) as u32;
     }
     let pier = current_pier();
     track::start(
-        track::Boot::of(host::flag(host::SWAP), host::flag(host::NO_DEMAND)),
-        host::flag(host::VERBOSE),
+        track::Boot::of(
+            runtime::flag(runtime::SWAP),
+            runtime::flag(runtime::NO_DEMAND),
+        ),
+        runtime::flag(runtime::VERBOSE),
     );
-    background::start(host::flag(host::VERBOSE));
+    background::start(runtime::flag(runtime::VERBOSE));
     // LOOMS_REFLINK is read here, on the runtime's thread, not first by a
     // background save's worker.
     image::sharing_enabled();
     // Before the loom's mappings multiply: remaps at the limit need them.
     loom::set_aside_spares();
-    if host::flag(host::SWAP) {
+    if runtime::flag(runtime::SWAP) {
         make_dirs(&pier);
     }
     let unguarded = lock_pier(&pier);
-    if host::flag(host::SWAP) && !open_ephemeral(&pier) {
+    if runtime::flag(runtime::SWAP) && !open_ephemeral(&pier) {
         say!("boot: failed to load ephemeral file\r\n");
         exit_boot();
     }
@@ -305,32 +316,32 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         exit_boot();
     }
     dirty::foul(pool::dirty_map());
-    if host::flag(host::SWAP) {
+    if runtime::flag(runtime::SWAP) {
         if let Err(errno) = loom::remap(0, view.pages, Backing::FileShared(view.ephemeral_fd)) {
             say!(
                 "loom: initial ephemeral mmap failed ({} pages): {}\r\n",
                 view.pages,
                 strerror(errno)
             );
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     }
-    if host::flag(host::NO_DEMAND) {
+    if runtime::flag(runtime::NO_DEMAND) {
         load_image(&pier, view.image_pages, previous);
     } else {
         map_image(view.image_fd, view.image_pages, previous);
     }
-    host::log(c"boot: protected loom");
+    runtime::log(c"boot: protected loom");
 
     let mut new_pier = new_pier;
     let words = loom::words_of(view.image_pages);
     if view.image_pages == 0 {
-        host::log(c"live: logical boot");
+        runtime::log(c"live: logical boot");
         new_pier = c3y;
-    } else if host::flag(host::NO_DEMAND) {
-        host::print_memory(c"live: loaded", words);
+    } else if runtime::flag(runtime::NO_DEMAND) {
+        runtime::print_memory(c"live: loaded", words);
     } else {
-        host::print_memory(c"live: mapped", words);
+        runtime::print_memory(c"live: mapped", words);
     }
     ensure!(fault::place_guard(view.image_pages, view.pages));
     new_pier
@@ -345,12 +356,12 @@ pub(super) fn load_image(pier: &Pier, pages: u32, previous: u32) {
         // is still protected, and a read into it would fail (EFAULT).
         if let Err(errno) = loom::protect(0, pages, Access::ReadWrite) {
             say!("loom: blit protect: {}\r\n", strerror(errno));
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
         // Swap mode reads into the ephemeral file's pages: no huge pages.
-        if let Err(err) = load::read_image(&image, pages, !host::flag(host::SWAP)) {
+        if let Err(err) = load::read_image(&image, pages, !runtime::flag(runtime::SWAP)) {
             say!("loom: blit read {}\r\n", strerror(err.errno));
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     }
     protect_loom(pages, previous);

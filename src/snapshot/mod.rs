@@ -31,7 +31,6 @@ use crate::capture;
 use crate::dirty;
 use crate::durable::{self, Lengths, Source, Written};
 use crate::fault;
-use crate::ffi::host::{self, ensure, PageDirectory};
 use crate::image::{self, Dir, File, IoError, Path, Size};
 use crate::load;
 use crate::loom::{self, Access, Backing, PAGE_BYTES};
@@ -40,6 +39,7 @@ use crate::pier::{self, LockError, Pier};
 use crate::pool;
 use crate::process;
 use crate::recovery::{self, BackupError, Pending};
+use crate::runtime::{self, ensure};
 use crate::track;
 
 /// The image's name, as `u3P.img_u.nam_c` holds it.
@@ -76,7 +76,7 @@ fn enter_or_bail(what: &str) -> process::Inside {
         }
         Err(busy) => {
             process::say_busy(what, busy, "");
-            host::oops("one snapshot call at a time", file!(), line!())
+            runtime::oops("one snapshot call at a time", file!(), line!())
         }
     }
 }
@@ -126,7 +126,7 @@ fn protect_loom(pages: u32, old: u32) {
     if clean > 0 {
         if let Err(errno) = loom::protect_at_limit(0, clean, clean_access()) {
             say!("loom: pure ({pages} pages): {}\r\n", strerror(errno));
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     }
     let released = protect_above(pages, old);
@@ -136,7 +136,7 @@ fn protect_loom(pages: u32, old: u32) {
                 "loom: foul ({pages} pages, {old} old): {}\r\n",
                 strerror(errno)
             );
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     }
     track_bits(clean, pages - clean + released);
@@ -155,7 +155,7 @@ fn protect_above(pages: u32, old: u32) -> u32 {
             "loom: foul ({pages} pages, {old} old): {}\r\n",
             strerror(errno)
         );
-        host::oops("0", file!(), line!());
+        runtime::oops("0", file!(), line!());
     }
     restore_guard(old, "reprotect");
     released
@@ -174,7 +174,7 @@ fn map_image(fd: c3_i, pages: u32, old: u32) {
                 "loom: file-backed mmap failed ({pages} pages): {}\r\n",
                 strerror(errno)
             );
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     }
     let mut released = map_above(pages, old);
@@ -186,7 +186,7 @@ fn map_image(fd: c3_i, pages: u32, old: u32) {
                     "loom: foul ({pages} pages, {old} old): {}\r\n",
                     strerror(errno)
                 );
-                host::oops("0", file!(), line!());
+                runtime::oops("0", file!(), line!());
             }
         }
         released = released.max(loom::granule_ceil(pages) - pages);
@@ -210,7 +210,7 @@ fn map_above(pages: u32, old: u32) -> u32 {
         return released;
     }
     let view = pool::view();
-    if host::flag(host::SWAP) {
+    if runtime::flag(runtime::SWAP) {
         if let Err(errno) =
             loom::remap_at_limit(start, old - start, Backing::FileShared(view.ephemeral_fd))
         {
@@ -218,14 +218,14 @@ fn map_above(pages: u32, old: u32) -> u32 {
                 "loom: ephemeral mmap failed ({pages} pages, {old} old): {}\r\n",
                 strerror(errno)
             );
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     } else if let Err(errno) = loom::remap_at_limit(start, old - start, Backing::Anonymous) {
         say!(
             "loom: anonymous mmap failed ({pages} pages, {old} old): {}\r\n",
             strerror(errno)
         );
-        host::oops("0", file!(), line!());
+        runtime::oops("0", file!(), line!());
     }
     restore_guard(old, "remap");
     released
@@ -235,7 +235,7 @@ fn map_above(pages: u32, old: u32) -> u32 {
 fn settle(old: u32) {
     track::save_boundary();
     let view = pool::view();
-    if host::flag(host::NO_DEMAND) {
+    if runtime::flag(runtime::NO_DEMAND) {
         protect_loom(view.image_pages, old);
     } else {
         map_image(view.image_fd, view.image_pages, old);
@@ -318,7 +318,7 @@ pub fn stop() {
         // path names its parent's.
         if !process::forked() {
             // SAFETY: unlinking the path the runtime configured.
-            unsafe { libc::unlink(host::ephemeral_path()) };
+            unsafe { libc::unlink(runtime::ephemeral_path()) };
         }
     }
     if live && view.image_fd >= 0 {
@@ -375,7 +375,7 @@ pub fn init() {
     {
         // SAFETY: single-threaded pool access.
         let pool = unsafe { pool::get() };
-        pool.pag_w = (host::loom_words() >> loom::PAGE_SHIFT) as u32;
+        pool.pag_w = (runtime::loom_words() >> loom::PAGE_SHIFT) as u32;
         pool.img_u.fid_i = -1;
     }
     foul_inside();

@@ -14,6 +14,41 @@ pub(super) struct Composed {
     skipped: u32,
 }
 
+/// The road's page directory: which heap pages are free.
+#[derive(Clone, Copy, Debug)]
+struct PageDirectory {
+    /// The loom page of entry 0 (`rut_p >> u3a_page`).
+    first: u32,
+    /// Entries (`hep.len_w`).
+    len: u32,
+    /// Word offset of the entries in the loom (`hep.pag_p`).
+    at: u32,
+}
+
+impl PageDirectory {
+    /// The current road's directory.
+    fn current() -> PageDirectory {
+        let road = runtime::road_directory();
+        PageDirectory {
+            first: loom::page_of(road.heap_word),
+            len: road.len,
+            at: road.at,
+        }
+    }
+
+    /// Whether the directory marks loom page `page` free (so a save skips it).
+    fn is_free(&self, page: u32) -> bool {
+        if page < self.first || page - self.first >= self.len {
+            return false;
+        }
+        let word = self.at as usize + (page - self.first) as usize;
+        // SAFETY: the runtime keeps its page directory inside the loom, which
+        // is mapped readable.
+        let entry = unsafe { core::ptr::read((loom::BASE as *const u32).add(word)) };
+        entry == runtime::FREE_PAGE
+    }
+}
+
 /// `_ce_patch_compose`'s selection of pages; `Err` with the page count when
 /// the list cannot be allocated.
 pub(super) fn compose(below: u32) -> Result<Composed, usize> {
@@ -66,7 +101,7 @@ pub(super) fn unsaved() -> Option<(u3_post, u3_post)> {
 
 /// `u3e_save`.
 pub fn save(low: u3_post, high: u3_post) {
-    if host::flag(host::DRYRUN) {
+    if runtime::flag(runtime::DRYRUN) {
         return;
     }
     let _inside = match process::enter() {
@@ -165,15 +200,15 @@ fn harvest_and_compose(total: u32, harvest: fn()) -> Option<Composed> {
 /// The runtime's calls of a save (verbose sizes, `u3a_loom_sane`), in
 /// the reference's order.
 pub(super) fn call_runtime(composed: &Composed) {
-    let verbose = host::flag(host::VERBOSE);
+    let verbose = runtime::flag(runtime::VERBOSE);
     if verbose {
         say!("sync: skipped {} free", composed.skipped);
-        host::print_memory(c" pages", loom::words_of(composed.skipped));
+        runtime::print_memory(c" pages", loom::words_of(composed.skipped));
     }
     // Attempt to avoid propagating anything insane to disk.
-    host::loom_sane();
+    runtime::loom_sane();
     if verbose {
-        host::print_memory(c"sync: save", loom::words_of(composed.pages.len() as u32));
+        runtime::print_memory(c"sync: save", loom::words_of(composed.pages.len() as u32));
     }
 }
 
@@ -208,9 +243,9 @@ pub(super) fn save_now(
     LEFT_PATCH.store(left_patch, Ordering::Relaxed);
     match written {
         Written::Kept => false,
-        Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
+        Written::Lost => runtime::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
         Written::Saved => {
-            if host::flag(host::VERBOSE) {
+            if runtime::flag(runtime::VERBOSE) {
                 cost.say();
             }
             pool::image().pgs_w = total;
@@ -261,7 +296,7 @@ pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
     ) {
         Ok(job) => job,
         Err(why) => {
-            if host::flag(host::VERBOSE) {
+            if runtime::flag(runtime::VERBOSE) {
                 say!("loom: save: {why}; saving synchronously\r\n");
             }
             // The pages left written are re-armed where it maps the image
@@ -279,13 +314,13 @@ pub(super) fn try_save_background(low: u3_post, high: u3_post) -> Option<bool> {
     if track::save_boundary() {
         if let Err(errno) = loom::protect(0, total, Access::ReadWrite) {
             say!("loom: foul ({total} pages): {}\r\n", strerror(errno));
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     }
     // The pages the image will no longer hold, and the gap, as a completed
     // save leaves them; then the captured pages clean, so that the next
     // save sees what the runtime stores from now on.
-    let released = if host::flag(host::NO_DEMAND) {
+    let released = if runtime::flag(runtime::NO_DEMAND) {
         protect_above(total, old)
     } else {
         map_above(total, old)
@@ -328,7 +363,7 @@ fn dirty_last_granule(total: u32) {
     if !track::clean_pages_writable() {
         if let Err(errno) = loom::protect_at_limit(clean, total - clean, Access::ReadWrite) {
             say!("loom: foul ({total} pages): {}\r\n", strerror(errno));
-            host::oops("0", file!(), line!());
+            runtime::oops("0", file!(), line!());
         }
     }
     dirty::set_range(pool::dirty_map(), clean, total, true);
@@ -409,7 +444,7 @@ pub(super) fn after_background(done: background::Finished) {
     match done.written {
         Written::Saved => {
             pool::image().pgs_w = done.total;
-            if !host::flag(host::NO_DEMAND) {
+            if !runtime::flag(runtime::NO_DEMAND) {
                 map_back(&clean, read_only);
             } else if read_only {
                 reopen(&clean);
@@ -423,7 +458,7 @@ pub(super) fn after_background(done: background::Finished) {
             make_dirty(&clean);
             set_unsaved(Some(done.marks));
         }
-        Written::Lost => host::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
+        Written::Lost => runtime::oops("c3y == _ce_image_sync(&u3P.img_u)", file!(), line!()),
     }
     // The save's clean pages are tracked again, or dirty.
     track::rearmed();
