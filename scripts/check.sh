@@ -37,8 +37,9 @@ fg=()
 started=$(date +%s.%N)
 # wanted NAME: NAME matches one of CHECK_SUITES's patterns.
 wanted() {
-    local pattern
-    for pattern in $only; do
+    local pattern patterns
+    read -r -a patterns <<<"$only"
+    for pattern in "${patterns[@]}"; do
         # shellcheck disable=SC2053
         [[ $1 == $pattern ]] && return 0
     done
