@@ -9,9 +9,14 @@
 # already are (the aarch64 build, run under emulation by SCENARIO_WRAP).
 # LOOMS_PRELOAD_VAR: the variable that preloads a library into the program
 # run (default LD_PRELOAD; the emulation wrapper takes EMULATED_PRELOAD).
+# SCENARIO_STEP_SECONDS: a step still running then is killed and fails its
+# scenario (default 300).
+# The piers are on the scratch file system (scripts/tier.sh): what the
+# scenarios check is what the library does with its files, not the disk.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. scripts/tier.sh
 OUT=${SCENARIO_OUT:-$ROOT/target/c-tests}
 PRELOAD=${LOOMS_PRELOAD_VAR:-LD_PRELOAD}
 if [ -z "${SCENARIO_OUT:-}" ]; then
@@ -21,7 +26,7 @@ BIN=${SCENARIO_BIN:-$OUT/scenario}
 WRAP=${SCENARIO_WRAP:-}
 TAG=${SCENARIO_TAG:-scenarios}
 [ -n "${LOOMS_TEST_GRANULE:-}" ] && TAG=$TAG-granule-$((LOOMS_TEST_GRANULE >> 10))k
-W=$(mktemp -d /tmp/looms-scn.XXXXXX)
+W=$(mktemp -d "$LOOMS_SCRATCH/looms-scn.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 failed=0
 LOG=$W/log
@@ -32,7 +37,7 @@ step() {
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
     echo "+ ${envs[*]} $*" >>"$LOG"
-    env "${envs[@]}" $WRAP "$BIN" "$@" >>"$LOG" 2>&1
+    timeout -k 5 "${SCENARIO_STEP_SECONDS:-300}" env "${envs[@]}" $WRAP "$BIN" "$@" >>"$LOG" 2>&1
 }
 # expect CODE [env...] -- ARGS: a step that must exit CODE.
 expect() {
@@ -41,7 +46,7 @@ expect() {
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
     echo "+ ${envs[*]} $* (expect exit $code)" >>"$LOG"
-    env "${envs[@]}" $WRAP "$BIN" "$@" >"$W/out" 2>&1
+    timeout -k 5 "${SCENARIO_STEP_SECONDS:-300}" env "${envs[@]}" $WRAP "$BIN" "$@" >"$W/out" 2>&1
     local got=$?
     cat "$W/out" >>"$LOG"
     [ "$got" -eq "$code" ] || { echo "exit $got, expected $code" >>"$LOG"; return 1; }
@@ -190,6 +195,8 @@ unlink_fails_twice() {
 }
 boot_busy() {
     step "$(T)" -- write "$P" 1 8 || return 1
+    # The file exists before the holder starts: the wait below reads it at once.
+    : >"$W/hold"
     env "$(T)" $WRAP "$BIN" hold "$P" 2 8 >"$W/hold" 2>&1 &
     local holder=$! i
     for i in $(seq 100); do grep -q holding "$W/hold" && break; sleep 0.05; done
@@ -228,13 +235,27 @@ for TRACK in ${SCENARIO_TRACKING:-mprotect uffd}; do
         # Other builds of the host (ASan) cannot take a preloaded library;
         # one with its own preloaded libraries (SCENARIO_OUT) can.
         case $s in pool_live | lock_unsupported | unlink_fails_twice)
-            [ -n "${SCENARIO_BIN:-}" ] && [ -z "${SCENARIO_OUT:-}" ] && continue ;;
+            if [ -n "${SCENARIO_BIN:-}" ] && [ -z "${SCENARIO_OUT:-}" ]; then
+                echo "SKIP: $TAG/$s [$TRACK] (needs the plain host's build and its preloaded libraries; $TAG is another build)"
+                continue
+            fi
+            ;;
         esac
         # SCENARIO_SKIP: scenarios another build cannot run in time.
-        case " ${SCENARIO_SKIP:-} " in *" $s "*) continue ;; esac
+        case " ${SCENARIO_SKIP:-} " in *" $s "*)
+            echo "SKIP: $TAG/$s [$TRACK] (SCENARIO_SKIP: too slow to start in this build)"
+            continue
+            ;;
+        esac
         # These preload their own library (24-background.sh runs the
         # unlink failure in background mode).
-        case $s in pool_live | lock_unsupported | unlink_fails_twice) [ -n "${!PRELOAD:-}" ] && continue ;; esac
+        case $s in pool_live | lock_unsupported | unlink_fails_twice)
+            if [ -n "${!PRELOAD:-}" ]; then
+                echo "SKIP: $TAG/$s [$TRACK] (preloads a library of its own, and ${PRELOAD} carries another here)"
+                continue
+            fi
+            ;;
+        esac
         run "$s" "$s"
     done
     if [ -z "${SCENARIO_ONLY:-}" ]; then

@@ -9,11 +9,14 @@
 # big for any loom, file systems that cannot reserve or keep no block
 # counts, a full disk under swap mode, u3e_stop before u3e_live. Each test runs in
 # every mode it applies to: default, no_demand and swap, each tracking
-# backend (swap mode always tracks with mprotect). Every test has a row in
-# the bad-input table of docs/reliability.md (`hostile/<name>`); this suite checks that.
+# backend (swap mode always tracks with mprotect): at the check tier in
+# three of the five (default under mprotect, no_demand under uffd, swap),
+# at the soak tier (make soak) in all. Every test has a row in the bad-input
+# table of docs/reliability.md (`hostile/<name>`); this suite checks that.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. scripts/tier.sh
 OUT=$ROOT/target/c-tests
 make -s -C c-tests/host >/dev/null || { echo "FAIL: hostile/build"; exit 1; }
 cargo build --quiet --release --features cli --bin looms || { echo "FAIL: hostile/build-cli"; exit 1; }
@@ -41,6 +44,7 @@ ONLY=${HOSTILE_ONLY:-}
 SAVE=
 # The modes: "FLAGS TRACKING" pairs.
 MODES=(" mprotect" " uffd" "no_demand mprotect" "no_demand uffd" "swap mprotect")
+soak || MODES=(" mprotect" "no_demand uffd" "swap mprotect")
 
 # step PROGRAM [env...] -- ARGS: runs one step with the mode's settings,
 # output in $W/out (and appended to $LOG); returns its exit status.
@@ -141,7 +145,7 @@ backup_into_other_pier() {
         cp "$W/x/.urb/chk/image.bin" "$W/e/image.bin" || return 1
     env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$SCN" hold "$P" 2 8 >"$W/hold" 2>&1 &
     local holder=$! i
-    for i in $(seq 200); do grep -q holding "$W/hold" && break; sleep 0.05; done
+    for i in $(seq 200); do grep -qs holding "$W/hold" && break; sleep 0.05; done
     code 0 "$HOST" -- backup_into "$P" "$W/e" 0
     local rc=$?
     cp "$W/out" "$W/refused"
@@ -460,7 +464,7 @@ lock_refused_at_once() {
     ok "$SCN" -- write "$P" 1 8 && mkdir -p "$W/e" "$W/e2" && cp "$(chk image.bin)" "$W/e/image.bin" || return 1
     env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$SCN" hold "$P" 2 8 "$W/e2" >"$W/hold" 2>&1 &
     local holder=$! i best_boot=999999 best_backup=999999 t ok=0
-    for i in $(seq 200); do grep -q holding "$W/hold" && break; sleep 0.05; done
+    for i in $(seq 200); do grep -qs holding "$W/hold" && break; sleep 0.05; done
     for i in 1 2 3; do
         t=$(ms env SCN_FLAGS="$FLAGS" LOOMS_TRACKING="$TRACK" "$SCN" boot "$P")
         grep -aqF "is in use by another process" "$W/out" || ok=1
@@ -617,7 +621,7 @@ swap_full_disk() {
     [ "$how" = shim ] || return 0
     env SCN_FLAGS="$FLAGS" "$SCN" hold "$P" 2 8 >"$W/hold" 2>&1 &
     local holder=$! i size blocks
-    for i in $(seq 200); do grep -q holding "$W/hold" && break; sleep 0.05; done
+    for i in $(seq 200); do grep -qs holding "$W/hold" && break; sleep 0.05; done
     size=$(stat -c %s "$(chk limbo.bin)" 2>/dev/null || echo 0)
     blocks=$(stat -c %b "$(chk limbo.bin)" 2>/dev/null || echo 0)
     kill -USR1 "$holder"

@@ -45,9 +45,16 @@
 # (rt_store_ready in c-tests/common/runtime.c), as the stores then land.
 #
 # Skipped without x86_64 Linux, the nightly toolchain or its rust-src.
+#
+# The tiers (scripts/tier.sh): the check tier starts the store storms at
+# three moments (the soak tier at five) and runs the closing scenarios
+# under mprotect tracking (the soak tier under both backends). A step
+# still running after TSAN_STEP_SECONDS (default 300) is killed and fails.
+# Piers are on the scratch file system.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. scripts/tier.sh
 OUT=$ROOT/target/c-tests
 skip() {
     echo "SKIP: tsan-library ($1)"
@@ -59,7 +66,7 @@ rustup run nightly rustc --version >/dev/null 2>&1 ||
     skip "no nightly toolchain: rustup toolchain install nightly --component rust-src"
 rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' ||
     skip "the nightly toolchain lacks rust-src: rustup component add rust-src --toolchain nightly"
-W=$(mktemp -d /tmp/looms-tsanlib.XXXXXX)
+W=$(mktemp -d "$LOOMS_SCRATCH/looms-tsanlib.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 build() {
     if ! "$@" >"$W/build" 2>&1; then
@@ -84,7 +91,7 @@ step() {
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
     echo "+ ${envs[*]} $*" >>"$LOG"
-    env "${envs[@]}" "$BIN" "$@" >"$W/out" 2>&1
+    timeout -k 5 "${TSAN_STEP_SECONDS:-300}" env "${envs[@]}" "$BIN" "$@" >"$W/out" 2>&1
     local rc=$?
     cat "$W/out" >>"$LOG"
     [ $rc -eq 0 ] || { echo "exit $rc" >>"$LOG"; return 1; }
@@ -168,7 +175,7 @@ done
 # the log.
 storm() {
     local track=$1 flags=$2 d copied=""
-    for d in 0 100000 150000 200000 300000; do
+    for d in $(tier "0 150000 300000" "0 100000 150000 200000 300000"); do
         rm -rf "$P"
         step "LD_PRELOAD=$CIO" CRASHIO_ARM=1 CRASHIO_ROOT="$P" CRASHIO_DELAY_US=3000 \
             LOOMS_TRACKING="$track" SCN_FLAGS="verbose${flags:+,$flags}" -- storm "$P" 600 2 $d 3000 ||
@@ -215,7 +222,8 @@ run "store-storm swap" storm mprotect swap
 # The scenarios with background saves (but the one that races two
 # processes against a timeout: TSan is slow to start).
 if ! SCENARIO_BIN=$OUT/scenario-tsan-lib SCENARIO_TAG=tsan-lib SCENARIO_SAVE=background \
-    SCENARIO_SKIP=boot_busy bash scripts/suites/20-scenarios.sh; then
+    SCENARIO_SKIP=boot_busy SCENARIO_TRACKING=$(tier mprotect "mprotect uffd") \
+    bash scripts/suites/20-scenarios.sh; then
     failed=1
 fi
 exit $failed

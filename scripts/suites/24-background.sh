@@ -13,21 +13,29 @@
 # u3e_save, _exit and exit() right after it. Every boot after a crash must
 # find exactly the old or exactly the new snapshot.
 #
-# CRASH_RUNS: random kills (default 200; `make soak`: 10,000).
-# SIGNAL_ROUNDS: saves under the storing signal handler (default 300;
-# `make soak`: 5,000).
+# CRASH_RUNS: random kills (default 40; at the soak tier 10,000).
+# SIGNAL_ROUNDS: saves under the storing signal handler (default 300; at
+# the soak tier 5,000).
+#
+# The tiers (scripts/tier.sh): the check tier starts the store storms at
+# three moments of the save (the soak tier at five) and leaves the store
+# storm over 1 GiB, a test of direct writes to a disk, to the soak tier.
+# Piers are on the scratch file system (memory where it can be): the
+# crashes here are processes killed, the slow disk is the interposer's;
+# the 1 GiB storm's pier is on target/.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. scripts/tier.sh
 OUT=$ROOT/target/c-tests
 make -s -C c-tests/host >/dev/null || { echo "FAIL: background/build"; exit 1; }
 make -s -C c-tests/crash OUT="$ROOT/target/crash-tests" "$ROOT/target/crash-tests/libcrashio.so" \
     >/dev/null || { echo "FAIL: background/build"; exit 1; }
 BIN=$OUT/background
 CIO=$ROOT/target/crash-tests/libcrashio.so
-RUNS=${CRASH_RUNS:-200}
-SIGNAL_ROUNDS=${SIGNAL_ROUNDS:-300}
-W=$(mktemp -d /tmp/looms-bg.XXXXXX)
+RUNS=${CRASH_RUNS:-$(tier 40 10000)}
+SIGNAL_ROUNDS=${SIGNAL_ROUNDS:-$(tier 300 5000)}
+W=$(mktemp -d "$LOOMS_SCRATCH/looms-bg.XXXXXX")
 # Piers of the steps whose saves are many and small: on tmpfs.
 M=$(mktemp -d /dev/shm/looms-bg.XXXXXX)
 trap 'rm -rf "$W" "$M"' EXIT
@@ -205,7 +213,7 @@ run "past-the-mapping-limit swap" maplimit_hole mprotect swap
 # counts (verbose) go to the log.
 storm() {
     local track=$1 flags=$2 d copied=""
-    for d in 0 100000 200000 300000 600000; do
+    for d in $(tier "0 200000 600000" "0 100000 200000 300000 600000"); do
         rm -rf "$P"
         step "LD_PRELOAD=$CIO" CRASHIO_ARM=1 CRASHIO_ROOT="$P" CRASHIO_DELAY_US=3000 \
             LOOMS_TRACKING="$track" SCN_FLAGS="verbose${flags:+,$flags}" -- storm "$P" 1200 2 $d 3000 ||
@@ -275,10 +283,17 @@ run "no-size-bound (12800 pages)" big_save
 # through the page cache): a storm over such a save, started a second in,
 # so that some pages are written from the loom and most from their copies.
 big_direct() {
-    step SCN_WORDS=$((1 << 29)) SCN_FLAGS=verbose -- storm "$P" 66000 1 1000000 &&
+    local disk
+    disk=$(mktemp -d "$ROOT/target/looms-bg-direct.XXXXXX") || return 1
+    step SCN_WORDS=$((1 << 29)) SCN_FLAGS=verbose -- storm "$disk/p" 66000 1 1000000 &&
         has "every page saved as it was at u3e_save"
+    local rc=$?
+    rm -rf "$disk"
+    return $rc
 }
-run "store-storm over 1 GiB (direct writes)" big_direct
+if soak; then
+    run "store-storm over 1 GiB (direct writes)" big_direct
+fi
 verbose_says() { step SCN_FLAGS=verbose -- backtoback "$P" 8 && has "loom: saves: background (copy-on-write)"; }
 run verbose-says-the-mode verbose_says
 no_thread() { step "LD_PRELOAD=$OUT/libnothread.so" -- sync "$P" 100 && has "nothread: pthread_create refused"; }

@@ -16,7 +16,8 @@
 # Built in target/loom (the cfg changes every crate's build, so the main
 # build is left as it is): about a minute cold, seconds after; the models
 # take about 30 s on two cores. Only the models run there: the rest of the
-# unit tests use the page states outside any model.
+# unit tests use the page states outside any model. MODEL_SECONDS: the
+# models still running then are killed and fail (default 600).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR=$PWD/target/loom RUSTFLAGS="--cfg loom"
@@ -28,8 +29,14 @@ if ! cargo test --quiet --release --lib --no-run >"$log" 2>&1; then
     grep -v '^\s*$' "$log" | tail -n 25 | sed 's/^/    /'
     exit 1
 fi
-cargo test --release --lib capture::model -- --test-threads=2 --show-output >"$log" 2>&1
+timeout -k 10 "${MODEL_SECONDS:-600}" \
+    cargo test --release --lib capture::model -- --test-threads=2 --show-output >"$log" 2>&1
 rc=$?
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    echo "FAIL: model/run (still running after ${MODEL_SECONDS:-600}s: killed)"
+    tail -n 10 "$log" | sed 's/^/    /'
+    exit 1
+fi
 
 # One line per model, then what each model's executions met.
 sed -n 's#^test capture::model::\([a-z0-9_]*\) \.\.\. ok$#PASS: model/\1#p

@@ -12,11 +12,13 @@
 #     snapshot.
 # Needs root (mount, losetup) and mkfs.xfs / mkfs.btrfs; says SKIP without.
 #
-# REFLINK_SOAK=1 (`make soak`): the whole crash suite (50-crash.sh, with
+# REFLINK_SOAK=1 (the default at the soak tier, `make soak`): the whole crash suite (50-crash.sh, with
 # CRASH_RUNS random kills, default 1000) on each file system instead of
 # the slice.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/tier.sh
+REFLINK_SOAK=${REFLINK_SOAK:-$(tier 0 1)}
 ROOT=$PWD
 LIB=${LOOMS_LIB_DIR:-$ROOT/target/release}
 CT=$ROOT/target/c-tests
@@ -155,7 +157,7 @@ for fs in xfs btrfs; do
     chmod 711 "$W" "$M"
     if [ "${REFLINK_SOAK:-0}" = 1 ]; then
         # The whole crash suite, with the pier on this file system.
-        if ! TMPDIR=$M CRASH_RUNS=${CRASH_RUNS:-1000} LOOMS_LIB_DIR=$LIB bash scripts/suites/50-crash.sh |
+        if ! TMPDIR=$M LOOMS_SCRATCH=$M CRASH_RUNS=${CRASH_RUNS:-1000} LOOMS_LIB_DIR=$LIB bash scripts/suites/50-crash.sh |
             sed -u "s#^\(PASS\|FAIL\|SKIP\): #\1: reflink/$fs/#"; then
             failed=1
         fi

@@ -11,9 +11,19 @@
 # tests store 10,000 times each, and reach the kernel's mapping limit by
 # holding all but 4,000 of the mappings it allows (see scatter below).
 #
-#   55-track.sh         the checks (make track-check; part of make check)
+#   55-track.sh         the checks (make track-check; part of make check);
+#                       at the soak tier (LOOMS_TIER=soak, make soak) the
+#                       checks, then the 500,000 stores below (unless
+#                       TRACK_SOAK=no)
 #   55-track.sh soak    500,000 scattered first stores in a 16 GiB loom under
 #                       both backends (make soak-track; needs ~36 GiB of disk)
+#
+# The tiers (scripts/tier.sh): the scattered-store tests above are the soak
+# tier's, on target/. At the check tier each backend takes 10,000 scattered
+# first stores (2,500 in larger granules), the process holding all but
+# 4,000 (1,000) of the kernel's mappings so that mprotect still meets the
+# mapping limit, and every pier is on the scratch file system (memory where
+# it can be): tracking is about the loom's mappings, not the disk.
 #
 # TRACK_OUT, TRACK_CC, TRACK_WRAP: another build of the tests, made with
 # TRACK_CC into TRACK_OUT and run through TRACK_WRAP (the aarch64 build
@@ -24,17 +34,19 @@
 # which measure the kernel's mapping limit rather than the architecture,
 # are skipped (the emulator's own bookkeeping refuses a 4 GiB file mapping).
 #
-# Piers live under target/ (the repository's file system, not /tmp, which
-# may be memory) and are removed as each test ends.
+# At the soak tier piers live under target/ (the repository's file system,
+# not /tmp, which may be memory); each is removed as its test ends.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/tier.sh
 : "${LOOMS_ROOT:=$PWD}"
 : "${LOOMS_LIB_DIR:=$LOOMS_ROOT/target/release}"
 OUT=${TRACK_OUT:-$LOOMS_ROOT/target/track-tests}
 PRELOAD=${LOOMS_PRELOAD_VAR:-LD_PRELOAD}
-MODE=${1:-check}
+MODE=${1:-$(tier check all)}
+[ "$MODE" = all ] && [ "${TRACK_SOAK:-yes}" = no ] && MODE=check
 case $MODE in
-check | soak) ;;
+check | soak | all) ;;
 *)
     echo "usage: $0 [check|soak]" >&2
     exit 2
@@ -68,7 +80,9 @@ fail_log() {
 skip() { echo "SKIP: track/$1 ($2)"; }
 
 mkdir -p "$LOOMS_ROOT/target"
-W=$(mktemp -d "$LOOMS_ROOT/target/track-work.XXXXXX")
+WORK=$(tier "$LOOMS_SCRATCH" "$LOOMS_ROOT/target")
+[ "$MODE" = soak ] && WORK=$LOOMS_ROOT/target
+W=$(mktemp -d "$WORK/track-work.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
 if ! make --no-print-directory -s -C c-tests/track ROOT="$LOOMS_ROOT" LIB_DIR="$LOOMS_LIB_DIR" \
@@ -304,7 +318,7 @@ need_uffd() {
     return 1
 }
 
-if [ "$MODE" = check ]; then
+if [ "$MODE" != soak ]; then
     # -- Choosing the backend -------------------------------------------------
     # which_test stores after a save: in default mode auto has moved to uffd.
     SWITCH_LINE="-^loom: tracking: uffd from"
@@ -459,7 +473,19 @@ if [ "$MODE" = check ]; then
     # Swap mode tracks with mprotect and moves each first-stored page onto
     # the ephemeral file: one mapping per page, so past about 32,700
     # scattered stores the run around the page must move in one mapping.
-    if [ "$GRANULE" -eq 1 ]; then
+    if ! soak; then
+        # The check tier: fewer stores in a crowded process (above).
+        if [ "$GRANULE" -eq 1 ]; then
+            n=10000 leave=4000 label=10k
+        else
+            n=2500 leave=1000 label=2500
+        fi
+        scatter scatter_${label}_mprotect_crowded 30 $n mprotect 2 0 $leave
+        if need_uffd scatter_${label}_uffd; then
+            scatter scatter_${label}_uffd 30 $n uffd 2
+        fi
+        scatter scatter_${label}_swap_crowded 30 $n mprotect 2 $SWAP $leave
+    elif [ "$GRANULE" -eq 1 ]; then
         scatter scatter_50k_mprotect 30 50000 mprotect $SCATTER_GIB
         if need_uffd scatter_40k_uffd; then
             scatter scatter_40k_uffd 30 40000 uffd $SCATTER_GIB
@@ -495,7 +521,7 @@ if [ "$MODE" = check ]; then
     fi
 fi
 
-if [ "$MODE" = soak ]; then
+if [ "$MODE" != check ]; then
     if [ "$GRANULE" -gt 1 ]; then
         skip soak "500,000 stores, a granule apart, would need a loom of $((GRANULE * 16)) GiB: run in 16 KiB granules"
     else

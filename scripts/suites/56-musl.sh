@@ -20,7 +20,7 @@
 #     saves (savewait.c linked in by --wrap), and of the crash tests
 #     (c-tests/crash, the interposer linked in by --wrap), under mprotect
 #     and (natively) userfaultfd tracking.
-# MUSL_FULL=1 (`make check-musl`, part of `make soak`): every scenario and
+# MUSL_FULL=1 (`make check-musl`; the default at the soak tier, `make soak`): every scenario and
 # spoilt patch, the whole crash suite (50-crash.sh: crash points, writers,
 # random kills, order, I/O errors, bad input) on both targets, and the unit
 # tests built for musl (aarch64's linked by aarch64-linux-gnu-gcc, run under
@@ -31,9 +31,10 @@
 # suite skips, saying what is missing, except under CI (CI=true).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/tier.sh
 ROOT=$PWD
 TARGETS=${MUSL_TARGETS:-x86_64-unknown-linux-musl aarch64-unknown-linux-musl}
-FULL=${MUSL_FULL:-}
+FULL=${MUSL_FULL:-$(tier "" 1)}
 PYTHON=${PYTHON:-python3}
 export ZIG="$PYTHON -m ziglang"
 

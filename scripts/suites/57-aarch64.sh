@@ -5,12 +5,21 @@
 #   - the ABI: the runtime's layout numbers (static_asserts), the Rust
 #     types against the header (ctest), the exported and imported symbols
 #     against the x86_64 build's, the soname, a pier through -llooms;
-#   - the scenarios (20-scenarios.sh) in sync and background saves, under
-#     mprotect tracking; the copy relocation of u3e_Pool (pool_live);
-#   - the crash points, writers and random kills (50-crash.sh) under
-#     mprotect and in the no_demand and swap boot modes, and the order,
-#     I/O-error and bad-input tables;
-#   - the tracking suite (55-track.sh).
+#   - the scenarios (20-scenarios.sh) in sync saves (at the soak tier in
+#     background saves too), under mprotect tracking; the copy relocation
+#     of u3e_Pool (pool_live);
+#   - the writers and random kills (50-crash.sh) under mprotect, the
+#     durable-write order and the bad-input table; at the soak tier the
+#     crash points and I/O errors at every call too, and the no_demand and
+#     swap boot modes;
+#   - the tracking suite (55-track.sh);
+#   - which aarch64 root the emulator is given (scripts/emulate-aarch64):
+#     none where this machine has a multiarch libc6:arm64, whose libc the
+#     cross toolchain's loader must not meet.
+# Every emulated program is killed after EMULATE_TIMEOUT seconds (default
+# 600), failing its test; a first one that starts threads must end within
+# 60 s, or the suite fails there (an emulator that cannot start a thread
+# would stall every test after it).
 # The emulator has no userfaultfd: the uffd runs are skipped, and the
 # fall-back to mprotect is what the tracking suite tests; the scattered-store
 # and huge-page checks, which test the kernel rather than the architecture,
@@ -20,10 +29,11 @@
 # Rust target (rustup target add aarch64-unknown-linux-gnu); .ci/run
 # installs them. Without them the suite skips, saying what is missing,
 # except under CI (CI=true), where it fails.
-#   AARCH64_CRASH_RUNS  random kills (default 50)
+#   AARCH64_CRASH_RUNS  random kills (default 10, at the soak tier 50)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. scripts/tier.sh
 TRIPLE=aarch64-unknown-linux-gnu
 T=$ROOT/target/$TRIPLE
 LIB_DIR=$T/release
@@ -70,9 +80,27 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 0
 fi
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/looms-aarch64.XXXXXX")
+W=$(mktemp -d "$LOOMS_SCRATCH/looms-aarch64.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 started=$(date +%s)
+
+# ---------------------------------------------------------------------------
+# The emulator's aarch64 root, on made-up roots: the cross toolchain's
+# libraries (-L) on a machine without aarch64 libraries of its own, none on
+# one with Debian's multiarch libc6:arm64, QEMU_LD_PREFIX over both.
+
+mkdir -p "$W/root-cross/usr" "$W/root-multiarch/lib"
+: >"$W/root-multiarch/lib/ld-linux-aarch64.so.1"
+prefix_for() { env -u QEMU_LD_PREFIX EMULATE_HOST_ROOT="$1" "$WRAP" --prefix 2>&1; }
+cross=$(prefix_for "$W/root-cross")
+multiarch=$(prefix_for "$W/root-multiarch")
+chosen=$(QEMU_LD_PREFIX=/opt/arm64 EMULATE_HOST_ROOT="$W/root-multiarch" "$WRAP" --prefix 2>&1)
+if [ "$cross" = /usr/aarch64-linux-gnu ] && [ "$multiarch" = none ] && [ "$chosen" = /opt/arm64 ]; then
+    pass "emulator_root (cross only: -L $cross; multiarch libc: no -L; QEMU_LD_PREFIX wins; here: $("$WRAP" --prefix))"
+else
+    fail emulator_root "cross only: '$cross' (want /usr/aarch64-linux-gnu)" \
+        "multiarch libc: '$multiarch' (want none)" "QEMU_LD_PREFIX=/opt/arm64: '$chosen'"
+fi
 
 # ---------------------------------------------------------------------------
 # Builds
@@ -150,6 +178,19 @@ else
 fi
 
 pier=$W/pier
+# The first program that starts threads (the save's): bounded tightly, and
+# the suite ends here if the emulator cannot run it.
+EMULATE_TIMEOUT=60 "$WRAP" "$T/abi-tests/roundtrip" write "$W/probe" 11 12 >"$W/probe.log" 2>&1
+rc=$?
+if [ $rc -eq 124 ]; then
+    fail_with emulator_runs_threads "$W/probe.log"
+    echo "    (the emulator hung in a program that starts threads: the suite stops here)"
+    exit 1
+elif [ $rc -ne 0 ]; then
+    fail_with emulator_runs_threads "$W/probe.log"
+else
+    pass "emulator_runs_threads (a save's threads, in under 60 s)"
+fi
 if { "$WRAP" "$T/abi-tests/roundtrip" write "$pier" 11 12 &&
     "$WRAP" "$T/abi-tests/roundtrip" read "$pier" 11 12; } >"$W/rt.log" 2>&1 &&
     grep -q '^read: 12 pages verified$' "$W/rt.log"; then
@@ -172,10 +213,14 @@ emulated() {
 }
 echo "SKIP: aarch64/scenarios [uffd] (user-mode emulation has no userfaultfd)"
 emulated bash scripts/suites/20-scenarios.sh || failed=1
-emulated env SCENARIO_SAVE=background bash scripts/suites/20-scenarios.sh || failed=1
+if soak; then
+    emulated env SCENARIO_SAVE=background bash scripts/suites/20-scenarios.sh || failed=1
+fi
 
 LOOMS_LIB_DIR=$LIB_DIR CRASH_OUT=$T/crash-tests CRASH_CC=$CROSS_CC CRASH_WRAP=$WRAP \
-    CRASH_RUNS=${AARCH64_CRASH_RUNS:-50} CRASH_BACKENDS=mprotect \
+    CRASH_RUNS=${AARCH64_CRASH_RUNS:-$(tier 10 50)} CRASH_BACKENDS=mprotect \
+    CRASH_MODES=${CRASH_MODES-$(tier "" "no-demand swap")} CRASH_POINTS=${CRASH_POINTS:-$(tier no yes)} \
+    CRASH_IOERR=${CRASH_IOERR:-$(tier no yes)} \
     bash scripts/suites/50-crash.sh 2>&1 |
     sed -u 's#^\(PASS\|FAIL\|SKIP\): #\1: aarch64/#'
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
