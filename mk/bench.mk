@@ -4,7 +4,8 @@
 #   make bench-smoke  one repetition of small sizes, as the check suite runs it
 #   make bench-disk   bytes reaching the device per save and per backup on a
 #                     loop-mounted ext4, xfs and btrfs, beside LOOMS_REFLINK=0
-#                     (scripts/bench-disk.sh; root)
+#                     (scripts/bench-disk.sh; root), then what skipping dirty
+#                     pages that hold the image's bytes would save and cost
 # Scratch files go to target/bench-tmp (BENCH_DIR to move them).
 
 .PHONY: bench bench-smoke bench-disk

@@ -14,8 +14,18 @@
 # stride over an image of DISK_IMAGE pages (default 6400, 100 MiB), synced
 # (looms_save_wait), DISK_SAVES saves (default 5) per measurement; the two
 # builds take turns going first over DISK_REPS pairs (default 2). The
-# backup copies that image. Targets: xfs and btrfs at most 0.6x per save
+# backup copies that image (DISK_FS: which file systems). Targets: xfs and btrfs at most 0.6x per save
 # and 0.05x per backup; ext4 at most 1.0x. Needs root.
+#
+# Then, on each file system, what skipping the dirty pages that hold the
+# bytes the image already has would gain and cost (`looms_bench
+# unchanged`; looms does not skip them): for UNCHANGED per-mille of the
+# save's pages (default 0 4 10 50 150) stored to with the bytes they hold,
+# the save as it is beside the save of the changed pages only (what a
+# skipping save writes), plus the reads that would find them: each dirty
+# page's old bytes read from image.bin and compared, with the image out of
+# the page cache (cold) and in it (warm). UNCHANGED_SAVES rounds (default
+# 20) of one save each way. Ratios: skipping / as it is.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -29,6 +39,9 @@ IMAGE=${DISK_IMAGE:-6400}
 PAGES=${DISK_PAGES:-640}
 SAVES=${DISK_SAVES:-5}
 REPS=${DISK_REPS:-2}
+UNCHANGED=${UNCHANGED:-0 4 10 50 150}
+UNCHANGED_SAVES=${UNCHANGED_SAVES:-20}
+unchanged_rows=""
 
 make -s -C c-tests/bench LIB_DIR="$LIB" OUT="$OUT" >/dev/null || { echo "bench-disk: build failed"; exit 1; }
 [ -x "$LIB/looms" ] || { echo "bench-disk: $LIB/looms is missing: make cli"; exit 1; }
@@ -57,7 +70,7 @@ row() {
         "$ref_ms" "$looms_ms" "$target" "$v"
 }
 
-for fs in ext4 xfs btrfs; do
+for fs in ${DISK_FS:-ext4 xfs btrfs}; do
     why=$(loopfs_why_not "$fs")
     if [ -n "$why" ]; then
         echo "$fs: skipped ($why)"
@@ -115,7 +128,37 @@ for fs in ext4 xfs btrfs; do
     row "$fs" "backup $(mib $((IMAGE * 16384)))M" "${bytes[ref]}" "${bytes[looms]}" "${ms[ref]}" \
         "${ms[looms]}" "$backup_target"
     unset bytes ms
+    # Unchanged pages: as it is, and what skipping them would take.
+    for permille in $UNCHANGED; do
+        rm -rf "$M/pier"
+        line=$("$OUT/looms_bench" unchanged "$M/pier" "/sys/block/$DEV/stat" "$IMAGE" "$PAGES" \
+            "$UNCHANGED_SAVES" "$permille")
+        if [ "$(field verified "$line")" != 1 ]; then
+            echo "$fs unchanged $permille: a check failed: $line"
+            missed=1
+        fi
+        unchanged_rows+=$(awk -v fs="$fs" -v pm="$permille" -v l="$line" 'BEGIN {
+            n = split(l, kv, " ")
+            for (i = 1; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
+            printf "%-6s %5.1f%% %4d/%-4d %12.0f %12.0f %6.3fx %8.2f %8.2f %8.2f %8.2f %12.0f %6.3fx %6.3fx\n",
+                fs, pm / 10, v["unchanged"], v["pages"], v["bytes"], v["skip_bytes"],
+                (v["bytes"] > 0 ? v["skip_bytes"] / v["bytes"] : 0), v["ms"], v["skip_ms"],
+                v["cold_ms"], v["warm_ms"], v["cold_read"],
+                (v["skip_ms"] + v["cold_ms"]) / v["ms"], (v["skip_ms"] + v["warm_ms"]) / v["ms"]
+        }')$'\n'
+    done
     loopfs_cleanup
 done
 echo "(bytes: per save, or per backup; ms: per save until durable, or per backup)"
+if [ -n "$unchanged_rows" ]; then
+    echo
+    echo "unchanged pages: a save of $PAGES pages, some stored to with the bytes they hold;"
+    echo "as it is, beside skipping them (the save of the changed pages + reading and comparing"
+    echo "every dirty page's old bytes from image.bin, cold: out of the page cache; warm: in it)"
+    printf '%-6s %6s %9s %12s %12s %7s %8s %8s %8s %8s %12s %7s %7s\n' fs same pages "save B" \
+        "skipping B" bytes "save ms" "skip ms" "cmp cold" "cmp warm" "cold read B" cold warm
+    printf '%s' "$unchanged_rows"
+    echo "(per save; bytes: ratio of bytes reaching the device; cold, warm: time of skipping"
+    echo " (skip ms + cmp) / save ms; below 1.000x skipping pays in time)"
+fi
 exit $missed

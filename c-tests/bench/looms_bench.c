@@ -44,6 +44,19 @@
  *       a third save, with first stores to a tenth of its pages right after
  *       u3e_save (us each, and the RSS they added per page) beside first
  *       stores to as many pages once it is durable
+ *   looms_bench unchanged DIR STAT IMAGE PAGES SAVES PERMILLE
+ *       new pier of IMAGE pages, then SAVES rounds, each of two synced
+ *       saves taking turns going first: PAGES dirty pages (runs of 4 at an
+ *       even stride) of which PERMILLE in a thousand are stored to with the
+ *       bytes they hold (as it is), and the same pages' changes without
+ *       those (what a save that skipped them would write). Before each
+ *       save, the PAGES pages' old bytes are read from image.bin (pread,
+ *       POSIX_FADV_RANDOM: no read-ahead) and compared with the loom
+ *       (memcmp), once with the image dropped from the page cache
+ *       (POSIX_FADV_DONTNEED; cold) and once cached (warm): what finding
+ *       the unchanged pages costs (ms per pass, averaged over both saves).
+ *       Bytes are sectors the device whose stat file is STAT wrote ("-":
+ *       none counted) per save; ms per save until durable
  *
  * Prints one line of key=value pairs on stdout; `value` is the measurement,
  * the other keys are checks the smoke suite reads. LOOMS_TRACKING chooses
@@ -524,6 +537,158 @@ static int run_disk(char *dir, const char *stat, uint32_t image, uint32_t pages,
   return 0;
 }
 
+/* Sectors read from the device whose stat file is STAT ("-": 0). */
+static unsigned long long sectors_read(const char *stat) {
+  if (strcmp(stat, "-") == 0) {
+    return 0;
+  }
+  FILE *file = fopen(stat, "r");
+  unsigned long long field[3];
+  if (file == NULL) {
+    bench_die(stat);
+  }
+  for (int i = 0; i < 3; i++) {
+    if (fscanf(file, "%llu", &field[i]) != 1) {
+      bench_fail("the stat file has fewer than 3 fields");
+    }
+  }
+  fclose(file);
+  return field[2];
+}
+
+/* Sectors written, as sectors_written, or 0 for STAT "-" (the file
+ * system synced all the same). */
+static unsigned long long sectors_or_none(const char *stat, const char *dir) {
+  if (strcmp(stat, "-") == 0) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0 || syncfs(fd) != 0) {
+      bench_die(dir);
+    }
+    close(fd);
+    return 0;
+  }
+  return sectors_written(stat, dir);
+}
+
+/* What a save that skips unchanged pages would do first: read the old
+ * bytes of each of the COUNT pages in DIRTY from image.bin and compare
+ * them with the loom's. Returns how many are equal; *NS the time taken,
+ * *READ the sectors the device read meanwhile. COLD: the image is dropped
+ * from the page cache first (its pages mapped in the loom stay). */
+static uint32_t find_unchanged(const char *dir, const char *stat, const uint32_t *dirty,
+                               uint32_t count, int cold, uint64_t *ns,
+                               unsigned long long *read) {
+  int fd = open(image_path(dir), O_RDONLY);
+  if (fd < 0) {
+    bench_die(image_path(dir));
+  }
+  if (cold && (fdatasync(fd) != 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0)) {
+    bench_die("drop image.bin from the page cache");
+  }
+  /* Only the pages compared are read: no read-ahead around them. */
+  if (posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) != 0) {
+    bench_die("posix_fadvise image.bin");
+  }
+  static uint32_t old[BENCH_PAGE_WORDS];
+  unsigned long long before = sectors_read(stat);
+  uint32_t equal = 0;
+  uint64_t t0 = bench_now();
+  for (uint32_t i = 0; i < count; i++) {
+    off_t at = (off_t)dirty[i] * (off_t)BENCH_PAGE_BYTES;
+    if (pread(fd, old, BENCH_PAGE_BYTES, at) != (ssize_t)BENCH_PAGE_BYTES) {
+      bench_die("pread image.bin");
+    }
+    equal += memcmp(old, bench_page(dirty[i]), BENCH_PAGE_BYTES) == 0;
+  }
+  *ns += bench_now() - t0;
+  *read += sectors_read(stat) - before;
+  close(fd);
+  return equal;
+}
+
+/* Whether the I-th of COUNT dirty pages is one of the PERMILLE in a
+ * thousand stored to with the bytes it holds (spread evenly). */
+static int unchanged_at(uint32_t i, uint32_t permille) {
+  return (uint64_t)(i + 1) * permille / 1000 > (uint64_t)i * permille / 1000;
+}
+
+static int run_unchanged(char *dir, const char *stat, uint32_t image, uint32_t pages,
+                         uint32_t saves, uint32_t permille) {
+  if (pages == 0 || pages > image || saves == 0 || permille > 1000) {
+    bench_fail("0 < PAGES <= IMAGE, SAVES > 0 and PERMILLE <= 1000");
+  }
+  boot(dir, loom_for(image), 0, c3y);
+  host_heap(image);
+  fill(0, image, 1, 1);
+  save();
+  looms_save_wait();
+  /* The seed each page's bytes were made with (what the image holds). */
+  uint32_t *seed = malloc(image * sizeof *seed);
+  uint32_t *dirty = malloc(pages * sizeof *dirty);
+  if (seed == NULL || dirty == NULL) {
+    bench_fail("no memory");
+  }
+  for (uint32_t p = 0; p < image; p++) {
+    seed[p] = 1;
+  }
+  const uint32_t run = 4;
+  uint32_t runs = (pages + run - 1) / run;
+  uint32_t stride = image / runs;
+  uint32_t count = 0;
+  for (uint32_t r = 0; r < runs; r++) {
+    for (uint32_t p = r * stride; p < r * stride + run && p < image && count < pages; p++) {
+      dirty[count++] = p;
+    }
+  }
+  uint32_t same = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    same += unchanged_at(i, permille);
+  }
+  uint64_t ns[2] = {0, 0}, cold_ns = 0, warm_ns = 0;
+  unsigned long long bytes[2] = {0, 0}, cold_read = 0, warm_read = 0;
+  uint32_t next_seed = 2;
+  int ok = 1;
+  for (uint32_t round = 0; round < saves; round++) {
+    for (int turn = 0; turn < 2; turn++) {
+      /* which 0: the save as it is; 1: the save that skips them. */
+      int which = (int)((round + (uint32_t)turn) % 2);
+      for (uint32_t i = 0; i < count; i++) {
+        uint32_t p = dirty[i];
+        if (!unchanged_at(i, permille)) {
+          seed[p] = next_seed;
+          bench_fill(bench_page(p), p, seed[p]);
+        } else if (which == 0) {
+          bench_fill(bench_page(p), p, seed[p]);
+        }
+      }
+      next_seed++;
+      /* Before both saves, so that both find the page cache alike (the
+       * pages not stored to in the second compare equal as well). */
+      uint32_t cold = find_unchanged(dir, stat, dirty, count, 1, &cold_ns, &cold_read);
+      uint32_t warm = find_unchanged(dir, stat, dirty, count, 0, &warm_ns, &warm_read);
+      ok &= cold == same && warm == same;
+      unsigned long long before = sectors_or_none(stat, dir);
+      uint64_t t0 = bench_now();
+      save();
+      looms_save_wait();
+      ns[which] += bench_now() - t0;
+      bytes[which] += (sectors_or_none(stat, dir) - before) * 512;
+      ok &= host_dirty(0, image) == 0;
+    }
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    ok &= image_holds(dir, image, dirty[i]);
+  }
+  printf("pages=%u unchanged=%u bytes=%.0f ms=%.3f skip_bytes=%.0f skip_ms=%.3f "
+         "cold_ms=%.3f cold_read=%.0f warm_ms=%.3f warm_read=%.0f verified=%d\n",
+         count, same, (double)bytes[0] / saves, ns[0] / 1e6 / saves, (double)bytes[1] / saves,
+         ns[1] / 1e6 / saves, cold_ns / 2e6 / saves, cold_read * 256.0 / saves,
+         warm_ns / 2e6 / saves, warm_read * 256.0 / saves, ok);
+  free(seed);
+  free(dirty);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -538,6 +703,10 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "disk") == 0 && argc == 7) {
     return run_disk(argv[2], argv[3], bench_arg(argv[4]), bench_arg(argv[5]), bench_arg(argv[6]));
+  }
+  if (strcmp(cmd, "unchanged") == 0 && argc == 8) {
+    return run_unchanged(argv[2], argv[3], bench_arg(argv[4]), bench_arg(argv[5]),
+                         bench_arg(argv[6]), bench_arg(argv[7]));
   }
   if (strcmp(cmd, "bgsave") == 0 && argc == 4) {
     return run_bgsave(argv[2], bench_arg(argv[3]));

@@ -57,6 +57,17 @@ else
     fail targets_decided "$with_target rows with a target; undecided:" "$undecided"
 fi
 
+# make bench-disk's unchanged-pages mode (run there as root on loop-mounted
+# file systems) runs here on the scratch file system, no device counted:
+# it finds exactly the pages stored to with the bytes they held, and the
+# image holds every page after both kinds of save.
+line=$("$ROOT/target/bench/looms_bench" unchanged "$W/unchanged" - 512 64 2 150 2>&1 || true)
+if grep -q 'pages=64 unchanged=9 .*verified=1$' <<<"$line"; then
+    pass unchanged_mode
+else
+    fail unchanged_mode "looms_bench unchanged: $line"
+fi
+
 # Each section the benchmark promises is there, and the scratch filesystem is named.
 missing=""
 for section in "first store to a clean page" "u3e_save (ms)" "u3e_live (ms)" "u3e_toss (ms)" \
