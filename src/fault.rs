@@ -320,9 +320,10 @@ fn move_run(
             }
         }
     }
+    let pages = pool::view().pages;
     for (from, to) in around_guard(first, end, guard) {
         if from < to {
-            loom::remap_at_limit(from, to - from, loom::Backing::FileShared(fd))?;
+            loom::remap_at_limit_unmapping(from, to - from, loom::Backing::FileShared(fd), pages)?;
             dirty::set_range(map, from, to, true);
         }
     }

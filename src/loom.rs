@@ -202,7 +202,7 @@ pub enum Backing {
 /// Pages mapped shared from a file (`Backing::FileShared`: swap mode's
 /// ephemeral file), a bit each: a store there reaches the file, so a forked
 /// child makes them private (`fault::detach_swap_file`). Written by `remap`
-/// and `remap_unmapping_first` only, as they map (on the runtime's thread,
+/// and `remap_unmapped` only, as they map (on the runtime's thread,
 /// in its fault handler included); read in a forked child and at `u3e_stop`.
 static SHARED: [AtomicU64; (MAX_PAGES / 64) as usize] =
     [const { AtomicU64::new(0) }; (MAX_PAGES / 64) as usize];
@@ -489,16 +489,18 @@ pub fn remap_releasing(
 /// remap can still be made at the kernel's mapping limit: past
 /// `vm.max_map_count` the kernel refuses every `mmap`, even one that
 /// replaces others and would lower the count, while `mprotect` that merges
-/// mappings is still let through. Giving one of these up lowers the count
-/// (it merges with its neighbours); the remap, made with `MAP_FIXED` over
-/// the range (one step: where the kernel refuses, the range keeps its old
-/// mapping), is then let through. Never the other way round (the range
-/// unmapped first): when the unmapping does not lower the count below the
-/// limit (it splits as many mappings as it removes), the new mapping is
-/// refused and the loom is left with a hole. Spent from the fault path
-/// (lock-free: an atomic mask and `mprotect`), set aside again by the
-/// runtime's thread at boot and after each save, by splits the kernel
-/// refuses at the limit: setting them aside never takes the count past it.
+/// mappings, and `munmap`, are still let through. Giving one of these up
+/// lowers the count (it merges with its neighbours); the remap, made with
+/// `MAP_FIXED` over the range (one step: where the kernel refuses, the
+/// range keeps its old mapping), is then let through. The other way round
+/// (the range unmapped first) only where the unmapping provably lowers the
+/// count (`remap_at_limit_unmapping`): where it does not (it splits as many
+/// mappings as it removes), the new mapping may be refused and the loom
+/// left with a hole. The last spare (`RESERVE`) is kept for the mapping
+/// that follows such an unmapping. Spent from the fault path (lock-free:
+/// an atomic mask and `mprotect`), set aside again by the runtime's thread
+/// at boot and after each save, by splits the kernel refuses at the limit:
+/// setting them aside never takes the count past it.
 const SPARES: u32 = 16;
 /// Where the spares' reservation starts (0: none yet): `2 * SPARES + 1`
 /// pages of no access; spare `k` is page `2k + 1`, made readable, which
@@ -506,6 +508,9 @@ const SPARES: u32 = 16;
 static SPARE_BASE: AtomicUsize = AtomicUsize::new(0);
 /// Bit `k`: spare `k` is set aside (readable).
 static SPARES_MAPPED: AtomicU32 = AtomicU32::new(0);
+/// The spare kept back for mapping a range that was just unmapped
+/// (`remap_unmapped`): no other remap spends it.
+const RESERVE: u32 = 1 << (SPARES - 1);
 
 /// The address of spare `spare`.
 fn spare_at(base: usize, spare: u32) -> *mut libc::c_void {
@@ -550,15 +555,17 @@ pub fn set_aside_spares() {
     }
 }
 
-/// Gives up one spare mapping; false when none is left. Async-signal-safe.
-fn spend_spare() -> bool {
+/// Gives up one spare mapping, the reserve too when `reserve` (and only
+/// when no other is left); false when none is left. Async-signal-safe.
+fn spend_spare(reserve: bool) -> bool {
     let base = SPARE_BASE.load(Ordering::Acquire);
     loop {
         let mapped = SPARES_MAPPED.load(Ordering::Acquire);
-        if base == 0 || mapped == 0 {
+        let spendable = if reserve { mapped } else { mapped & !RESERVE };
+        if base == 0 || spendable == 0 {
             return false;
         }
-        let spare = mapped.trailing_zeros();
+        let spare = spendable.trailing_zeros();
         let bit = 1 << spare;
         if SPARES_MAPPED
             .compare_exchange(mapped, mapped & !bit, Ordering::AcqRel, Ordering::Acquire)
@@ -584,8 +591,104 @@ fn spend_spare() -> bool {
 pub fn remap_at_limit(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
     loop {
         match remap(first, count, backing) {
-            Err(libc::ENOMEM) if spend_spare() => continue,
+            Err(libc::ENOMEM) if spend_spare(false) => continue,
             other => return other,
+        }
+    }
+}
+
+/// `remap_at_limit`, unmapping the range first where that provably lowers
+/// the mapping count (`unmapping_lowers_count`) and the new mapping commits
+/// no memory: the kernel then lets the mapping that follows through
+/// (`remap_unmapped`), and no spare is spent. The count can pass
+/// `vm.max_map_count` by one (the kernel checks it before a split that adds
+/// two), and from there it refuses every `mmap` however many mappings it
+/// would replace, so a run of first stores between two saves would spend
+/// every spare; an unmapping that removes more mappings than it splits is
+/// let through. Elsewhere spares are spent, as in `remap_at_limit`. Pages
+/// `[first, first + count)` lie below the loom's `pages`; the caller keeps
+/// their contents elsewhere (the file they are mapped from anew).
+/// Async-signal-safe.
+pub fn remap_at_limit_unmapping(
+    first: u32,
+    count: u32,
+    backing: Backing,
+    pages: u32,
+) -> Result<(), i32> {
+    let commits = match backing {
+        Backing::FileShared(_) => false,
+        Backing::FilePrivate { writable, .. } | Backing::FileCopy { writable, .. } => writable,
+        Backing::Anonymous => true,
+    };
+    loop {
+        match remap(first, count, backing) {
+            Err(libc::ENOMEM) => {}
+            other => return other,
+        }
+        if !commits && unmapping_lowers_count(first, first.saturating_add(count), pages) {
+            return remap_unmapped(first, count, backing);
+        }
+        if !spend_spare(false) {
+            return Err(libc::ENOMEM);
+        }
+    }
+}
+
+/// Whether unmapping pages `[first, end)` of a loom of `pages` pages lowers
+/// the process's mapping count by one at least, as far as `SHARED` shows:
+/// a mapping has one backing, so each run of pages alike (mapped shared
+/// from the ephemeral file or not) is one mapping at least, all removed,
+/// while the unmapping splits at most the mapping at each end, and none
+/// at an end where the pages either side differ. Allocation-free.
+fn unmapping_lowers_count(first: u32, end: u32, pages: u32) -> bool {
+    let pages = pages.min(MAX_PAGES);
+    if first >= end || end > pages {
+        return false;
+    }
+    let shared = SharedRuns::shared;
+    let splits = u32::from(first == 0 || shared(first - 1) == shared(first))
+        + u32::from(end == pages || shared(end) == shared(end - 1));
+    let runs = SharedRuns { at: first, end };
+    let mut alike = 0;
+    let mut page = first;
+    while page < end && alike <= splits {
+        page = runs.next_with(page, !shared(page));
+        alike += 1;
+    }
+    alike > splits
+}
+
+/// Unmaps pages `[first, first + count)` and maps them anew from `backing`;
+/// where the kernel refuses the new mapping, spares are given up, the
+/// reserve last, until it lets it through. The caller has made sure that
+/// the unmapping lowers the count (`unmapping_lowers_count`): only another
+/// thread's mapping made in between, or a lowered `vm.max_map_count`, can
+/// take the place it makes. Where no spare is left, said, and the range is
+/// left unmapped. Async-signal-safe.
+fn remap_unmapped(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
+    // SAFETY: as in `remap`: the range is the library's and no Rust
+    // reference into it is alive; it is mapped again right below. Where
+    // the kernel refuses, the range keeps its mapping.
+    if unsafe { libc::munmap(page_ptr(first).cast(), bytes_of(count)) } != 0 {
+        return Err(last_errno());
+    }
+    mark_shared(first, count, false);
+    loop {
+        match remap(first, count, backing) {
+            Err(libc::ENOMEM) if spend_spare(true) => continue,
+            Err(errno) => {
+                crate::msg::Line::new()
+                    .str("loom: remap: pages ")
+                    .dec(u64::from(first))
+                    .str("-")
+                    .dec(u64::from(first) + u64::from(count))
+                    .str(" left unmapped (")
+                    .errno(errno)
+                    .str(")\r\n")
+                    .emit();
+                return Err(errno);
+            }
+            Ok(()) => return Ok(()),
         }
     }
 }
@@ -596,7 +699,7 @@ pub fn remap_at_limit(first: u32, count: u32, backing: Backing) -> Result<(), i3
 pub fn protect_at_limit(first: u32, count: u32, access: Access) -> Result<(), i32> {
     loop {
         match protect(first, count, access) {
-            Err(libc::ENOMEM) if spend_spare() => continue,
+            Err(libc::ENOMEM) if spend_spare(false) => continue,
             other => return other,
         }
     }
@@ -704,6 +807,31 @@ mod tests {
             .next(),
             None
         );
+    }
+
+    #[test]
+    fn an_unmapping_lowers_the_count_where_it_removes_more_than_it_splits() {
+        // Pages of their own, far above any loom a test maps.
+        let base = MAX_PAGES - 8192;
+        let pages = base + 1000;
+        let lowers = |first: u32, end: u32| unmapping_lowers_count(base + first, base + end, pages);
+        assert!(!lowers(10, 20), "inside one mapping: split in three");
+        mark_shared(base + 12, 2, true);
+        assert!(lowers(10, 20), "three mappings, two split");
+        assert!(lowers(12, 14), "a whole mapping");
+        assert!(lowers(12, 20), "two mappings, one split");
+        assert!(!lowers(13, 20), "two mappings, maybe both split");
+        assert!(!lowers(10, 13), "two mappings, maybe both split");
+        assert!(
+            !unmapping_lowers_count(base + 12, base + 14, base + 14),
+            "the loom's end"
+        );
+        assert!(!lowers(12, 12), "nothing");
+        assert!(
+            !unmapping_lowers_count(base + 990, base + 1010, pages),
+            "past the loom"
+        );
+        mark_shared(base, 4096, false);
     }
 
     #[test]
