@@ -38,3 +38,28 @@ if [ -z "${LOOMS_SCRATCH:-}" ]; then
     fi
 fi
 export LOOMS_SCRATCH
+
+# need_rust_targets TARGET...: adds to the suite's `missing` list each Rust
+# target that rustup has not installed (nothing where there is no rustup).
+need_rust_targets() {
+    command -v rustup >/dev/null 2>&1 || return 0
+    local installed t
+    installed=$(rustup target list --installed 2>/dev/null)
+    for t in "$@"; do
+        grep -qx "$t" <<<"$installed" || missing+=("the Rust target $t (rustup target add $t)")
+    done
+}
+
+# tools_or_skip NAME: where the suite's `missing` list names anything, the
+# suite ends: a FAIL under CI (CI=true: .ci/run installs them), else one
+# SKIP saying what is missing.
+tools_or_skip() {
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "${CI:-}" = true ]; then
+        echo "FAIL: $1/tools"
+        echo "    missing: ${missing[*]}"
+        exit 1
+    fi
+    echo "SKIP: $1/all (missing: ${missing[*]})"
+    exit 0
+}

@@ -68,20 +68,8 @@ if [ -n "$FULL" ]; then
     command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 ||
         missing+=("aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu), to link the aarch64 unit tests")
 fi
-if command -v rustup >/dev/null 2>&1; then
-    for t in $TARGETS; do
-        rustup target list --installed 2>/dev/null | grep -qx "$t" ||
-            missing+=("the Rust target $t (rustup target add $t)")
-    done
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "${CI:-}" = true ]; then
-        fail tools "missing: ${missing[*]}"
-        exit 1
-    fi
-    echo "SKIP: musl/all (missing: ${missing[*]})"
-    exit 0
-fi
+need_rust_targets $TARGETS
+tools_or_skip musl
 
 W=$(mktemp -d /dev/shm/looms-musl.XXXXXX 2>/dev/null || mktemp -d "${TMPDIR:-/tmp}/looms-musl.XXXXXX")
 trap 'rm -rf "$W"' EXIT

@@ -67,18 +67,8 @@ command -v "$CROSS_CC" >/dev/null 2>&1 || missing+=("$CROSS_CC (gcc-aarch64-linu
 [ -e "$SYSROOT/include/stdio.h" ] || missing+=("$SYSROOT/include (libc6-dev-arm64-cross)")
 command -v qemu-aarch64 >/dev/null 2>&1 || missing+=("qemu-aarch64 (qemu-user)")
 command -v aarch64-linux-gnu-nm >/dev/null 2>&1 || missing+=("aarch64-linux-gnu-nm (binutils-aarch64-linux-gnu)")
-if command -v rustup >/dev/null 2>&1; then
-    rustup target list --installed 2>/dev/null | grep -qx "$TRIPLE" ||
-        missing+=("the Rust target (rustup target add $TRIPLE)")
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "${CI:-}" = true ]; then
-        fail tools "missing: ${missing[*]}"
-        exit 1
-    fi
-    echo "SKIP: aarch64/all (missing: ${missing[*]})"
-    exit 0
-fi
+need_rust_targets "$TRIPLE"
+tools_or_skip aarch64
 
 W=$(mktemp -d "$LOOMS_SCRATCH/looms-aarch64.XXXXXX")
 trap 'rm -rf "$W"' EXIT

@@ -18,6 +18,7 @@
 # skips, saying what is missing, except under CI (CI=true).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/tier.sh
 ROOT=$PWD
 TARGETS="aarch64-apple-darwin x86_64-apple-darwin"
 LINK=$ROOT/scripts/macos-link
@@ -44,20 +45,8 @@ missing=()
 "$PYTHON" -c 'import ziglang' 2>/dev/null || missing+=("ziglang (pip install ziglang)")
 command -v llvm-nm >/dev/null 2>&1 || missing+=("llvm-nm (llvm)")
 command -v llvm-objdump >/dev/null 2>&1 || missing+=("llvm-objdump (llvm)")
-if command -v rustup >/dev/null 2>&1; then
-    for t in $TARGETS; do
-        rustup target list --installed 2>/dev/null | grep -qx "$t" ||
-            missing+=("the Rust target $t (rustup target add $t)")
-    done
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "${CI:-}" = true ]; then
-        fail tools "missing: ${missing[*]}"
-        exit 1
-    fi
-    echo "SKIP: macos/all (missing: ${missing[*]})"
-    exit 0
-fi
+need_rust_targets $TARGETS
+tools_or_skip macos
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/looms-macos.XXXXXX")
 trap 'rm -rf "$W"' EXIT
