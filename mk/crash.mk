@@ -34,8 +34,8 @@
 #                      saves under the storing signal handler instead of 5,000, and
 #                      without the 500,000-store runs, each suite killed
 #                      (a FAIL) after 15 minutes: what .ci/run adds to
-#                      make check. Measured: 15.5 minutes, 12.4 GiB kept, on
-#                      a two-core machine shared with other builds.
+#                      make check. Measured: 13 minutes, 12.5 GiB kept, on
+#                      a quiet two-core machine (docs/TESTING.md).
 # CRASH_RUNS, CHECK_SUITES and CHECK_SUITE_TIMEOUT apply to both
 # (scripts/check.sh, scripts/suites/50-crash.sh).
 
