@@ -63,16 +63,7 @@ step() {
     cat "$W/out" >>"$LOG"
     return $rc
 }
-ok() { step "$@" || { echo "exit $?, expected 0" >>"$LOG"; return 1; }; }
-# code CODE PROGRAM ...: a step that must exit CODE.
-code() {
-    local want=$1; shift
-    step "$@"
-    local rc=$?
-    [ "$rc" -eq "$want" ] || { echo "exit $rc, expected $want" >>"$LOG"; return 1; }
-}
-has() { LC_ALL=C grep -aqF -- "$1" "$W/out" || { echo "missing output: $1" >>"$LOG"; return 1; }; }
-hasnt() { ! LC_ALL=C grep -aqF -- "$1" "$W/out" || { echo "unexpected output: $1" >>"$LOG"; return 1; }; }
+. scripts/lines.sh
 chk() { echo "$P/.urb/chk/$1"; }
 # returns SECONDS CMD...: CMD ends (whatever its status) within SECONDS.
 returns() {

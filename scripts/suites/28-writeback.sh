@@ -70,14 +70,7 @@ step() {
     cat "$W/out" >>"$LOG"
     return $rc
 }
-ok() { step "$@" || { echo "exit $?, expected 0" >>"$LOG"; return 1; }; }
-code() {
-    local want=$1; shift
-    step "$@"
-    local rc=$?
-    [ "$rc" -eq "$want" ] || { echo "exit $rc, expected $want" >>"$LOG"; return 1; }
-}
-has() { LC_ALL=C grep -aqF -- "$1" "$W/out" || { echo "missing output: $1" >>"$LOG"; return 1; }; }
+. scripts/lines.sh
 exists() { [ -e "$1" ] || { echo "missing: $1" >>"$LOG"; return 1; }; }
 absent() { [ ! -e "$1" ] || { echo "unexpected: $1" >>"$LOG"; return 1; }; }
 run() {

@@ -39,18 +39,8 @@ PYTHON=${PYTHON:-python3}
 export ZIG="$PYTHON -m ziglang"
 
 failed=0
-pass() { echo "PASS: musl/$1"; }
-fail() {
-    echo "FAIL: musl/$1"
-    shift
-    printf '    %s\n' "$@"
-    failed=1
-}
-fail_with() {
-    echo "FAIL: musl/$1"
-    grep -v '^\s*$' "$2" | head -n 40 | sed 's/^/    /'
-    failed=1
-}
+SUITE=musl
+. scripts/lines.sh
 # tagged PREFIX CMD...: CMD's PASS/FAIL/SKIP lines named under musl/PREFIX.
 tagged() {
     local prefix=$1

@@ -46,18 +46,8 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=$WRAP
 export CC_aarch64_unknown_linux_gnu=$CROSS_CC
 
 failed=0
-pass() { echo "PASS: aarch64/$1"; }
-fail() {
-    echo "FAIL: aarch64/$1"
-    shift
-    printf '    %s\n' "$@"
-    failed=1
-}
-fail_with() {
-    echo "FAIL: aarch64/$1"
-    head -n 40 "$2" | sed 's/^/    /'
-    failed=1
-}
+SUITE=aarch64
+. scripts/lines.sh
 
 # ---------------------------------------------------------------------------
 # Tools

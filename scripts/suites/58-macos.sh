@@ -28,18 +28,8 @@ PYTHON=${PYTHON:-python3}
 zigcc() { "$PYTHON" -m ziglang cc "$@"; }
 
 failed=0
-pass() { echo "PASS: macos/$1"; }
-fail() {
-    echo "FAIL: macos/$1"
-    shift
-    printf '    %s\n' "$@"
-    failed=1
-}
-fail_with() {
-    echo "FAIL: macos/$1"
-    grep -v '^\s*$' "$2" | head -n 40 | sed 's/^/    /'
-    failed=1
-}
+SUITE=macos
+. scripts/lines.sh
 
 missing=()
 "$PYTHON" -c 'import ziglang' 2>/dev/null || missing+=("ziglang (pip install ziglang)")
