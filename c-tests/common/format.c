@@ -77,13 +77,26 @@ void rt_put32(uint8_t *at, uint32_t value) {
 
 /* ---- files ----------------------------------------------------------------------------- */
 
+/* pread, which Windows' C library lacks: there the offset moves, which no
+ * caller here minds. */
+static long long read_at(int fd, void *buf, size_t len, long long at) {
+#ifdef _WIN32
+  if (_lseeki64(fd, at, SEEK_SET) != at) {
+    return -1;
+  }
+  return read(fd, buf, (unsigned)len);
+#else
+  return pread(fd, buf, len, (off_t)at);
+#endif
+}
+
 const char *rt_chk(char *buf, size_t len, const char *dir, const char *name) {
   snprintf(buf, len, "%s/.urb/chk/%s", dir, name);
   return buf;
 }
 
 uint8_t *rt_slurp(const char *path, size_t *len) {
-  int fd = open(path, O_RDONLY);
+  int fd = open(path, O_RDONLY | RT_BINARY);
   if (fd < 0) {
     return NULL;
   }
@@ -98,7 +111,7 @@ uint8_t *rt_slurp(const char *path, size_t *len) {
   }
   size_t done = 0;
   while (done < size) {
-    ssize_t got = pread(fd, buf + done, size - done, (off_t)done);
+    long long got = read_at(fd, buf + done, size - done, (long long)done);
     if (got <= 0) {
       rt_die(path);
     }
@@ -115,6 +128,6 @@ long long rt_size(const char *path) {
 }
 
 bool rt_read_page(int fd, uint32_t page, uint32_t *words) {
-  off_t at = (off_t)page * (off_t)RT_PAGE_BYTES;
-  return pread(fd, words, RT_PAGE_BYTES, at) == (ssize_t)RT_PAGE_BYTES;
+  long long at = (long long)page * (long long)RT_PAGE_BYTES;
+  return read_at(fd, words, RT_PAGE_BYTES, at) == (long long)RT_PAGE_BYTES;
 }

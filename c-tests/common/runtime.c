@@ -9,9 +9,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <sys/mman.h>
+#endif
 
 _Static_assert(sizeof(rt_config) == 88, "u3o_config is 88 bytes");
 _Static_assert(offsetof(rt_config, dir_c) == 8, "u3o_config.dir_c at 8");
@@ -76,8 +82,8 @@ static uint8_t road_y[ROAD_BYTES] __attribute__((aligned(16)));
 void *u3a_Road = road_y;
 
 /* Tells rt_setup.on_call of a call the library made. */
-static void tell(const char *format, ...) __attribute__((format(printf, 1, 2)));
-static void tell(const char *format, ...) {
+static void tell_call(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static void tell_call(const char *format, ...) {
   if (setup.on_call == NULL) {
     return;
   }
@@ -89,10 +95,10 @@ static void tell(const char *format, ...) {
   setup.on_call(text);
 }
 
-void u3a_loom_sane(void) { tell("loom_sane"); }
+void u3a_loom_sane(void) { tell_call("loom_sane"); }
 
 void u3a_print_memory(FILE *fil_u, char *cap_c, uint32_t wor_w) {
-  tell("print_memory %s %u", cap_c, wor_w);
+  tell_call("print_memory %s %u", cap_c, wor_w);
   if (!setup.quiet) {
     fprintf(fil_u, "%s: %u words\r\n", cap_c, wor_w);
   }
@@ -105,7 +111,7 @@ void u3l_log(const char *format, ...) {
   va_start(args, format);
   vsnprintf(text, sizeof text, format, args);
   va_end(args);
-  tell("log %s", text);
+  tell_call("log %s", text);
   if (!setup.quiet) {
     fprintf(stderr, "%s\r\n", text);
   }
@@ -129,6 +135,15 @@ _Noreturn void rt_die(const char *what) {
   fflush(NULL);
   _exit(2);
 }
+
+#ifdef _WIN32
+/* rt_die for a Windows call, with its GetLastError. */
+static _Noreturn void die_windows(const char *what) {
+  fprintf(stderr, "%s: %s: Windows error %lu\n", name(), what, (unsigned long)GetLastError());
+  fflush(NULL);
+  _exit(2);
+}
+#endif
 
 /* ---- the road --------------------------------------------------------------------- */
 
@@ -167,8 +182,19 @@ volatile int rt_last_flaw = -1;
 /* Per loom page (u3a_pages of them), written by the handler. */
 static volatile uint8_t page_faults[1u << 20];
 
-/* rt_try's way back out of a fault the library did not handle. */
+/* rt_try's way back out of a fault the library did not handle. On
+ * Windows the jump is GCC's, which restores the registers and unwinds no
+ * frames: the C library's longjmp would walk the stack through the
+ * exception dispatcher's frames. */
+#ifdef _WIN32
+static void *escape_jump[5];
+#define ESCAPE_SET() __builtin_setjmp(escape_jump)
+#define ESCAPE_JUMP() __builtin_longjmp(escape_jump, 1)
+#else
 static sigjmp_buf escape_jump;
+#define ESCAPE_SET() sigsetjmp(escape_jump, 1)
+#define ESCAPE_JUMP() siglongjmp(escape_jump, 1)
+#endif
 static volatile sig_atomic_t escape_armed;
 
 unsigned rt_page_faults(uint32_t page) { return page_faults[page]; }
@@ -202,7 +228,7 @@ rt_verdict rt_fault(uintptr_t addr) {
 
 _Noreturn void rt_escape(void) {
   escape_armed = 0;
-  siglongjmp(escape_jump, 1);
+  ESCAPE_JUMP();
 }
 
 void rt_unhandled(uintptr_t addr) {
@@ -231,14 +257,20 @@ void rt_unhandled(uintptr_t addr) {
   if (setup.unhandled_exit != 0) {
     _exit(setup.unhandled_exit);
   }
+#ifdef _WIN32
+  /* The status of a process killed by an unhandled access violation,
+   * without the debugger Windows (or wine) would start for one. */
+  TerminateProcess(GetCurrentProcess(), (UINT)EXCEPTION_ACCESS_VIOLATION);
+#else
   /* Blocked while the handler runs: delivered, with the default action,
    * as soon as it returns, whatever the store would do if run again. */
   signal(SIGSEGV, SIG_DFL);
   raise(SIGSEGV);
+#endif
 }
 
 bool rt_try(void (*fn)(void *), void *arg) {
-  if (sigsetjmp(escape_jump, 1) != 0) {
+  if (ESCAPE_SET() != 0) {
     return false;
   }
   escape_armed = 1;
@@ -247,6 +279,46 @@ bool rt_try(void (*fn)(void *), void *arg) {
   return true;
 }
 
+#ifdef _WIN32
+/* Where the handler resumes a store it abandons: a frame of its own below
+ * the faulting one, which jumps back into rt_try. */
+static void escape_continuation(void) { rt_escape(); }
+
+/* The runtime's vectored handler: a store (ExceptionInformation[0] == 1)
+ * to the loom goes to u3e_fault; anything else is left to the next
+ * handler. */
+static LONG CALLBACK on_access_violation(EXCEPTION_POINTERS *info) {
+  const EXCEPTION_RECORD *rec = info->ExceptionRecord;
+  if (rec->ExceptionCode != EXCEPTION_ACCESS_VIOLATION || rec->NumberParameters < 2 ||
+      rec->ExceptionInformation[0] != 1) {
+    return EXCEPTION_CONTINUE_SEARCH;
+  }
+  uintptr_t addr = (uintptr_t)rec->ExceptionInformation[1];
+  switch (rt_fault(addr)) {
+  case RT_RESUME:
+    return EXCEPTION_CONTINUE_EXECUTION;
+  case RT_ESCAPE: {
+    CONTEXT *ctx = info->ContextRecord;
+    /* A call's alignment (16 bytes, less the return address), clear of
+     * the faulting frame. */
+    ctx->Rsp = ((ctx->Rsp - 256) & ~(DWORD64)15) - 8;
+    ctx->Rip = (DWORD64)(uintptr_t)escape_continuation;
+    return EXCEPTION_CONTINUE_EXECUTION;
+  }
+  case RT_OUTSIDE:
+    return EXCEPTION_CONTINUE_SEARCH;
+  default:
+    rt_unhandled(addr);
+    return EXCEPTION_CONTINUE_SEARCH;
+  }
+}
+
+static void install_handler(void) {
+  if (AddVectoredExceptionHandler(1, on_access_violation) == NULL) {
+    die_windows("AddVectoredExceptionHandler");
+  }
+}
+#else
 static void on_segv(int sig, siginfo_t *info, void *context) {
   (void)sig;
   (void)context;
@@ -262,7 +334,7 @@ static void on_segv(int sig, siginfo_t *info, void *context) {
 
 /* The runtime's handler runs on its own stack: a fault near the end of the
  * C stack must still be handled. */
-static void install_sigaction(void) {
+static void install_handler(void) {
   static uint8_t alt_stack_y[1 << 16];
   const stack_t alt = {.ss_sp = alt_stack_y, .ss_size = sizeof alt_stack_y, .ss_flags = 0};
   if (sigaltstack(&alt, NULL) != 0) {
@@ -275,6 +347,8 @@ static void install_sigaction(void) {
   }
 }
 
+#endif
+
 /* ---- starting ---------------------------------------------------------------------- */
 
 void rt_start(const rt_setup *given) {
@@ -285,15 +359,29 @@ void rt_start(const rt_setup *given) {
   u3o_Config.wag_w = setup.flags;
   loom_bytes = words * 4;
   void *want = (void *)(uintptr_t)RT_LOOM_BASE;
+#ifdef _WIN32
+  /* As the runtime maps it on Windows: one view of a section the paging
+   * file backs. */
+  HANDLE section = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE,
+                                      (DWORD)((uint64_t)loom_bytes >> 32), (DWORD)loom_bytes, NULL);
+  if (section == NULL) {
+    die_windows("CreateFileMappingW loom");
+  }
+  void *got = MapViewOfFileEx(section, FILE_MAP_ALL_ACCESS, 0, 0, loom_bytes, want);
+  if (got != want) {
+    die_windows("MapViewOfFileEx loom");
+  }
+#else
   void *got = mmap(want, loom_bytes, PROT_READ | PROT_WRITE,
                    MAP_ANON | MAP_FIXED | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
   if (got != want) {
     rt_die("mmap loom");
   }
+#endif
   if (setup.install != NULL) {
     setup.install();
   } else {
-    install_sigaction();
+    install_handler();
   }
   rt_road(0, 1);
   rt_directory(0, 0);
@@ -307,7 +395,12 @@ void rt_mkdirs(const char *dir) {
       errno = ENAMETOOLONG;
       rt_die(dir);
     }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+#ifdef _WIN32
+    int made = mkdir(path);
+#else
+    int made = mkdir(path, 0700);
+#endif
+    if (made != 0 && errno != EEXIST) {
       rt_die(path);
     }
   }

@@ -17,7 +17,10 @@
  * bail or an unhandled fault ends, whether the library's log lines are
  * printed or recorded) and calls rt_start. Link the executable with
  * -rdynamic so that liblooms resolves the imports against it; the rules of
- * common/runtime.mk do that. Hosts that test something else keep their own
+ * common/runtime.mk do that. On Windows (mingw-w64) the loom is a view of
+ * a section the paging file backs and store faults come through a
+ * vectored exception handler, as the runtime has them there; the host
+ * links liblooms.a statically (c-tests/windows). Hosts that test something else keep their own
  * code: c-tests/abi/minihost.c is the least a runtime needs, and the
  * LD_PRELOAD host (c-tests/preload) is built on it. */
 #ifndef RUNTIME_H
@@ -31,10 +34,10 @@
 #include "looms.h"
 
 /* Where the runtime maps the loom (U3_OS_LoomBase): 64-bit Linux on any
- * CPU, or macOS. The AddressSanitizer build passes 0x10007ffff000, out of
- * ASan's shadow. */
+ * CPU, or macOS and Windows. The AddressSanitizer build passes
+ * 0x10007ffff000, out of ASan's shadow. */
 #ifndef RT_LOOM_BASE
-#ifdef __APPLE__
+#if defined(__APPLE__) || defined(_WIN32)
 #define RT_LOOM_BASE 0x28000000000ULL
 #else
 #define RT_LOOM_BASE 0x200000000ULL
@@ -90,12 +93,14 @@ typedef struct rt_setup {
    * "loom_sane", "print_memory CAP WORDS" or "log TEXT". */
   void (*on_call)(const char *line);
   /* Installs the SIGSEGV handler (libsigsegv, say) in place of the
-   * stand-in's sigaction on an alternate stack; see rt_fault. */
+   * stand-in's sigaction on an alternate stack (on Windows, its vectored
+   * exception handler); see rt_fault. */
   void (*install)(void);
 } rt_setup;
 
 /* Maps the loom (MAP_ANON | MAP_FIXED | MAP_PRIVATE, read-write, as the
- * runtime boots), installs the fault handler, sets u3o_Config.wor_i and
+ * runtime boots; on Windows one view of a pagefile-backed section, at the
+ * same base), installs the fault handler, sets u3o_Config.wor_i and
  * wag_w, and sets the road: an empty heap, a one-page stack, no page
  * directory. Once per process. */
 void rt_start(const rt_setup *setup);
@@ -156,7 +161,8 @@ rt_verdict rt_fault(uintptr_t addr);
 _Noreturn void rt_escape(void);
 /* Says on stderr that the fault at ADDR was not handled, then exits with
  * rt_setup.unhandled_exit or, when that is 0, makes the process die of
- * SIGSEGV when the handler returns. */
+ * SIGSEGV when the handler returns (on Windows: ends it at once with the
+ * status of an unhandled access violation, 0xc0000005). */
 void rt_unhandled(uintptr_t addr);
 
 /* ---- loom pages and their contents ---------------------------------------- */
@@ -200,6 +206,14 @@ void rt_put32(uint8_t *at, uint32_t value);
 
 /* DIR/.urb/chk/NAME into BUF. */
 const char *rt_chk(char *buf, size_t len, const char *dir, const char *name);
+/* What open() needs for a file of bytes: Windows' C library translates
+ * line ends in a file opened without O_BINARY. */
+#ifdef _WIN32
+#define RT_BINARY O_BINARY /* from <fcntl.h> */
+#else
+#define RT_BINARY 0
+#endif
+
 /* A whole file in malloc'd memory; NULL (errno set) when it cannot be opened. */
 uint8_t *rt_slurp(const char *path, size_t *len);
 /* PATH's size in bytes, or -1 when it does not exist. */

@@ -5,11 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifndef _WIN32
+#include <sys/mman.h>
+#endif
 
 #ifdef HOST_LIBSIGSEGV
 #include <sigsegv.h>
@@ -187,6 +190,8 @@ uint32_t host_arg(int argc, char **argv, int i) {
 
 /* ---- the mapping limit ----------------------------------------------------------- */
 
+#ifndef _WIN32
+
 /* Mappings this process has (lines of /proc/self/maps). */
 long host_map_count(void) {
   int fd = open("/proc/self/maps", O_RDONLY);
@@ -256,3 +261,4 @@ long host_exhaust_mappings(long spare) {
   }
   return made - (spare < made ? spare : made);
 }
+#endif

@@ -111,8 +111,15 @@ void host_calls_reset(void);
       host_fail(__FILE__, __LINE__, __VA_ARGS__);                              \
     }                                                                          \
   } while (0)
+/* mingw-w64's printf (__USE_MINGW_ANSI_STDIO) is GNU's, not the one GCC
+ * checks formats against there by default. */
+#ifdef __MINGW32__
+#define HOST_PRINTF gnu_printf
+#else
+#define HOST_PRINTF printf
+#endif
 _Noreturn void host_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(HOST_PRINTF, 3, 4)));
 
 /* ---- the file format, read and written independently of the library ---- */
 
@@ -122,7 +129,7 @@ _Noreturn void host_fail(const char *file, int line, const char *fmt, ...)
 #define host_size rt_size
 #define host_chk rt_chk
 
-/* Mappings this process has (lines of /proc/self/maps). */
+/* Mappings this process has (lines of /proc/self/maps). Linux only. */
 long host_map_count(void);
 /* Takes the process's mappings up to vm.max_map_count (one-page mappings
  * far from the loom) and gives SPARE back; returns how many it kept. */

@@ -6,7 +6,6 @@
  * Compiled with -DSAVEWAIT_STATIC it is __wrap_u3e_save instead, for a fully
  * static program linked with -Wl,--wrap=u3e_save (no loader to preload it). */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,6 +22,8 @@ void __wrap_u3e_save(u3_post low_p, u3_post hig_p) {
   }
 }
 #else
+#include <dlfcn.h>
+
 void u3e_save(u3_post low_p, u3_post hig_p) {
   static void (*real)(u3_post, u3_post);
   if (real == NULL) {

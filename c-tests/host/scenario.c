@@ -20,8 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <sys/wait.h>
+#endif
 
 static host_options opts;
 static long expect_faults = -1;
@@ -239,7 +245,7 @@ static void step_free(char *dir, int argc, char **argv) {
 static void put32(uint8_t *at, uint32_t v) { memcpy(at, &v, 4); }
 
 static void write_file(const char *path, const void *buf, size_t len) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | RT_BINARY, 0600);
   if (fd < 0) host_die(path);
   host_check(write(fd, buf, len) == (ssize_t)len, "write %s", path);
   close(fd);
@@ -351,6 +357,13 @@ static void step_guard(char *dir) {
   printf("guard %u -> %u, then meme\n", guard, moved);
 }
 
+#ifdef _WIN32
+/* Whether a store to PAGE is refused: u3e_fault does not handle it, and
+ * host_try abandons it. (No fork here: the store runs in this process, so
+ * a store the library wrongly lets through also changes the state the
+ * step's later checks see; it fails this check first.) */
+static bool store_is_refused(uint32_t page) { return !host_try(store_word, host_page(page)); }
+#else
 /* Whether a store to PAGE in a child process ends the child with status 5
  * (the fault handler's "unhandled" exit). */
 static bool store_is_refused(uint32_t page) {
@@ -364,6 +377,7 @@ static bool store_is_refused(uint32_t page) {
   waitpid(pid, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 5;
 }
+#endif
 
 /* ward DIR: u3e_ward moves a guard that is outside the watermarks, and
  * leaves one inside them. */
@@ -447,6 +461,14 @@ static bool same_file(const char *a, const char *b) {
   return same;
 }
 
+#ifdef _WIN32
+/* Open handles of this process (the library's files are handles there). */
+static int open_fds(void) {
+  DWORD n = 0;
+  host_check(GetProcessHandleCount(GetCurrentProcess(), &n), "GetProcessHandleCount");
+  return (int)n;
+}
+#else
 /* Open descriptors of this process. */
 static int open_fds(void) {
   int n = 0;
@@ -455,6 +477,7 @@ static int open_fds(void) {
   }
   return n;
 }
+#endif
 
 /* backup DIR: copies image.bin out to an epoch directory and back. */
 static void step_backup(char *dir) {
@@ -597,13 +620,19 @@ static void step_pool(char *dir, int argc, char **argv) {
 }
 
 /* hold DIR SEED N: boots, writes N pages of SEED, says "holding", and
- * saves when SIGUSR1 arrives. */
+ * saves when SIGUSR1 arrives (on Windows, which has no signals: once the
+ * file the environment's SCN_RELEASE names exists). */
 static void step_hold(char *dir, int argc, char **argv) {
   uint32_t seed = arg(argc, argv, 3), n = arg(argc, argv, 4);
+#ifdef _WIN32
+  const char *release = getenv("SCN_RELEASE");
+  host_check(release != NULL, "hold needs SCN_RELEASE here");
+#else
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGUSR1);
   sigprocmask(SIG_BLOCK, &set, NULL);
+#endif
   host_boot(dir, &opts);
   host_road(n, 2);
   for (uint32_t p = 0; p < n; p++) host_fill(seed, p);
@@ -617,8 +646,14 @@ static void step_hold(char *dir, int argc, char **argv) {
     printf("saved and backed up into %s\n", argv[5]);
   }
   printf("holding\n");
+#ifdef _WIN32
+  while (host_size(release) < 0) {
+    Sleep(20);
+  }
+#else
   int sig;
   sigwait(&set, &sig);
+#endif
   u3e_save(host_low(), host_high());
   the_seed = seed;
   check_image_file(dir, n, one_seed);
@@ -714,6 +749,51 @@ static void step_init(char *dir) {
   printf("init: every page dirty, guard at %u\n", u3e_Pool.gar_w);
 }
 
+/* ---- kills mid-save ------------------------------------------------------- */
+
+/* cycle DIR FIRST N: saves over N heap pages until killed, save k (from
+ * FIRST on) storing seed k into every page; says "booted", then "save k
+ * returned" after each. The parent kills it at any moment
+ * (c-tests/windows/kills.c). */
+static void step_cycle(char *dir, int argc, char **argv) {
+  uint32_t first = arg(argc, argv, 3), n = arg(argc, argv, 4);
+  host_boot(dir, &opts);
+  host_road(n, 2);
+  u3e_ward(host_low(), host_high());
+  printf("booted\n");
+  for (uint32_t k = first;; k++) {
+    for (uint32_t p = 0; p < n; p++) {
+      host_fill(k, p);
+    }
+    u3e_save(host_low(), host_high());
+    printf("save %u returned\n", k);
+  }
+}
+
+/* generation DIR N SEED...: after a kill, the pier boots whole: no patch
+ * is left, and the loom and image.bin hold one generation, every one of
+ * its N pages written with one of the SEEDs (0: the empty image of a pier
+ * never saved). Says "generation SEED". */
+static void step_generation(char *dir, int argc, char **argv) {
+  uint32_t n = arg(argc, argv, 3);
+  host_check(argc > 4, "generation needs candidate seeds");
+  host_boot(dir, &opts);
+  check_no_patch(dir);
+  uint32_t pages = u3e_Pool.img_u.pgs_w;
+  int found = -1;
+  for (int i = 4; i < argc && found < 0; i++) {
+    uint32_t seed = arg(argc, argv, i);
+    if (seed == 0 ? pages == 0 : pages == n && host_holds(seed, 0, host_page(0))) {
+      found = i;
+    }
+  }
+  host_check(found >= 0, "image of %u pages, page 0 holds none of the candidate seeds", pages);
+  the_seed = arg(argc, argv, found);
+  check_loom(the_seed == 0 ? 0 : n, one_seed);
+  check_image_file(dir, the_seed == 0 ? 0 : n, one_seed);
+  printf("generation %u\n", the_seed);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc < 3) {
@@ -749,6 +829,8 @@ int main(int argc, char **argv) {
   else if (!strcmp(step, "live_yes")) step_live_yes(dir, argc, argv);
   else if (!strcmp(step, "init")) step_init(dir);
   else if (!strcmp(step, "pool")) step_pool(dir, argc, argv);
+  else if (!strcmp(step, "cycle")) step_cycle(dir, argc, argv);
+  else if (!strcmp(step, "generation")) step_generation(dir, argc, argv);
   else {
     fprintf(stderr, "scenario: unknown step %s\n", step);
     return 2;
