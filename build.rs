@@ -15,6 +15,8 @@
 //! runtime links the major version it was built against, and the link
 //! `liblooms.<major>.dylib -> liblooms.dylib` is put beside the library.
 //!
+//! On Windows there is nothing to do: the runtime links the static library.
+//!
 //! The exported symbol set needs no version script of ours: rustc already
 //! gives a cdylib one that exports exactly its `#[no_mangle]` items (the
 //! `u3e_*` entry points and `u3e_Pool`) and hides everything else, so a
@@ -30,6 +32,12 @@ fn main() {
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
     let version = std::env::var("CARGO_PKG_VERSION").expect("cargo sets the version");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    println!("cargo:rerun-if-changed=build.rs");
+    if os == "windows" {
+        // The deliverable is the static library (`make windows-lib`): a DLL
+        // cannot leave the runtime's symbols to the executable.
+        return;
+    }
     let (name, file) = if os == "macos" {
         let name = format!("liblooms.{major}.dylib");
         println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/{name}");
@@ -47,7 +55,6 @@ fn main() {
     if let Some(dir) = artifact_dir() {
         link_soname(&dir, &name, file);
     }
-    println!("cargo:rerun-if-changed=build.rs");
 }
 
 /// The directory cargo writes the library into: `OUT_DIR` is

@@ -256,7 +256,7 @@ fn wait_while_running() -> u32 {
         if now != RUNNING || WORKER_PID.load(Ordering::Acquire) != this_pid() {
             return now;
         }
-        atomic_wait::wait(&OUTCOME, RUNNING);
+        crate::sys::futex::wait(&OUTCOME, RUNNING);
     }
 }
 
@@ -285,7 +285,7 @@ pub fn orphan_in_child() {
 /// instead; nothing has changed then.
 pub(crate) fn prepare(
     pier: &Pier,
-    image_fd: libc::c_int,
+    image_fd: crate::sys::Fd,
     pages: &[u32],
     lengths: durable::Lengths,
     left_patch: bool,
@@ -293,7 +293,7 @@ pub(crate) fn prepare(
     // The worker's own descriptor, opened by name so that every file call
     // it makes is one on image.bin; the pier's lock keeps the name on the
     // file the pool holds open, and the identity check proves it.
-    let image = File::open_regular(&pier.image(), libc::O_RDWR, 0)
+    let image = File::open_regular(&pier.image(), crate::sys::O_RDWR, 0)
         .map_err(|err| format!("the worker cannot open the image ({err})"))?;
     let held = File::borrowed(image_fd, &pier.image());
     let identity = image.identity().ok();
@@ -347,8 +347,7 @@ pub(crate) fn launch(
     after: fn(Finished),
 ) {
     AT_EXIT.call_once(|| {
-        // SAFETY: registering a function that lives as long as the library.
-        unsafe { libc::atexit(wait_at_exit) };
+        crate::sys::at_exit(wait_at_exit);
     });
     let held = Arc::clone(&job.capture);
     let slot = Arc::new(Mutex::new(Some(job)));
@@ -364,7 +363,7 @@ pub(crate) fn launch(
             let job = given.lock().ok().and_then(|mut job| job.take());
             let outcome = job.map_or((Written::Kept, false, Default::default()), Job::run);
             OUTCOME.store(outcome_code(outcome.0), Ordering::Release);
-            atomic_wait::wake_all(&OUTCOME);
+            crate::sys::futex::wake_all(&OUTCOME);
             outcome
         }));
         if spawned.is_err() {

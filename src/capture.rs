@@ -49,7 +49,7 @@ use crate::loom::{self, PAGE_BYTES};
 #[cfg(all(loom, test))]
 use model::{futex, AtomicU32, SlotWatch};
 #[cfg(not(all(loom, test)))]
-use {atomic_wait as futex, std::sync::atomic::AtomicU32};
+use {crate::sys::futex, std::sync::atomic::AtomicU32};
 
 /// Nothing outside the model check; there the copy into a slot is a write
 /// access of a loom cell standing for the slot's bytes.
@@ -108,21 +108,9 @@ struct Side {
 impl Side {
     fn reserve(pages: usize) -> Option<Side> {
         let len = pages.max(1).checked_mul(PAGE_BYTES)?;
-        // SAFETY: a fresh private anonymous mapping, owned by the result.
-        let base = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        (base != libc::MAP_FAILED).then(|| Side {
-            base: base.cast(),
-            len,
-        })
+        // A fresh mapping, owned by the result.
+        let base = crate::sys::map_scratch(len).ok()?;
+        Some(Side { base, len })
     }
 
     fn slot(&self, at: usize) -> *mut u8 {
@@ -135,7 +123,7 @@ impl Side {
 impl Drop for Side {
     fn drop(&mut self) {
         // SAFETY: unmapping this struct's own mapping; no share is left.
-        unsafe { libc::munmap(self.base.cast(), self.len) };
+        let _ = unsafe { crate::sys::unmap(self.base, self.len) };
     }
 }
 

@@ -312,10 +312,10 @@ fn write_patch(
         }
     }
 
-    let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+    let exclusive = crate::sys::O_RDWR | crate::sys::O_CREAT | crate::sys::O_EXCL;
     let control_file = match File::open_regular(&pier.control(), exclusive, 0o600) {
         Ok(file) => file,
-        Err(err) if err.errno == libc::EEXIST => {
+        Err(err) if err.errno == crate::sys::EEXIST => {
             // A patch this process did not write: never overwrite it.
             say!(
                 "loom: patch c3_open control.bin: {}\r\n",
@@ -340,7 +340,7 @@ fn write_patch(
         let direct = matches!(source, Source::Still(_)) && memory.enter_direct();
         let lines = write_and_hash(&memory, pages, source, direct)?;
         let control = patch::try_encode(total, &lines)
-            .ok_or_else(|| control_file.fail("make the control block of", libc::ENOMEM))?;
+            .ok_or_else(|| control_file.fail("make the control block of", crate::sys::ENOMEM))?;
         control_file.write_all_at(&control, 0)?;
         Ok::<(File, bool), IoError>((memory, direct))
     })();
@@ -393,7 +393,7 @@ fn write_and_hash(
         // store to a page as soon as the batch is released.
         let mut lines = Vec::new();
         if lines.try_reserve_exact(pages.len()).is_err() {
-            return Err(memory.fail("list the checksums of", libc::ENOMEM));
+            return Err(memory.fail("list the checksums of", crate::sys::ENOMEM));
         }
         let mut writeback = Writeback::dropping(memory);
         source.for_each(
@@ -445,7 +445,7 @@ fn hash_pages(pages: &[u32], slices: &[&[u8]]) -> Vec<u3e_line> {
 fn discard_own_patch(pier: &Pier) {
     for path in [pier.control(), pier.memory()] {
         if let Err(err) = image::unlink(&path) {
-            if err.errno != libc::ENOENT {
+            if err.errno != crate::sys::ENOENT {
                 say!("loom: {err}\r\n");
             }
         }

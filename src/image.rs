@@ -7,7 +7,7 @@ use std::ffi::{CStr, CString};
 use std::fmt;
 
 use crate::loom::{self, PAGE_BYTES};
-use crate::msg::{self, last_errno, strerror};
+use crate::msg::{self, strerror};
 use crate::sys;
 
 /// A failed file operation: what, on which file, and the errno.
@@ -22,7 +22,7 @@ impl IoError {
     /// Whether the file system cannot do what was asked at all
     /// (`EOPNOTSUPP`, `ENOSYS`), as opposed to failing it this time.
     pub fn unsupported(&self) -> bool {
-        self.errno == libc::EOPNOTSUPP || self.errno == libc::ENOSYS
+        self.errno == sys::EOPNOTSUPP || self.errno == sys::ENOSYS
     }
 }
 
@@ -57,7 +57,7 @@ impl Path {
     ///
     /// # Safety
     /// `ptr` must be a valid NUL-terminated string.
-    pub unsafe fn from_c(ptr: *const libc::c_char) -> Path {
+    pub unsafe fn from_c(ptr: *const core::ffi::c_char) -> Path {
         // SAFETY: the caller guarantees a valid C string.
         Path(unsafe { CStr::from_ptr(ptr) }.to_owned())
     }
@@ -95,17 +95,16 @@ impl Path {
 const EAGAIN_TRIES: u32 = 1000;
 
 /// Runs `call` until it does not fail with `EINTR` or `EAGAIN`.
-fn retry<T: Copy + PartialOrd + Default>(mut call: impl FnMut() -> T) -> Result<T, i32> {
+fn retry<T>(mut call: impl FnMut() -> Result<T, i32>) -> Result<T, i32> {
     let mut tries = 0;
     loop {
-        let rc = call();
-        if rc >= T::default() {
-            return Ok(rc);
-        }
-        let errno = last_errno();
+        let errno = match call() {
+            Ok(done) => return Ok(done),
+            Err(errno) => errno,
+        };
         match errno {
-            libc::EINTR => continue,
-            libc::EAGAIN if tries < EAGAIN_TRIES => {
+            sys::EINTR => continue,
+            sys::EAGAIN if tries < EAGAIN_TRIES => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
@@ -117,18 +116,15 @@ fn retry<T: Copy + PartialOrd + Default>(mut call: impl FnMut() -> T) -> Result<
 /// An open file descriptor with the path it was opened from; closed on drop.
 #[derive(Debug)]
 pub struct File {
-    fd: libc::c_int,
+    fd: sys::Fd,
     path: Path,
 }
 
 impl File {
     /// `open(path, flags, mode)`.
-    pub fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> IoResult<File> {
-        let fd = retry(|| {
-            // SAFETY: the path is a valid C string.
-            unsafe { libc::open(path.c().as_ptr(), flags, mode as libc::c_uint) }
-        })
-        .map_err(|errno| path.err("open", errno))?;
+    pub fn open(path: &Path, flags: i32, mode: u32) -> IoResult<File> {
+        let fd =
+            retry(|| sys::open(path.c(), flags, mode)).map_err(|errno| path.err("open", errno))?;
         Ok(File {
             fd,
             path: path.clone(),
@@ -139,9 +135,9 @@ impl File {
     /// open never blocks (a FIFO in place of a pier file would otherwise
     /// hang it), and anything but a regular file is refused with a reason
     /// that says what it is (`msg::NOT_REGULAR_*`, `EISDIR`).
-    pub fn open_regular(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> IoResult<File> {
-        let file = File::open(path, flags | libc::O_NONBLOCK, mode)
-            .map_err(|err| explain_open(err, || stat_mode(path, None)))?;
+    pub fn open_regular(path: &Path, flags: i32, mode: u32) -> IoResult<File> {
+        let file = File::open(path, flags | sys::O_NONBLOCK, mode)
+            .map_err(|err| explain_open(err, || kind_of(path)))?;
         file.check_regular()?;
         file.set_blocking()?;
         Ok(file)
@@ -149,12 +145,7 @@ impl File {
 
     /// `Err` naming the kind of file unless this is a regular file.
     fn check_regular(&self) -> IoResult<()> {
-        // SAFETY: an all-zero stat is a valid out-parameter.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: fd is open; st is a valid out-parameter.
-        retry(|| unsafe { libc::fstat(self.fd, &mut st) })
-            .map_err(|errno| self.path.err("stat", errno))?;
-        match not_regular(st.st_mode) {
+        match not_regular(self.stat()?.kind) {
             None => Ok(()),
             Some(errno) => Err(self.path.err("open", errno)),
         }
@@ -162,15 +153,12 @@ impl File {
 
     /// Clears `O_NONBLOCK` again, so that nothing later sees it.
     fn set_blocking(&self) -> IoResult<()> {
-        // SAFETY: fcntl on an open descriptor.
-        let flags = unsafe { libc::fcntl(self.fd, libc::F_GETFL) };
-        // SAFETY: as above.
-        if flags < 0
-            || unsafe { libc::fcntl(self.fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0
-        {
-            return Err(self.path.err("fcntl", last_errno()));
-        }
-        Ok(())
+        sys::set_nonblocking(self.fd, false).map_err(|errno| self.path.err("fcntl", errno))
+    }
+
+    /// `fstat`.
+    fn stat(&self) -> IoResult<sys::Stat> {
+        retry(|| sys::fstat(self.fd)).map_err(|errno| self.path.err("stat", errno))
     }
 
     /// Reserves the blocks of `[offset, offset + len)` without changing
@@ -217,38 +205,25 @@ impl File {
     /// them (`st_blocks`): what writing the whole file could still need,
     /// for file systems that cannot say where their holes are.
     pub fn unallocated(&self) -> IoResult<u64> {
-        // SAFETY: an all-zero stat is a valid out-parameter.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: fd is open; st is a valid out-parameter.
-        retry(|| unsafe { libc::fstat(self.fd, &mut st) })
-            .map_err(|errno| self.path.err("stat", errno))?;
-        Ok((st.st_size as u64).saturating_sub((st.st_blocks as u64).saturating_mul(512)))
+        let st = self.stat()?;
+        Ok(st.size.saturating_sub(st.allocated))
     }
 
     /// The first hole at or after `offset` (`SEEK_HOLE`; the file's end
     /// counts as one), or `None` where the file system cannot tell.
     pub fn next_hole(&self, offset: u64) -> Option<u64> {
-        // SAFETY: fd is open.
-        let at = unsafe { libc::lseek(self.fd, offset as libc::off_t, libc::SEEK_HOLE) };
-        (at >= 0).then_some(at as u64)
+        sys::next_hole(self.fd, offset)
     }
 
     /// The first data at or after `offset` (`SEEK_DATA`); `None` when there
     /// is none before the end, or where the file system cannot tell.
     pub fn next_data(&self, offset: u64) -> Option<u64> {
-        // SAFETY: fd is open.
-        let at = unsafe { libc::lseek(self.fd, offset as libc::off_t, libc::SEEK_DATA) };
-        (at >= 0).then_some(at as u64)
+        sys::next_data(self.fd, offset)
     }
 
     /// The device and inode of the open file.
     pub fn identity(&self) -> IoResult<(u64, u64)> {
-        // SAFETY: an all-zero stat is a valid out-parameter.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: fd is open; st is a valid out-parameter.
-        retry(|| unsafe { libc::fstat(self.fd, &mut st) })
-            .map_err(|errno| self.path.err("stat", errno))?;
-        Ok(sys::identity(&st))
+        Ok(self.stat()?.identity())
     }
 
     /// A failure of `op` on this file.
@@ -257,7 +232,7 @@ impl File {
     }
 
     /// Adopts a descriptor the pool already holds, without owning its closing.
-    pub fn borrowed(fd: libc::c_int, path: &Path) -> std::mem::ManuallyDrop<File> {
+    pub fn borrowed(fd: sys::Fd, path: &Path) -> std::mem::ManuallyDrop<File> {
         std::mem::ManuallyDrop::new(File {
             fd,
             path: path.clone(),
@@ -293,20 +268,20 @@ impl File {
     ) -> Result<(), i32> {
         loop {
             match sys::clone_range(from.fd, from_offset, self.fd, offset, len) {
-                Err(libc::EINTR | libc::EAGAIN) => continue,
+                Err(sys::EINTR | sys::EAGAIN) => continue,
                 done => return done,
             }
         }
     }
 
     /// Gives up ownership of the descriptor.
-    pub fn into_raw(self) -> libc::c_int {
+    pub fn into_raw(self) -> sys::Fd {
         let fd = self.fd;
         std::mem::forget(self);
         fd
     }
 
-    pub fn fd(&self) -> libc::c_int {
+    pub fn fd(&self) -> sys::Fd {
         self.fd
     }
 
@@ -317,12 +292,7 @@ impl File {
     /// The file's length in bytes.
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> IoResult<u64> {
-        // SAFETY: an all-zero stat is a valid out-parameter.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: fd is open; st is a valid out-parameter.
-        retry(|| unsafe { libc::fstat(self.fd, &mut st) })
-            .map_err(|errno| self.path.err("stat", errno))?;
-        Ok(st.st_size as u64)
+        Ok(self.stat()?.size)
     }
 
     /// Reads exactly `buf.len()` bytes at `offset`; a short file is `EIO`.
@@ -330,20 +300,12 @@ impl File {
         let mut done = 0;
         while done < buf.len() {
             let rest = &mut buf[done..];
-            // SAFETY: rest is a live, writable slice.
-            let got = retry(|| unsafe {
-                libc::pread(
-                    self.fd,
-                    rest.as_mut_ptr().cast(),
-                    rest.len(),
-                    (offset + done as u64) as libc::off_t,
-                )
-            })
-            .map_err(|errno| self.path.err("read", errno))?;
+            let got = retry(|| sys::pread(self.fd, rest, offset + done as u64))
+                .map_err(|errno| self.path.err("read", errno))?;
             if got == 0 {
-                return Err(self.path.err("read (file ends early)", libc::EIO));
+                return Err(self.path.err("read (file ends early)", sys::EIO));
             }
-            done += got as usize;
+            done += got;
         }
         Ok(())
     }
@@ -353,20 +315,12 @@ impl File {
         let mut done = 0;
         while done < buf.len() {
             let rest = &buf[done..];
-            // SAFETY: rest is a live slice.
-            let put = retry(|| unsafe {
-                libc::pwrite(
-                    self.fd,
-                    rest.as_ptr().cast(),
-                    rest.len(),
-                    (offset + done as u64) as libc::off_t,
-                )
-            })
-            .map_err(|errno| self.path.err("write", errno))?;
+            let put = retry(|| sys::pwrite(self.fd, rest, offset + done as u64))
+                .map_err(|errno| self.path.err("write", errno))?;
             if put == 0 {
-                return Err(self.path.err("write", libc::ENOSPC));
+                return Err(self.path.err("write", sys::ENOSPC));
             }
-            done += put as usize;
+            done += put;
         }
         Ok(())
     }
@@ -376,7 +330,7 @@ impl File {
     pub fn write_vectored_at(&self, bufs: &[&[u8]], mut offset: u64) -> IoResult<()> {
         const BATCH: usize = 512;
         // On the stack: a save's worker must not need memory it may not get.
-        let empty = libc::iovec {
+        let empty = sys::IoVec {
             iov_base: core::ptr::null_mut(),
             iov_len: 0,
         };
@@ -384,7 +338,7 @@ impl File {
         for chunk in bufs.chunks(BATCH) {
             let iov = &mut vectors[..chunk.len()];
             for (vector, b) in iov.iter_mut().zip(chunk) {
-                *vector = libc::iovec {
+                *vector = sys::IoVec {
                     iov_base: b.as_ptr() as *mut _,
                     iov_len: b.len(),
                 };
@@ -392,27 +346,20 @@ impl File {
             let mut first = 0;
             while first < iov.len() {
                 let pending = &iov[first..];
-                // SAFETY: each iovec describes a live slice from `bufs`.
-                let put = match retry(|| unsafe {
-                    libc::pwritev(
-                        self.fd,
-                        pending.as_ptr(),
-                        pending.len() as libc::c_int,
-                        offset as libc::off_t,
-                    )
-                }) {
+                // Each vector describes a live slice from `bufs`.
+                let put = match retry(|| sys::pwritev(self.fd, pending, offset)) {
                     Ok(put) => put,
                     // Direct I/O refused this write (alignment after a short
                     // write, or a file system that takes it only partly):
                     // go on through the page cache.
-                    Err(libc::EINVAL) if self.leave_direct() => continue,
+                    Err(sys::EINVAL) if self.leave_direct() => continue,
                     Err(errno) => return Err(self.path.err("write", errno)),
                 };
                 if put == 0 {
-                    return Err(self.path.err("write", libc::ENOSPC));
+                    return Err(self.path.err("write", sys::ENOSPC));
                 }
                 offset += put as u64;
-                let mut left = put as usize;
+                let mut left = put;
                 while left > 0 {
                     let head = &mut iov[first];
                     if left >= head.iov_len {
@@ -435,10 +382,7 @@ impl File {
 
     /// `ftruncate` to `len` bytes.
     pub fn set_len(&self, len: u64) -> IoResult<()> {
-        // SAFETY: fd is open.
-        retry(|| unsafe { libc::ftruncate(self.fd, len as libc::off_t) })
-            .map(drop)
-            .map_err(|errno| self.path.err("truncate", errno))
+        retry(|| sys::truncate(self.fd, len)).map_err(|errno| self.path.err("truncate", errno))
     }
 
     /// The data and the length are durable (`sys::sync_data`: `fdatasync`
@@ -462,99 +406,79 @@ impl File {
     /// runs a file system's flush (where NFS and FUSE report write-back
     /// errors) at every close of a descriptor, so a duplicate is closed.
     pub fn flush(&self) -> IoResult<()> {
-        // SAFETY: duplicates a descriptor this file owns; the duplicate is
-        // closed below.
-        let copy = retry(|| unsafe { libc::fcntl(self.fd, libc::F_DUPFD_CLOEXEC, 0) })
-            .map_err(|errno| self.path.err("close", errno))?;
+        // The duplicate is closed below.
+        let copy =
+            retry(|| sys::duplicate(self.fd)).map_err(|errno| self.path.err("close", errno))?;
         closed(copy).map_err(|errno| self.path.err("close", errno))
     }
 }
 
 /// Closes `fd`, owned by the caller, and says what `close` reported.
 /// `EINTR` is not an error: Linux has released the descriptor by then.
-fn closed(fd: libc::c_int) -> Result<(), i32> {
-    // SAFETY: the caller owned the descriptor, and it is closed once.
-    if unsafe { libc::close(fd) } == 0 {
-        return Ok(());
-    }
-    match last_errno() {
-        libc::EINTR => Ok(()),
-        errno => Err(errno),
+fn closed(fd: sys::Fd) -> Result<(), i32> {
+    match sys::close(fd) {
+        Err(sys::EINTR) => Ok(()),
+        other => other,
     }
 }
 
 impl Drop for File {
     fn drop(&mut self) {
-        // SAFETY: the descriptor is owned and closed once.
-        unsafe { libc::close(self.fd) };
+        // The descriptor is owned and closed once; nothing to report here.
+        let _ = sys::close(self.fd);
     }
 }
 
 /// `mkdir(path, mode)`; `Err(errno)` on failure, `EEXIST` included.
-pub fn mkdir(path: &Path, mode: libc::mode_t) -> Result<(), i32> {
-    // SAFETY: the path is a valid C string.
-    if unsafe { libc::mkdir(path.c().as_ptr(), mode) } == 0 {
-        Ok(())
-    } else {
-        Err(last_errno())
-    }
+pub fn mkdir(path: &Path, mode: u32) -> Result<(), i32> {
+    sys::mkdir(path.c(), mode)
 }
 
 /// `unlink(path)`; an empty directory in a file's place is removed too
 /// (`rmdir`), a directory with anything in it is not.
 pub fn unlink(path: &Path) -> IoResult<()> {
-    // SAFETY: the path is a valid C string.
-    match retry(|| unsafe { libc::unlink(path.c().as_ptr()) }) {
+    match retry(|| sys::unlink(path.c(), false)) {
         Ok(_) => Ok(()),
-        // SAFETY: as above.
-        Err(libc::EISDIR) => retry(|| unsafe { libc::rmdir(path.c().as_ptr()) })
-            .map(drop)
-            .map_err(|errno| path.err("unlink", errno)),
+        Err(sys::EISDIR) => {
+            retry(|| sys::unlink(path.c(), true)).map_err(|errno| path.err("unlink", errno))
+        }
         Err(errno) => Err(path.err("unlink", errno)),
     }
 }
 
 /// `rename(from, to)`.
 pub fn rename(from: &Path, to: &Path) -> IoResult<()> {
-    // SAFETY: both paths are valid C strings.
-    retry(|| unsafe { libc::rename(from.c().as_ptr(), to.c().as_ptr()) })
-        .map(drop)
-        .map_err(|errno| from.err("rename", errno))
+    retry(|| sys::rename(from.c(), to.c())).map_err(|errno| from.err("rename", errno))
 }
 
 /// An open that failed because the name is not a regular file (a socket
 /// cannot be opened at all: `ENXIO`; a directory not for writing: `EISDIR`)
 /// says what it is instead.
-fn explain_open(err: IoError, mode: impl FnOnce() -> Option<libc::mode_t>) -> IoError {
-    if err.errno != libc::ENXIO && err.errno != libc::EISDIR {
+fn explain_open(err: IoError, kind: impl FnOnce() -> Option<sys::Kind>) -> IoError {
+    if err.errno != sys::ENXIO && err.errno != sys::EISDIR {
         return err;
     }
-    match mode().and_then(not_regular) {
+    match kind().and_then(not_regular) {
         Some(errno) => IoError { errno, ..err },
         None => err,
     }
 }
 
-/// The mode of `path` (relative to the directory `at`, if given),
-/// following links.
-fn stat_mode(path: &Path, at: Option<libc::c_int>) -> Option<libc::mode_t> {
-    // SAFETY: an all-zero stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    let dir = at.unwrap_or(libc::AT_FDCWD);
-    // SAFETY: valid C string and out-parameter.
-    (unsafe { libc::fstatat(dir, path.c().as_ptr(), &mut st, 0) } == 0).then_some(st.st_mode)
+/// What kind of file `path` is, following links.
+fn kind_of(path: &Path) -> Option<sys::Kind> {
+    sys::stat(path.c()).ok().map(|st| st.kind)
 }
 
-/// Why a file of mode `mode` is not a regular file, as a reason carried
+/// Why a file of kind `kind` is not a regular file, as a reason carried
 /// where an errno goes; `None` for a regular file.
-pub fn not_regular(mode: libc::mode_t) -> Option<i32> {
-    match mode & libc::S_IFMT {
-        libc::S_IFREG => None,
-        libc::S_IFDIR => Some(libc::EISDIR),
-        libc::S_IFIFO => Some(msg::NOT_REGULAR_FIFO),
-        libc::S_IFSOCK => Some(msg::NOT_REGULAR_SOCKET),
-        libc::S_IFCHR | libc::S_IFBLK => Some(msg::NOT_REGULAR_DEVICE),
-        _ => Some(msg::NOT_REGULAR_OTHER),
+pub fn not_regular(kind: sys::Kind) -> Option<i32> {
+    match kind {
+        sys::Kind::Regular => None,
+        sys::Kind::Directory => Some(sys::EISDIR),
+        sys::Kind::Fifo => Some(msg::NOT_REGULAR_FIFO),
+        sys::Kind::Socket => Some(msg::NOT_REGULAR_SOCKET),
+        sys::Kind::Device => Some(msg::NOT_REGULAR_DEVICE),
+        sys::Kind::Other => Some(msg::NOT_REGULAR_OTHER),
     }
 }
 
@@ -570,7 +494,7 @@ impl Dir {
     /// Opens the directory `path` (close-on-exec: no program the runtime
     /// executes inherits it, or the lock on it).
     pub fn open(path: &Path) -> IoResult<Dir> {
-        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        let flags = sys::O_RDONLY | sys::O_DIRECTORY | sys::O_CLOEXEC;
         Ok(Dir {
             file: File::open(path, flags, 0)?,
         })
@@ -580,7 +504,7 @@ impl Dir {
         &self.file.path
     }
 
-    pub fn fd(&self) -> libc::c_int {
+    pub fn fd(&self) -> sys::Fd {
         self.file.fd
     }
 
@@ -595,27 +519,19 @@ impl Dir {
     }
 
     /// Opens the regular file `name` in this directory; see `File::open_regular`.
-    pub fn open_regular(
-        &self,
-        name: &str,
-        flags: libc::c_int,
-        mode: libc::mode_t,
-    ) -> IoResult<File> {
+    pub fn open_regular(&self, name: &str, flags: i32, mode: u32) -> IoResult<File> {
         let path = self.join(name);
         let c_name = Path::from_bytes(name.as_bytes().to_vec());
-        let fd = retry(|| {
-            // SAFETY: the directory is open and the name a valid C string.
-            unsafe {
-                libc::openat(
-                    self.fd(),
-                    c_name.c().as_ptr(),
-                    flags | libc::O_NONBLOCK,
-                    mode as libc::c_uint,
-                )
-            }
-        })
-        .map_err(|errno| path.err("open", errno))
-        .map_err(|err| explain_open(err, || stat_mode(&c_name, Some(self.fd()))))?;
+        let dir = self.path().c();
+        let fd = retry(|| sys::open_at(self.fd(), dir, c_name.c(), flags | sys::O_NONBLOCK, mode))
+            .map_err(|errno| path.err("open", errno))
+            .map_err(|err| {
+                explain_open(err, || {
+                    sys::stat_at(self.fd(), dir, c_name.c())
+                        .ok()
+                        .map(|st| st.kind)
+                })
+            })?;
         let file = File { fd, path };
         file.check_regular()?;
         file.set_blocking()?;
@@ -626,26 +542,21 @@ impl Dir {
     /// following links), `None` if it cannot be seen.
     pub fn identity_of(&self, name: &str) -> Option<(u64, u64)> {
         let c_name = Path::from_bytes(name.as_bytes().to_vec());
-        // SAFETY: an all-zero stat is a valid out-parameter.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: the directory is open, the name a valid C string.
-        let rc = unsafe { libc::fstatat(self.fd(), c_name.c().as_ptr(), &mut st, 0) };
-        (rc == 0).then(|| sys::identity(&st))
+        sys::stat_at(self.fd(), self.path().c(), c_name.c())
+            .ok()
+            .map(|st| st.identity())
     }
 
     /// Removes `name` from this directory; an empty directory there goes
     /// too, as in `unlink`.
     pub fn unlink(&self, name: &str) -> IoResult<()> {
         let c_name = Path::from_bytes(name.as_bytes().to_vec());
-        let remove = |flags| {
-            // SAFETY: the directory is open, the name a valid C string.
-            retry(|| unsafe { libc::unlinkat(self.fd(), c_name.c().as_ptr(), flags) })
-        };
-        match remove(0) {
-            Err(libc::EISDIR) => remove(libc::AT_REMOVEDIR),
+        let remove =
+            |directory| retry(|| sys::unlink_at(self.fd(), self.path().c(), c_name.c(), directory));
+        match remove(false) {
+            Err(sys::EISDIR) => remove(true),
             other => other,
         }
-        .map(drop)
         .map_err(|errno| self.join(name).err("unlink", errno))
     }
 
@@ -655,12 +566,8 @@ impl Dir {
             Path::from_bytes(from.as_bytes().to_vec()),
             Path::from_bytes(to.as_bytes().to_vec()),
         );
-        // SAFETY: the directory is open, the names valid C strings.
-        retry(|| unsafe {
-            libc::renameat(self.fd(), c_from.c().as_ptr(), self.fd(), c_to.c().as_ptr())
-        })
-        .map(drop)
-        .map_err(|errno| self.join(from).err("rename", errno))
+        retry(|| sys::rename_at(self.fd(), self.path().c(), c_from.c(), c_to.c()))
+            .map_err(|errno| self.join(from).err("rename", errno))
     }
 
     /// Makes the directory's entries durable (`sys::sync_dir`).
@@ -670,35 +577,31 @@ impl Dir {
             .map_err(|errno| self.path().err("sync directory", errno))
     }
 
-    /// Takes an exclusive lock on the directory without waiting (`flock`):
-    /// `Err(EWOULDBLOCK)` when another open of it holds one, in this
-    /// process or any other. The lock lasts while this `Dir` is open.
-    /// `EWOULDBLOCK` (another open holds it) is answered at once, never
-    /// retried: a second process is refused without waiting, and never goes
-    /// ahead because the holder happened to exit meanwhile.
-    pub fn try_lock(&self) -> Result<(), i32> {
-        loop {
-            // SAFETY: the directory is open.
-            if unsafe { libc::flock(self.fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(());
-            }
-            match last_errno() {
-                libc::EINTR => continue,
-                errno => return Err(errno),
-            }
-        }
+    /// Opens the directory `path` holding an exclusive lock on it, without
+    /// waiting (`sys::open_locked_dir`): `Lock(EWOULDBLOCK)` when another
+    /// open of it holds one, in this process or any other, answered at
+    /// once, never retried: a second process is refused without waiting,
+    /// and never goes ahead because the holder happened to exit meanwhile.
+    /// The lock lasts while this `Dir` is open.
+    pub fn open_locked(path: &Path) -> Result<Dir, sys::LockRefused> {
+        let fd = sys::open_locked_dir(path.c())?;
+        Ok(Dir {
+            file: File {
+                fd,
+                path: path.clone(),
+            },
+        })
     }
 
     /// Gives up ownership of the descriptor.
-    pub fn into_raw(self) -> libc::c_int {
+    pub fn into_raw(self) -> sys::Fd {
         self.file.into_raw()
     }
 }
 
 /// Whether `path` exists (`access(F_OK)`).
 pub fn exists(path: &Path) -> bool {
-    // SAFETY: the path is a valid C string.
-    unsafe { libc::access(path.c().as_ptr(), libc::F_OK) == 0 }
+    sys::exists(path.c())
 }
 
 /// The directory holding `path`: `.` for a bare name, `/` for a name in
@@ -727,10 +630,8 @@ pub fn parent(path: &Path) -> Path {
 /// Makes the directory entries of `dir` durable: names created, renamed or
 /// removed in it survive a power loss once this returns.
 pub fn sync_dir(dir: &Path) -> IoResult<()> {
-    let file = File::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-    retry(|| sys::sync_dir(file.fd))
-        .map(drop)
-        .map_err(|errno| dir.err("sync directory", errno))
+    let file = File::open(dir, sys::O_RDONLY | sys::O_DIRECTORY, 0)?;
+    retry(|| sys::sync_dir(file.fd)).map_err(|errno| dir.err("sync directory", errno))
 }
 
 /// Bytes this process can write in the file system holding `dir`: those
@@ -741,29 +642,23 @@ pub fn sync_dir(dir: &Path) -> IoResult<()> {
 /// block counts at all (ramfs, some FUSE file systems report zero blocks in
 /// all): unknown, not full.
 pub fn free_bytes(dir: &Path) -> IoResult<Option<u64>> {
-    // SAFETY: an all-zero statvfs is a valid out-parameter.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid C string and out-parameter.
-    retry(|| unsafe { libc::statvfs(dir.c().as_ptr(), &mut st) })
-        .map_err(|errno| dir.err("statvfs", errno))?;
-    if st.f_blocks == 0 {
+    let st = retry(|| sys::space(dir.c())).map_err(|errno| dir.err("statvfs", errno))?;
+    if st.blocks == 0 {
         return Ok(None);
     }
-    let mut blocks = st.f_bavail as u64;
-    if st.f_bfree > st.f_bavail {
-        // SAFETY: an all-zero stat is a valid out-parameter.
-        let mut sb: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: valid C string and out-parameter.
-        retry(|| unsafe { libc::stat(dir.c().as_ptr(), &mut sb) })
-            .map_err(|errno| dir.err("stat", errno))?;
-        let dev = sys::dev_of(&sb);
+    let mut blocks = st.available;
+    if st.free > st.available {
+        let dev = retry(|| sys::stat(dir.c()))
+            .map_err(|errno| dir.err("stat", errno))?
+            .dev;
         if sys::may_use_reserved_blocks(dev) {
-            blocks = (st.f_bfree as u64)
+            blocks = st
+                .free
                 .saturating_sub(sys::kept_back_blocks(dev))
                 .max(blocks);
         }
     }
-    Ok(Some(blocks.saturating_mul(st.f_frsize as u64)))
+    Ok(Some(blocks.saturating_mul(st.block_bytes)))
 }
 
 /// What the length of an image file says about it.
@@ -956,7 +851,7 @@ pub fn sharing_enabled() -> bool {
 pub fn never_shares(errno: i32) -> bool {
     matches!(
         errno,
-        libc::EOPNOTSUPP | libc::ENOTTY | libc::ENOSYS | libc::EXDEV | libc::EINVAL | libc::EBADF
+        sys::EOPNOTSUPP | sys::ENOTTY | sys::ENOSYS | sys::EXDEV | sys::EINVAL | sys::EBADF
     )
 }
 
@@ -980,12 +875,12 @@ pub fn copy_with_progress(
         while at < len {
             let take = (len - at).min(COPY_CHUNK) as usize;
             match sys::copy_range(from.fd, at, to.fd, at, take) {
-                Ok(0) => return Err(from.path.err("read (file ends early)", libc::EIO)),
+                Ok(0) => return Err(from.path.err("read (file ends early)", sys::EIO)),
                 Ok(got) => {
                     at += got as u64;
                     progress(at, len);
                 }
-                Err(libc::EINTR) => {}
+                Err(sys::EINTR) => {}
                 // Refused (EXDEV across file systems before Linux 5.19,
                 // ENOSYS, EINVAL, ...): reads and writes say what is wrong,
                 // if anything is.
@@ -1042,9 +937,7 @@ mod tests {
             .into_os_string()
             .into_encoded_bytes();
         template.push(0);
-        // SAFETY: template is a writable NUL-terminated buffer.
-        let got = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
-        assert!(!got.is_null());
+        sys::make_temp_dir(&mut template).unwrap();
         template.pop();
         Path::from_bytes(template)
     }
@@ -1081,7 +974,7 @@ mod tests {
     fn direct_writes_and_their_fall_back() {
         let dir = temp_dir();
         let path = Path::join(dir.bytes(), "m.bin");
-        let file = File::open(&path, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap();
+        let file = File::open(&path, sys::O_RDWR | sys::O_CREAT | sys::O_EXCL, 0o600).unwrap();
         let direct = file.enter_direct();
         assert_eq!(direct, is_direct(&file));
         let (ptr, len) = aligned_pages(3, 7);
@@ -1108,15 +1001,14 @@ mod tests {
         };
         drop(file);
         unlink(&path).unwrap();
-        // SAFETY: valid C string.
-        unsafe { libc::rmdir(dir.c().as_ptr()) };
+        let _ = sys::unlink(dir.c(), true);
     }
 
     #[test]
     fn vectored_write_and_resize() {
         let dir = temp_dir();
         let path = Path::join(dir.bytes(), "f.bin");
-        let file = File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o600).unwrap();
+        let file = File::open(&path, sys::O_RDWR | sys::O_CREAT, 0o600).unwrap();
         let a = vec![1u8; 5000];
         let b = vec![2u8; 3];
         let c = vec![3u8; 70000];
@@ -1129,22 +1021,21 @@ mod tests {
         assert_eq!(file.len().unwrap(), 32768);
         let mut past = vec![0u8; 10];
         let err = file.read_exact_at(&mut past, 32768).unwrap_err();
-        assert_eq!(err.errno, libc::EIO);
+        assert_eq!(err.errno, sys::EIO);
         drop(file);
         unlink(&path).unwrap();
         assert!(!exists(&path));
-        assert_eq!(unlink(&path).unwrap_err().errno, libc::ENOENT);
+        assert_eq!(unlink(&path).unwrap_err().errno, sys::ENOENT);
         sync_dir(&dir).unwrap();
         assert!(free_bytes(&dir).unwrap().unwrap() > 0);
-        // SAFETY: valid C string.
-        unsafe { libc::rmdir(dir.c().as_ptr()) };
+        let _ = sys::unlink(dir.c(), true);
     }
 
     #[test]
     fn holes_of_a_sparse_file() {
         let dir = temp_dir();
         let path = Path::join(dir.bytes(), "sparse.bin");
-        let file = File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o600).unwrap();
+        let file = File::open(&path, sys::O_RDWR | sys::O_CREAT, 0o600).unwrap();
         let page = PAGE_BYTES as u64;
         // Pages 0, 1 and 5 hold data; 2-4 and 6-7 are holes; the file is 8 pages.
         let data = vec![9u8; PAGE_BYTES * 2];
@@ -1177,8 +1068,7 @@ mod tests {
         assert!(back.iter().all(|&x| x == 0));
         drop(file);
         unlink(&path).unwrap();
-        // SAFETY: valid C string.
-        unsafe { libc::rmdir(dir.c().as_ptr()) };
+        let _ = sys::unlink(dir.c(), true);
     }
 
     #[test]
@@ -1186,25 +1076,23 @@ mod tests {
         let dir = temp_dir();
         let fifo = Path::join(dir.bytes(), "fifo");
         // SAFETY: valid C string.
-        assert_eq!(unsafe { libc::mkfifo(fifo.c().as_ptr(), 0o600) }, 0);
-        for flags in [libc::O_RDONLY, libc::O_RDWR, libc::O_RDWR | libc::O_CREAT] {
+        sys::make_fifo(fifo.c()).unwrap();
+        for flags in [sys::O_RDONLY, sys::O_RDWR, sys::O_RDWR | sys::O_CREAT] {
             let err = File::open_regular(&fifo, flags, 0o600).unwrap_err();
             assert_eq!(err.errno, msg::NOT_REGULAR_FIFO);
             assert!(err
                 .to_string()
                 .ends_with("fifo: is a FIFO, not a regular file"));
         }
-        let err = File::open_regular(&dir, libc::O_RDONLY, 0).unwrap_err();
-        assert_eq!(err.errno, libc::EISDIR);
+        let err = File::open_regular(&dir, sys::O_RDONLY, 0).unwrap_err();
+        assert_eq!(err.errno, sys::EISDIR);
         let opened = Dir::open(&dir).unwrap();
-        let err = opened.open_regular("fifo", libc::O_RDONLY, 0).unwrap_err();
+        let err = opened.open_regular("fifo", sys::O_RDONLY, 0).unwrap_err();
         assert_eq!(err.errno, msg::NOT_REGULAR_FIFO);
         let plain = opened
-            .open_regular("plain", libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600)
+            .open_regular("plain", sys::O_RDWR | sys::O_CREAT | sys::O_EXCL, 0o600)
             .unwrap();
-        // SAFETY: fcntl on an open descriptor.
-        let flags = unsafe { libc::fcntl(plain.fd(), libc::F_GETFL) };
-        assert_eq!(flags & libc::O_NONBLOCK, 0, "O_NONBLOCK left on");
+        assert!(!sys::is_nonblocking(plain.fd()), "O_NONBLOCK left on");
         drop(plain);
         opened.rename("plain", "renamed").unwrap();
         assert!(exists(&Path::join(dir.bytes(), "renamed")));
@@ -1217,8 +1105,7 @@ mod tests {
         unlink(&empty).unwrap();
         assert!(!exists(&empty));
         drop(opened);
-        // SAFETY: valid C string.
-        unsafe { libc::rmdir(dir.c().as_ptr()) };
+        let _ = sys::unlink(dir.c(), true);
     }
 
     #[test]
@@ -1226,13 +1113,13 @@ mod tests {
         let dir = temp_dir();
         let from = File::open(
             &Path::join(dir.bytes(), "from.bin"),
-            libc::O_RDWR | libc::O_CREAT,
+            sys::O_RDWR | sys::O_CREAT,
             0o600,
         )
         .unwrap();
         let to = File::open(
             &Path::join(dir.bytes(), "to.bin"),
-            libc::O_RDWR | libc::O_CREAT,
+            sys::O_RDWR | sys::O_CREAT,
             0o600,
         )
         .unwrap();
@@ -1261,7 +1148,7 @@ mod tests {
         // same bytes and reports its progress to the end.
         let copy = File::open(
             &Path::join(dir.bytes(), "copy.bin"),
-            libc::O_RDWR | libc::O_CREAT,
+            sys::O_RDWR | sys::O_CREAT,
             0o600,
         )
         .unwrap();
@@ -1276,20 +1163,19 @@ mod tests {
         assert_eq!(seen.last(), Some(&(3 * page, 3 * page)));
         // A source shorter than asked for is an error, not a short copy.
         let err = copy_with_progress(&from, &copy, 4 * page, &mut |_, _| {}).unwrap_err();
-        assert_eq!(err.errno, libc::EIO);
+        assert_eq!(err.errno, sys::EIO);
         drop((from, to, copy));
         for name in ["from.bin", "to.bin", "copy.bin"] {
             unlink(&Path::join(dir.bytes(), name)).unwrap();
         }
-        // SAFETY: valid C string.
-        unsafe { libc::rmdir(dir.c().as_ptr()) };
+        let _ = sys::unlink(dir.c(), true);
     }
 
     #[test]
     fn growing_an_odd_image_drops_its_partial_page() {
         let dir = temp_dir();
         let path = Path::join(dir.bytes(), "odd.bin");
-        let file = File::open(&path, libc::O_RDWR | libc::O_CREAT, 0o600).unwrap();
+        let file = File::open(&path, sys::O_RDWR | sys::O_CREAT, 0o600).unwrap();
         let junk = vec![0xffu8; PAGE_BYTES * 3 + 5];
         file.write_all_at(&junk, 0).unwrap();
         resize(&file, 5).unwrap();
@@ -1304,7 +1190,6 @@ mod tests {
         assert!(kept.iter().all(|&x| x == 0xff));
         drop(file);
         unlink(&path).unwrap();
-        // SAFETY: valid C string.
-        unsafe { libc::rmdir(dir.c().as_ptr()) };
+        let _ = sys::unlink(dir.c(), true);
     }
 }

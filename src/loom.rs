@@ -14,8 +14,6 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use crate::msg::last_errno;
-
 /// Where the runtime maps the loom (`U3_OS_LoomBase` in its `portable.h`),
 /// by platform (`sys`): the host maps the loom here before calling in.
 pub const BASE: usize = crate::sys::LOOM_BASE;
@@ -141,26 +139,7 @@ pub unsafe fn pages_mut<'a>(first: u32, count: u32) -> &'a mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(page_ptr(first), bytes_of(count)) }
 }
 
-/// Memory protection of a range of pages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Clean pages: a store faults.
-    Read,
-    /// Dirty pages.
-    ReadWrite,
-    /// The guard page.
-    Nothing,
-}
-
-impl Access {
-    fn prot(self) -> libc::c_int {
-        match self {
-            Access::Read => libc::PROT_READ,
-            Access::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
-            Access::Nothing => libc::PROT_NONE,
-        }
-    }
-}
+pub use crate::sys::{Access, Backing};
 
 /// `mprotect` pages `[first, first + count)`, widened to whole granules;
 /// `Err(errno)` on failure.
@@ -170,33 +149,7 @@ pub fn protect(first: u32, count: u32, access: Access) -> Result<(), i32> {
     // SAFETY: the range lies inside the loom, which the runtime owns and has
     // mapped; changing its protection cannot invalidate Rust references
     // because the library holds none across this call.
-    let rc =
-        unsafe { libc::mprotect(page_ptr(start).cast(), bytes_of(end - start), access.prot()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(last_errno())
-    }
-}
-
-/// What backs a remapped range of pages.
-#[derive(Clone, Copy, Debug)]
-pub enum Backing {
-    /// A private view of a file from offset `first * PAGE_BYTES` (the image,
-    /// demand-paged): read-only, or writable when clean pages are tracked
-    /// without protection.
-    FilePrivate { fd: libc::c_int, writable: bool },
-    /// A shared, writable view of a file at the pages' own offset (swap mode's
-    /// ephemeral file).
-    FileShared(libc::c_int),
-    /// A private, copy-on-write view of a file at the pages' own offset,
-    /// reserving no swap space (a view of most of the loom may be larger
-    /// than memory and swap together): pages mapped shared from swap mode's
-    /// ephemeral file, made private with the same bytes. Read-only, or
-    /// writable (dirty pages).
-    FileCopy { fd: libc::c_int, writable: bool },
-    /// Fresh anonymous zero pages.
-    Anonymous,
+    unsafe { crate::sys::protect(page_ptr(start), bytes_of(end - start), access) }
 }
 
 /// Pages mapped shared from a file (`Backing::FileShared`: swap mode's
@@ -284,59 +237,15 @@ impl Iterator for SharedRuns {
 
 /// Replaces pages `[first, first + count)` with a new mapping.
 pub fn remap(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
-    let fixed = libc::MAP_FIXED;
-    let (prot, flags, fd) = match backing {
-        Backing::FilePrivate {
-            fd,
-            writable: false,
-        } => (libc::PROT_READ, fixed | libc::MAP_PRIVATE, fd),
-        Backing::FilePrivate { fd, writable: true } => (
-            libc::PROT_READ | libc::PROT_WRITE,
-            fixed | libc::MAP_PRIVATE,
-            fd,
-        ),
-        Backing::FileShared(fd) => (
-            libc::PROT_READ | libc::PROT_WRITE,
-            fixed | libc::MAP_SHARED,
-            fd,
-        ),
-        Backing::FileCopy { fd, writable } => (
-            if writable {
-                libc::PROT_READ | libc::PROT_WRITE
-            } else {
-                libc::PROT_READ
-            },
-            fixed | libc::MAP_PRIVATE | libc::MAP_NORESERVE,
-            fd,
-        ),
-        Backing::Anonymous => (
-            libc::PROT_READ | libc::PROT_WRITE,
-            fixed | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-        ),
-    };
     let offset = match backing {
         Backing::Anonymous => 0,
-        _ => bytes_of(first) as libc::off_t,
+        _ => bytes_of(first) as u64,
     };
-    // SAFETY: MAP_FIXED over the loom, which the runtime reserved for this
-    // library's use; no Rust reference into the range is alive.
-    let got = unsafe {
-        libc::mmap(
-            page_ptr(first).cast(),
-            bytes_of(count),
-            prot,
-            flags,
-            fd,
-            offset,
-        )
-    };
-    if got == libc::MAP_FAILED {
-        Err(last_errno())
-    } else {
-        mark_shared(first, count, matches!(backing, Backing::FileShared(_)));
-        Ok(())
-    }
+    // SAFETY: a fixed mapping over the loom, which the runtime reserved for
+    // this library's use; no Rust reference into the range is alive.
+    unsafe { crate::sys::map_fixed(page_ptr(first), bytes_of(count), backing, offset) }?;
+    mark_shared(first, count, matches!(backing, Backing::FileShared(_)));
+    Ok(())
 }
 
 /// Mappings moved out of the loom by `remap_releasing`, whose memory is
@@ -391,7 +300,7 @@ fn unmap_all(list: Handed) {
             let to = ((from / MOVE_ALIGN + 1) * MOVE_ALIGN).min(end);
             // SAFETY: part of a mapping moved out of the loom by
             // `remap_releasing`, which nothing refers to.
-            unsafe { libc::munmap(from as *mut libc::c_void, to - from) };
+            let _ = unsafe { crate::sys::unmap(from as *mut u8, to - from) };
             from = to;
         }
     }
@@ -417,26 +326,14 @@ pub fn remap_releasing(
     let len = bytes_of(count);
     let from = page_ptr(first) as usize;
     // SAFETY: a fresh reservation of address space only.
-    let base = unsafe {
-        libc::mmap(
-            core::ptr::null_mut(),
-            len + MOVE_ALIGN,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
+    let Ok(base) = crate::sys::reserve_address_space(len + MOVE_ALIGN) else {
         return remap(first, count, backing);
-    }
+    };
     let base = base as usize;
     let away = base + (from.wrapping_sub(base) % MOVE_ALIGN);
     // SAFETY: the loom's range (no reference into it is alive) moved onto
     // the reservation just made.
-    let moved = unsafe {
-        crate::sys::move_mapping(from as *mut libc::c_void, len, away as *mut libc::c_void)
-    };
+    let moved = unsafe { crate::sys::move_mapping(from as *mut u8, len, away as *mut u8) };
     // What is left of the reservation around the moved mapping (all of it
     // if the move was refused).
     let (keep_from, keep_len) = if moved.is_ok() {
@@ -450,7 +347,7 @@ pub fn remap_releasing(
     ] {
         if end > at {
             // SAFETY: parts of the reservation made above, unused.
-            unsafe { libc::munmap(at as *mut libc::c_void, end - at) };
+            let _ = unsafe { crate::sys::unmap(at as *mut u8, end - at) };
         }
     }
     if moved.is_err() {
@@ -458,21 +355,15 @@ pub fn remap_releasing(
     }
     match remap(first, count, backing) {
         Ok(()) => {
-            // A child forked from here on does not inherit it (moves
-            // happen only where `MADV_DONTFORK` exists).
-            #[cfg(target_os = "linux")]
+            // A child forked from here on does not inherit it.
             // SAFETY: advice on the moved mapping, which the caller owns.
-            unsafe {
-                libc::madvise(away as *mut libc::c_void, len, libc::MADV_DONTFORK)
-            };
+            unsafe { crate::sys::keep_from_children(away as *mut u8, len) };
             released.0.push((away, len));
             Ok(())
         }
         Err(errno) => {
             // SAFETY: the moved mapping back into the hole it left.
-            let back = unsafe {
-                crate::sys::move_mapping(away as *mut libc::c_void, len, from as *mut libc::c_void)
-            };
+            let back = unsafe { crate::sys::move_mapping(away as *mut u8, len, from as *mut u8) };
             if back.is_err() {
                 crate::msg::say!(
                     "loom: remap: {count} pages at {first} could not be mapped back ({})\r\n",
@@ -513,8 +404,8 @@ static SPARES_MAPPED: AtomicU32 = AtomicU32::new(0);
 const RESERVE: u32 = 1 << (SPARES - 1);
 
 /// The address of spare `spare`.
-fn spare_at(base: usize, spare: u32) -> *mut libc::c_void {
-    (base + (2 * spare as usize + 1) * system_page_size()) as *mut libc::c_void
+fn spare_at(base: usize, spare: u32) -> *mut u8 {
+    (base + (2 * spare as usize + 1) * system_page_size()) as *mut u8
 }
 
 /// Sets aside the spare mappings that are not (the first call reserves
@@ -524,19 +415,11 @@ pub fn set_aside_spares() {
     let mut base = SPARE_BASE.load(Ordering::Acquire);
     if base == 0 {
         // SAFETY: a fresh private reservation of address space, owned here.
-        let got = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                (2 * SPARES as usize + 1) * system_page_size(),
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if got == libc::MAP_FAILED {
+        let Ok(got) =
+            crate::sys::reserve_address_space((2 * SPARES as usize + 1) * system_page_size())
+        else {
             return;
-        }
+        };
         base = got as usize;
         SPARE_BASE.store(base, Ordering::Release);
     }
@@ -546,8 +429,8 @@ pub fn set_aside_spares() {
             continue;
         }
         // SAFETY: a page of the reservation above, which nothing else uses.
-        if unsafe { libc::mprotect(spare_at(base, spare), system_page_size(), libc::PROT_READ) }
-            != 0
+        if unsafe { crate::sys::protect(spare_at(base, spare), system_page_size(), Access::Read) }
+            .is_err()
         {
             return;
         }
@@ -575,8 +458,10 @@ fn spend_spare(reserve: bool) -> bool {
         }
         // SAFETY: a spare page of the reservation, which nothing refers to;
         // of no access again, it merges with its neighbours.
-        if unsafe { libc::mprotect(spare_at(base, spare), system_page_size(), libc::PROT_NONE) }
-            == 0
+        if unsafe {
+            crate::sys::protect(spare_at(base, spare), system_page_size(), Access::Nothing)
+        }
+        .is_ok()
         {
             return true;
         }
@@ -591,7 +476,7 @@ fn spend_spare(reserve: bool) -> bool {
 pub fn remap_at_limit(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
     loop {
         match remap(first, count, backing) {
-            Err(libc::ENOMEM) if spend_spare(false) => continue,
+            Err(crate::sys::ENOMEM) if spend_spare(false) => continue,
             other => return other,
         }
     }
@@ -622,14 +507,14 @@ pub fn remap_at_limit_unmapping(
     };
     loop {
         match remap(first, count, backing) {
-            Err(libc::ENOMEM) => {}
+            Err(crate::sys::ENOMEM) => {}
             other => return other,
         }
         if !commits && unmapping_lowers_count(first, first.saturating_add(count), pages) {
             return remap_unmapped(first, count, backing);
         }
         if !spend_spare(false) {
-            return Err(libc::ENOMEM);
+            return Err(crate::sys::ENOMEM);
         }
     }
 }
@@ -669,13 +554,11 @@ fn remap_unmapped(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
     // SAFETY: as in `remap`: the range is the library's and no Rust
     // reference into it is alive; it is mapped again right below. Where
     // the kernel refuses, the range keeps its mapping.
-    if unsafe { libc::munmap(page_ptr(first).cast(), bytes_of(count)) } != 0 {
-        return Err(last_errno());
-    }
+    unsafe { crate::sys::unmap(page_ptr(first), bytes_of(count)) }?;
     mark_shared(first, count, false);
     loop {
         match remap(first, count, backing) {
-            Err(libc::ENOMEM) if spend_spare(true) => continue,
+            Err(crate::sys::ENOMEM) if spend_spare(true) => continue,
             Err(errno) => {
                 crate::msg::Line::new()
                     .str("loom: remap: pages ")
@@ -699,7 +582,7 @@ fn remap_unmapped(first: u32, count: u32, backing: Backing) -> Result<(), i32> {
 pub fn protect_at_limit(first: u32, count: u32, access: Access) -> Result<(), i32> {
     loop {
         match protect(first, count, access) {
-            Err(libc::ENOMEM) if spend_spare(false) => continue,
+            Err(crate::sys::ENOMEM) if spend_spare(false) => continue,
             other => return other,
         }
     }
@@ -715,18 +598,7 @@ pub fn discard(first: u32, count: u32) -> Result<(), i32> {
     }
     // SAFETY: the range is inside the loom; dropping its contents is what
     // the caller asked for and invalidates no Rust reference.
-    let rc = unsafe {
-        libc::madvise(
-            page_ptr(start).cast(),
-            bytes_of(end - start),
-            libc::MADV_DONTNEED,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(last_errno())
-    }
+    unsafe { crate::sys::discard(page_ptr(start), bytes_of(end - start)) }
 }
 
 /// `madvise(MADV_HUGEPAGE)` pages `[first, first + count)`: the kernel may
@@ -735,13 +607,12 @@ pub fn discard(first: u32, count: u32) -> Result<(), i32> {
 pub fn advise_huge_pages(first: u32, count: u32) -> Result<(), i32> {
     // SAFETY: the range is inside the loom; the advice changes how memory
     // is backed, never its contents.
-    unsafe { crate::sys::advise_huge_pages(page_ptr(first).cast(), bytes_of(count)) }
+    unsafe { crate::sys::advise_huge_pages(page_ptr(first), bytes_of(count)) }
 }
 
 /// The system page size.
 pub fn system_page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+    crate::sys::page_size()
 }
 
 #[cfg(test)]

@@ -102,14 +102,11 @@ impl Default for Line {
 pub fn write_stderr(bytes: &[u8]) {
     let mut rest = bytes;
     while !rest.is_empty() {
-        // SAFETY: the pointer and length describe a live slice.
-        let wrote = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
-        if wrote > 0 {
-            rest = &rest[wrote as usize..];
-        } else if wrote < 0 && last_errno() == libc::EINTR {
-            continue;
-        } else {
-            return;
+        match sys::write_stderr(rest) {
+            Ok(0) => return,
+            Ok(wrote) => rest = &rest[wrote..],
+            Err(sys::EINTR) => continue,
+            Err(_) => return,
         }
     }
 }
@@ -190,7 +187,7 @@ pub fn last_errno() -> i32 {
 /// here, another library's where `sys` has them); a table so that the fault
 /// path needs neither locale nor locks.
 pub fn errno_text(errno: i32) -> Option<&'static str> {
-    use libc::*;
+    use sys::errnos::*;
     if let Some(text) = sys::libc_errno_text(errno) {
         return Some(text);
     }
@@ -258,14 +255,8 @@ pub fn strerror(errno: i32) -> String {
     if let Some(text) = not_regular_text(errno) {
         return text.to_string();
     }
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is writable for its length; the XSI strerror_r
-    // writes a NUL-terminated string into it and returns 0.
-    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) };
-    if rc == 0 {
-        if let Ok(text) = std::ffi::CStr::from_bytes_until_nul(&buf) {
-            return text.to_string_lossy().into_owned();
-        }
+    if let Some(text) = sys::strerror_text(errno) {
+        return text;
     }
     match (errno_text(errno), sys::UNKNOWN_ERRNO_TEXT) {
         (Some(text), _) | (None, Some(text)) => text.to_string(),
@@ -306,41 +297,31 @@ mod tests {
 
     #[test]
     fn errno_text_matches_libc() {
-        for errno in [
-            libc::ENOENT,
-            libc::ENOMEM,
-            libc::ENOSPC,
-            libc::EIO,
-            libc::EACCES,
-        ] {
-            // SAFETY: strerror returns a valid C string for any errno.
-            let want = unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno)) };
-            assert_eq!(Some(want.to_str().unwrap()), errno_text(errno));
+        for errno in [sys::ENOENT, sys::ENOMEM, sys::ENOSPC, sys::EIO, sys::EACCES] {
+            let want = sys::strerror_text(errno).unwrap();
+            assert_eq!(Some(want.as_str()), errno_text(errno));
         }
         let mut line = Line::new();
         line.errno(100_000);
-        // SAFETY: as above.
-        let unknown = unsafe { std::ffi::CStr::from_ptr(libc::strerror(100_000)) };
-        assert_eq!(line.as_bytes(), unknown.to_bytes());
+        let unknown = sys::strerror_text(100_000).unwrap();
+        assert_eq!(line.as_bytes(), unknown.as_bytes());
     }
 
     #[test]
     fn strerror_covers_every_errno() {
         for errno in 1..134 {
-            // SAFETY: strerror returns a valid C string for any errno.
-            let want = unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno)) };
-            assert_eq!(strerror(errno), want.to_str().unwrap(), "errno {errno}");
+            let want = sys::strerror_text(errno).unwrap();
+            assert_eq!(strerror(errno), want, "errno {errno}");
             if let Some(text) = errno_text(errno) {
-                assert_eq!(text, want.to_str().unwrap(), "table, errno {errno}");
+                assert_eq!(text, want, "table, errno {errno}");
             }
         }
-        assert_eq!(strerror(libc::ENOLCK), "No locks available");
+        assert_eq!(strerror(sys::ENOLCK), "No locks available");
         assert_eq!(strerror(NOT_REGULAR_FIFO), "is a FIFO, not a regular file");
         // The C library's words (glibc: "Unknown error 100000", musl: "No
         // error information").
-        // SAFETY: as above.
-        let unknown = unsafe { std::ffi::CStr::from_ptr(libc::strerror(100_000)) };
-        assert_eq!(strerror(100_000), unknown.to_str().unwrap());
+        let unknown = sys::strerror_text(100_000).unwrap();
+        assert_eq!(strerror(100_000), unknown);
         if cfg!(target_env = "gnu") {
             assert_eq!(strerror(100_000), "Unknown error 100000");
         }

@@ -1,16 +1,18 @@
 //! A pier's snapshot files, and the advisory lock that keeps a second
 //! process from booting a pier that one is running.
 //!
-//! The lock is a `flock` on the `.urb/chk` directory itself, through a
-//! descriptor of its own: no new file on disk, invisible to the runtime,
-//! and it guards the directory's snapshot, whichever inode `image.bin`
-//! names (a backup renamed over `image.bin` cannot slip past it). `flock`
-//! locks belong to an open of the directory, so a second open in the same
-//! process is refused too.
+//! The lock is held on the `.urb/chk` directory itself, through a
+//! descriptor of its own (`sys::open_locked_dir`: a `flock` on POSIX, an
+//! open that shares no deletion on Windows): no new file on disk, invisible
+//! to the runtime, and it guards the directory's snapshot, whichever inode
+//! `image.bin` names (a backup renamed over `image.bin` cannot slip past
+//! it). The lock belongs to an open of the directory, so a second open in
+//! the same process is refused too.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::image::{Dir, IoError, Path};
+use crate::sys::{self, LockRefused};
 
 /// The snapshot directory of a pier and the names in it.
 #[derive(Clone, Debug)]
@@ -62,15 +64,16 @@ pub enum LockError {
 
 /// Takes an exclusive lock on the directory `dir` through a new descriptor.
 pub fn lock_dir(dir: &Path) -> Result<Dir, LockError> {
-    let held = Dir::open(dir).map_err(LockError::Open)?;
-    match held.try_lock() {
-        Ok(()) => Ok(held),
-        Err(libc::EWOULDBLOCK) => Err(LockError::Busy),
-        Err(errno) => Err(LockError::Unsupported(IoError {
-            op: "lock",
-            path: dir.show(),
-            errno,
-        })),
+    let failed = |op, errno| IoError {
+        op,
+        path: dir.show(),
+        errno,
+    };
+    match Dir::open_locked(dir) {
+        Ok(held) => Ok(held),
+        Err(LockRefused::Open(errno)) => Err(LockError::Open(failed("open", errno))),
+        Err(LockRefused::Lock(sys::EWOULDBLOCK)) => Err(LockError::Busy),
+        Err(LockRefused::Lock(errno)) => Err(LockError::Unsupported(failed("lock", errno))),
     }
 }
 
@@ -111,10 +114,8 @@ pub fn held_identity() -> Option<(u64, u64)> {
     if fd < 0 {
         return None;
     }
-    // SAFETY: an all-zero stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is the open directory HELD owns.
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then(|| crate::sys::identity(&st))
+    // fd is the open directory HELD owns.
+    sys::fstat(fd).ok().map(|st| st.identity())
 }
 
 /// In a child forked without exec (a `pthread_atfork` handler, so only
@@ -124,8 +125,8 @@ pub fn held_identity() -> Option<(u64, u64)> {
 pub fn forget_in_child() {
     let fd = HELD.swap(-1, Ordering::SeqCst);
     if fd >= 0 {
-        // SAFETY: the child's copy of the descriptor HELD owned.
-        unsafe { libc::close(fd) };
+        // The child's copy of the descriptor HELD owned.
+        let _ = sys::close(fd);
     }
 }
 
@@ -133,7 +134,7 @@ pub fn forget_in_child() {
 pub fn release() {
     let fd = HELD.swap(-1, Ordering::SeqCst);
     if fd >= 0 {
-        // SAFETY: the descriptor was owned by HELD.
-        unsafe { libc::close(fd) };
+        // The descriptor HELD owned.
+        let _ = sys::close(fd);
     }
 }

@@ -31,8 +31,8 @@ pub struct View {
     pub pages: u32,
     pub guard: u32,
     pub image_pages: u32,
-    pub image_fd: libc::c_int,
-    pub ephemeral_fd: libc::c_int,
+    pub image_fd: crate::sys::Fd,
+    pub ephemeral_fd: crate::sys::Fd,
 }
 
 /// Reads the scalar fields of the pool.

@@ -43,13 +43,11 @@ static INSIDE: AtomicUsize = AtomicUsize::new(0);
 static FORKED: AtomicBool = AtomicBool::new(false);
 
 fn this_thread() -> usize {
-    // SAFETY: pthread_self cannot fail; only its value is used, as a number.
-    unsafe { libc::pthread_self() as usize }
+    crate::sys::this_thread()
 }
 
 pub fn this_pid() -> i32 {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
+    crate::sys::this_pid()
 }
 
 /// What a forked child must do to let go of what is the parent's, each an
@@ -86,9 +84,9 @@ pub fn booted() {
     runtime_call();
     static AT_FORK: Once = Once::new();
     AT_FORK.call_once(|| {
-        // SAFETY: registers a handler that lives as long as the library
-        // (glibc unregisters it if the library is unloaded).
-        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        // A handler that lives as long as the library (glibc unregisters
+        // it if the library is unloaded).
+        crate::sys::at_fork_in_child(in_child);
     });
 }
 
@@ -148,29 +146,9 @@ extern "C" fn in_child() {
 /// caller's mask is restored before this returns, and a signal that came
 /// meanwhile is handled then.
 pub fn with_signals_blocked<T>(spawn: impl FnOnce() -> T) -> T {
-    // SAFETY: sigset_t is plain data, filled by sigfillset before use.
-    let mut quiet: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let mut before: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid signal sets; pthread_sigmask changes this thread's mask.
-    let blocked = unsafe {
-        libc::sigfillset(&mut quiet);
-        for signal in [
-            libc::SIGSEGV,
-            libc::SIGBUS,
-            libc::SIGFPE,
-            libc::SIGILL,
-            libc::SIGTRAP,
-        ] {
-            libc::sigdelset(&mut quiet, signal);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &quiet, &mut before) == 0
-    };
+    let before = crate::sys::block_signals();
     let out = spawn();
-    if blocked {
-        // SAFETY: restores the mask saved above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &before, core::ptr::null_mut()) };
-    }
+    crate::sys::restore_signals(before);
     out
 }
 

@@ -43,9 +43,9 @@ pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
 pub fn inspect_chk(chk: &Path, progress: &mut dyn FnMut(u64, u64)) -> Pending {
     let control = Path::join(chk.bytes(), "control.bin");
     let memory_path = Path::join(chk.bytes(), "memory.bin");
-    let control_file = match File::open_regular(&control, libc::O_RDONLY, 0) {
+    let control_file = match File::open_regular(&control, crate::sys::O_RDONLY, 0) {
         Ok(file) => file,
-        Err(err) if err.errno == libc::ENOENT => {
+        Err(err) if err.errno == crate::sys::ENOENT => {
             return if image::exists(&memory_path) {
                 Pending::OrphanMemory
             } else {
@@ -54,9 +54,9 @@ pub fn inspect_chk(chk: &Path, progress: &mut dyn FnMut(u64, u64)) -> Pending {
         }
         Err(err) => return not_regular("control.bin", err),
     };
-    let memory = match File::open_regular(&memory_path, libc::O_RDONLY, 0) {
+    let memory = match File::open_regular(&memory_path, crate::sys::O_RDONLY, 0) {
         Ok(file) => file,
-        Err(err) if err.errno == libc::ENOENT => return Pending::Corrupt(None),
+        Err(err) if err.errno == crate::sys::ENOENT => return Pending::Corrupt(None),
         Err(err) => return not_regular("memory.bin", err),
     };
     match check(&control_file, memory, progress) {
@@ -69,7 +69,7 @@ pub fn inspect_chk(chk: &Path, progress: &mut dyn FnMut(u64, u64)) -> Pending {
 /// A patch file that could not be opened: corrupt when it is not a regular
 /// file (nothing a save writes), else unreadable.
 fn not_regular(file: &'static str, err: IoError) -> Pending {
-    if err.errno < 0 || err.errno == libc::EISDIR {
+    if err.errno < 0 || err.errno == crate::sys::EISDIR {
         Pending::Corrupt(Some(PatchError::NotRegular {
             file,
             why: crate::msg::strerror(err.errno),
@@ -171,7 +171,7 @@ impl Removal {
 
     /// The same removal with files that were already gone counted as removed.
     pub fn gone_is_removed(self) -> Removal {
-        let keep = |err: Option<IoError>| err.filter(|err| err.errno != libc::ENOENT);
+        let keep = |err: Option<IoError>| err.filter(|err| err.errno != crate::sys::ENOENT);
         Removal {
             control: keep(self.control),
             memory: keep(self.memory),
@@ -266,11 +266,15 @@ pub fn backup(
     held: Option<(u64, u64)>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Copied, BackupError> {
-    let source = File::open_regular(&Path::join(from.bytes(), "image.bin"), libc::O_RDONLY, 0)
-        .map_err(|err| BackupError::Source {
-            size: None,
-            refused: (err.errno < 0 || err.errno == libc::EISDIR).then_some(err),
-        })?;
+    let source = File::open_regular(
+        &Path::join(from.bytes(), "image.bin"),
+        crate::sys::O_RDONLY,
+        0,
+    )
+    .map_err(|err| BackupError::Source {
+        size: None,
+        refused: (err.errno < 0 || err.errno == crate::sys::EISDIR).then_some(err),
+    })?;
     let source_size = source.len().map(image::classify);
     let len = match source_size {
         Ok(Size::Pages(pages)) => loom::bytes_of(pages) as u64,
@@ -324,13 +328,13 @@ pub fn backup(
     // Whatever a crash or an odd file left under the temporary name goes:
     // the copy is created afresh, so a FIFO there cannot take it.
     match target.unlink(TEMPORARY) {
-        Err(err) if err.errno != libc::ENOENT => return Err(BackupError::Create(err)),
+        Err(err) if err.errno != crate::sys::ENOENT => return Err(BackupError::Create(err)),
         _ => {}
     }
     let copy = target
         .open_regular(
             TEMPORARY,
-            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
+            crate::sys::O_RDWR | crate::sys::O_CREAT | crate::sys::O_EXCL,
             0o666,
         )
         .map_err(BackupError::Create)?;

@@ -62,9 +62,29 @@ pub fn flags() -> u32 {
     unsafe { u3o_Config.wag_w }
 }
 
-/// Whether flag `flag` is set.
+/// Whether flag `flag` is in force: the runtime's flags, except where the
+/// system cannot map a file's pages into the loom (`sys::MAPS_FILES`:
+/// Windows), which leaves one way to hold the loom: the image read into
+/// memory (`u3o_no_demand`, as the runtime itself sets it on Windows) and
+/// no swap file.
 pub fn flag(flag: u32) -> bool {
-    flags() & flag != 0
+    in_force(flags(), crate::sys::MAPS_FILES) & flag != 0
+}
+
+/// The flags in force, of `wag` asked for, where files can or cannot be
+/// mapped into the loom.
+fn in_force(wag: u32, maps_files: bool) -> u32 {
+    if maps_files {
+        wag
+    } else {
+        (wag | NO_DEMAND) & !SWAP
+    }
+}
+
+/// Whether the runtime asked for swap mode where it cannot be had (see
+/// `flag`).
+pub fn swap_unavailable() -> bool {
+    flags() & SWAP != 0 && !flag(SWAP)
 }
 
 /// The loom's length in words (`u3C.wor_i`).
@@ -164,3 +184,17 @@ macro_rules! ensure {
     };
 }
 pub(crate) use ensure;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_file_mappings_the_image_is_read_and_swap_is_off() {
+        assert_eq!(in_force(SWAP | VERBOSE, true), SWAP | VERBOSE);
+        assert_eq!(in_force(0, true), 0);
+        assert_eq!(in_force(0, false), NO_DEMAND);
+        assert_eq!(in_force(SWAP | VERBOSE, false), NO_DEMAND | VERBOSE);
+        assert_eq!(in_force(NO_DEMAND | DRYRUN, false), NO_DEMAND | DRYRUN);
+    }
+}

@@ -129,7 +129,7 @@ pub fn clean_pages_writable() -> bool {
 }
 
 // Linux's userfaultfd and pagemap interfaces (linux/userfaultfd.h, linux/fs.h).
-const UFFD_USER_MODE_ONLY: libc::c_int = 1;
+const UFFD_USER_MODE_ONLY: i32 = 1;
 const UFFD_API: u64 = 0xaa;
 const UFFD_FEATURE_WP_UNPOPULATED: u64 = 1 << 13;
 const UFFD_FEATURE_WP_ASYNC: u64 = 1 << 15;
@@ -212,15 +212,15 @@ fn range(pages: u32) -> UffdioRange {
 
 /// Opens userfaultfd with asynchronous write protection and the pagemap;
 /// `Err` says why not.
-fn open_uffd() -> Result<(libc::c_int, libc::c_int), String> {
-    let flags = libc::O_CLOEXEC | libc::O_NONBLOCK | UFFD_USER_MODE_ONLY;
+fn open_uffd() -> Result<(sys::Fd, sys::Fd), String> {
+    let flags = sys::O_CLOEXEC | sys::O_NONBLOCK | UFFD_USER_MODE_ONLY;
     let fd = match crate::sys::userfaultfd(flags) {
         Ok(fd) => fd,
         Err(errno) => return Err(format!("userfaultfd: {}", strerror(errno))),
     };
     let close = |message: String| {
-        // SAFETY: closing the descriptor just opened.
-        unsafe { libc::close(fd) };
+        // The descriptor just opened.
+        let _ = sys::close(fd);
         Err(message)
     };
     let wanted = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
@@ -239,16 +239,10 @@ fn open_uffd() -> Result<(libc::c_int, libc::c_int), String> {
     if api.features & wanted != wanted {
         return close("kernel lacks asynchronous write-protect".to_string());
     }
-    // SAFETY: a constant path.
-    let pagemap = unsafe {
-        libc::open(
-            c"/proc/self/pagemap".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
+    let pagemap = match sys::open(c"/proc/self/pagemap", sys::O_RDONLY | sys::O_CLOEXEC, 0) {
+        Ok(pagemap) => pagemap,
+        Err(errno) => return close(format!("/proc/self/pagemap: {}", strerror(errno))),
     };
-    if pagemap < 0 {
-        return close(format!("/proc/self/pagemap: {}", strerror(last_errno())));
-    }
     Ok((fd, pagemap))
 }
 
@@ -372,8 +366,8 @@ pub fn stop() {
     for fd in [&UFFD_FD, &PAGEMAP_FD] {
         let old = fd.swap(-1, Ordering::Relaxed);
         if old >= 0 {
-            // SAFETY: closing a descriptor this module owned.
-            unsafe { libc::close(old) };
+            // A descriptor this module owned.
+            let _ = sys::close(old);
         }
     }
     UFFD.store(false, Ordering::Relaxed);

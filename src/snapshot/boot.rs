@@ -34,9 +34,9 @@ pub(super) fn make_dirs(pier: &Pier) {
 pub(super) fn open_ephemeral(pier: &Pier) -> bool {
     if runtime::ephemeral_path().is_null() {
         let limbo = pier.limbo();
-        // SAFETY: strdup copies a valid C string into malloc'd memory the
-        // runtime owns from here on, as events.c leaves it.
-        runtime::set_ephemeral_path(unsafe { libc::strdup(limbo.c().as_ptr()) });
+        // A copy in the C library's memory, which the runtime owns from
+        // here on, as events.c leaves it.
+        runtime::set_ephemeral_path(sys::strdup(limbo.c()));
     }
     // SAFETY: u3C.eph_c is a valid C string (the runtime's or ours).
     let configured = unsafe { Path::from_c(runtime::ephemeral_path()) };
@@ -46,10 +46,10 @@ pub(super) fn open_ephemeral(pier: &Pier) -> bool {
             format!(".{}", process::this_pid()).as_bytes(),
         ]
         .concat();
-        let exclusive = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+        let exclusive = crate::sys::O_RDWR | crate::sys::O_CREAT | crate::sys::O_EXCL;
         (Path::from_bytes(own), exclusive, 0o600)
     } else {
-        (configured, libc::O_RDWR | libc::O_CREAT, 0o666)
+        (configured, crate::sys::O_RDWR | crate::sys::O_CREAT, 0o666)
     };
     let file = match File::open_regular(&path, flags, mode) {
         Ok(file) => file,
@@ -105,7 +105,7 @@ pub(super) fn open_ephemeral(pier: &Pier) -> bool {
 /// Opens `<chk>/image.bin` into the pool; `Err` after printing why boot fails.
 pub(super) fn open_image(pier: &Pier) -> Result<Size, ()> {
     let path = pier.image();
-    let file = match File::open_regular(&path, libc::O_RDWR | libc::O_CREAT, 0o666) {
+    let file = match File::open_regular(&path, crate::sys::O_RDWR | crate::sys::O_CREAT, 0o666) {
         Ok(file) => file,
         Err(err) => {
             say!("loom: c3_open {}: {}\r\n", path.show(), strerror(err.errno));
@@ -197,7 +197,8 @@ pub(super) fn lock_pier(pier: &Pier) -> Option<IoError> {
         }
         // No .urb/chk (or not a directory): boot fails on the image next,
         // in the reference's words.
-        Err(LockError::Open(err)) if err.errno == libc::ENOENT || err.errno == libc::ENOTDIR => {}
+        Err(LockError::Open(err))
+            if err.errno == crate::sys::ENOENT || err.errno == crate::sys::ENOTDIR => {}
         Err(LockError::Open(err)) => return Some(err),
         // A file system without flock locks (ENOLCK, EINVAL): boot as the
         // reference does, unguarded, and say so.
@@ -279,6 +280,9 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
         pool.pag_w = (runtime::loom_words() >> loom::PAGE_SHIFT) as u32;
     }
     let pier = current_pier();
+    if runtime::swap_unavailable() {
+        say!("loom: swap mode needs file pages mapped into the loom, which this system cannot do; the loom stays in memory\r\n");
+    }
     track::start(
         track::Boot::of(
             runtime::flag(runtime::SWAP),

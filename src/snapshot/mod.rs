@@ -40,6 +40,7 @@ use crate::pool;
 use crate::process;
 use crate::recovery::{self, BackupError, Pending};
 use crate::runtime::{self, ensure};
+use crate::sys;
 use crate::track;
 
 /// The image's name, as `u3P.img_u.nam_c` holds it.
@@ -61,8 +62,8 @@ fn current_pier() -> Pier {
 fn exit_boot() -> ! {
     // The runtime's atexit handlers may call in again: this call is over.
     process::leave();
-    // SAFETY: exit runs the runtime's atexit handlers, as the reference does.
-    unsafe { libc::exit(1) }
+    // The runtime's atexit handlers run, as the reference's exit runs them.
+    sys::exit(1)
 }
 
 /// Enters a call that the reference would have asserted on had it been
@@ -312,18 +313,19 @@ pub fn stop() {
         // The loom keeps mapping the file once it is closed: a child forked
         // from here on must not be able to store into it.
         fault::detach_swap_file(view.ephemeral_fd);
-        // SAFETY: closing the descriptor the pool owns.
-        unsafe { libc::close(view.ephemeral_fd) };
+        // The descriptor the pool owns; nothing to report at shutdown.
+        let _ = sys::close(view.ephemeral_fd);
         // A forked child's swap file is its own and unlinked already; the
         // path names its parent's.
         if !process::forked() {
-            // SAFETY: unlinking the path the runtime configured.
-            unsafe { libc::unlink(runtime::ephemeral_path()) };
+            // SAFETY: the path the runtime configured, a valid C string.
+            let path = unsafe { core::ffi::CStr::from_ptr(runtime::ephemeral_path()) };
+            let _ = sys::unlink(path, false);
         }
     }
     if live && view.image_fd >= 0 {
-        // SAFETY: closing the image descriptor the pool owns.
-        unsafe { libc::close(view.image_fd) };
+        // The image descriptor the pool owns; nothing to report at shutdown.
+        let _ = sys::close(view.image_fd);
     }
     {
         // SAFETY: single-threaded pool access.

@@ -26,7 +26,11 @@ pub fn errno() -> i32 {
 
 /// `fdatasync`: the file's data and length are durable. Returns the
 /// system's result (`-1` with `errno` on failure).
-pub fn sync_data(fd: libc::c_int) -> libc::c_int {
+pub fn sync_data(fd: libc::c_int) -> Result<(), i32> {
+    super::result(sync_data_rc(fd))
+}
+
+fn sync_data_rc(fd: libc::c_int) -> libc::c_int {
     // SAFETY: a plain system call on a descriptor the caller holds open.
     unsafe { libc::fdatasync(fd) }
 }
@@ -38,7 +42,11 @@ pub fn sync_data(fd: libc::c_int) -> libc::c_int {
 /// result, except that a kernel without the call (`ENOSYS`: a seccomp
 /// filter, an emulator) counts as success: nothing was started there, and
 /// `sync_data` writes and reports all of it.
-pub fn start_writeback(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+pub fn start_writeback(fd: libc::c_int, offset: u64, len: u64) -> Result<(), i32> {
+    super::result(start_writeback_rc(fd, offset, len))
+}
+
+fn start_writeback_rc(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
     // SAFETY: as above.
     let rc = unsafe {
         libc::sync_file_range(
@@ -60,7 +68,11 @@ pub fn start_writeback(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
 /// means pages of the file may never reach the disk, and the caller must
 /// treat it as a failed sync. A kernel without the call counts as success
 /// (nothing was waited for, so nothing was reported and forgotten).
-pub fn written_and_dropped(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+pub fn written_and_dropped(fd: libc::c_int, offset: u64, len: u64) -> Result<(), i32> {
+    super::result(written_and_dropped_rc(fd, offset, len))
+}
+
+fn written_and_dropped_rc(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
     let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
         | libc::SYNC_FILE_RANGE_WRITE
         | libc::SYNC_FILE_RANGE_WAIT_AFTER;
@@ -100,19 +112,15 @@ fn without_range_sync(rc: libc::c_int) -> libc::c_int {
 ///
 /// # Safety
 /// Both ranges belong to the caller, and no reference into them is alive.
-pub unsafe fn move_mapping(
-    from: *mut libc::c_void,
-    len: usize,
-    to: *mut libc::c_void,
-) -> Result<(), i32> {
+pub unsafe fn move_mapping(from: *mut u8, len: usize, to: *mut u8) -> Result<(), i32> {
     // SAFETY: the caller owns both ranges.
     let got = unsafe {
         libc::mremap(
-            from,
+            from.cast(),
             len,
             len,
             libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-            to,
+            to.cast::<libc::c_void>(),
         )
     };
     if got == libc::MAP_FAILED {
@@ -123,14 +131,22 @@ pub unsafe fn move_mapping(
 }
 
 /// `fsync` of a directory: the names in it are durable.
-pub fn sync_dir(fd: libc::c_int) -> libc::c_int {
+pub fn sync_dir(fd: libc::c_int) -> Result<(), i32> {
+    super::result(sync_dir_rc(fd))
+}
+
+fn sync_dir_rc(fd: libc::c_int) -> libc::c_int {
     // SAFETY: as above.
     unsafe { libc::fsync(fd) }
 }
 
 /// Reserves the blocks of `[offset, offset + len)` without changing the
 /// file's length (`fallocate` with `FALLOC_FL_KEEP_SIZE`).
-pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> Result<(), i32> {
+    super::result(reserve_rc(fd, offset, len))
+}
+
+fn reserve_rc(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
     // SAFETY: as above.
     unsafe {
         libc::fallocate(
@@ -144,7 +160,11 @@ pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
 
 /// Allocates the blocks of `[offset, offset + len)`, growing the file if
 /// the range passes its end (`fallocate`, mode 0).
-pub fn allocate(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+pub fn allocate(fd: libc::c_int, offset: u64, len: u64) -> Result<(), i32> {
+    super::result(allocate_rc(fd, offset, len))
+}
+
+fn allocate_rc(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
     // SAFETY: a plain system call on a descriptor the caller holds open.
     unsafe { libc::fallocate(fd, 0, offset as libc::off_t, len as libc::off_t) }
 }
@@ -182,9 +202,9 @@ pub const UNCACHED_REFUSES_MISALIGNED: bool = true;
 ///
 /// # Safety
 /// `[addr, addr + len)` is a mapping the caller owns.
-pub unsafe fn advise_huge_pages(addr: *mut libc::c_void, len: usize) -> Result<(), i32> {
+pub unsafe fn advise_huge_pages(addr: *mut u8, len: usize) -> Result<(), i32> {
     // SAFETY: the caller owns the range; advice never changes contents.
-    if unsafe { libc::madvise(addr, len, libc::MADV_HUGEPAGE) } == 0 {
+    if unsafe { libc::madvise(addr.cast(), len, libc::MADV_HUGEPAGE) } == 0 {
         Ok(())
     } else {
         Err(errno())
@@ -415,6 +435,21 @@ fn has_sys_resource() -> bool {
     // kernel defines it.
     let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
     rc == 0 && data[0].effective & (1 << CAP_SYS_RESOURCE) != 0
+}
+
+/// Keeps a forked child from inheriting `[addr, addr + len)`
+/// (`MADV_DONTFORK`): memory only a thread of this process frees.
+///
+/// # Safety
+/// The range is a mapping the caller owns.
+pub unsafe fn keep_from_children(addr: *mut u8, len: usize) {
+    // SAFETY: the caller owns the range; the advice changes no contents.
+    unsafe { libc::madvise(addr.cast(), len, libc::MADV_DONTFORK) };
+}
+
+/// A device number's major and minor numbers.
+pub fn major_minor(dev: u64) -> (u32, u32) {
+    (libc::major(dev), libc::minor(dev))
 }
 
 /// The device of a `stat`.

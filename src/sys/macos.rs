@@ -43,19 +43,23 @@ fn full_sync(fd: libc::c_int) -> libc::c_int {
 }
 
 /// The file's data and length are durable (`F_FULLFSYNC`).
-pub fn sync_data(fd: libc::c_int) -> libc::c_int {
+pub fn sync_data(fd: libc::c_int) -> Result<(), i32> {
+    super::result(sync_data_rc(fd))
+}
+
+fn sync_data_rc(fd: libc::c_int) -> libc::c_int {
     full_sync(fd)
 }
 
 /// macOS has no call that starts writing a range without waiting for it:
 /// the data waits in the cache for `sync_data`. Always succeeds.
-pub fn start_writeback(_fd: libc::c_int, _offset: u64, _len: u64) -> libc::c_int {
-    0
+pub fn start_writeback(_fd: libc::c_int, _offset: u64, _len: u64) -> Result<(), i32> {
+    Ok(())
 }
 
 /// Nothing to wait for or drop (see `start_writeback`). Always succeeds.
-pub fn written_and_dropped(_fd: libc::c_int, _offset: u64, _len: u64) -> libc::c_int {
-    0
+pub fn written_and_dropped(_fd: libc::c_int, _offset: u64, _len: u64) -> Result<(), i32> {
+    Ok(())
 }
 
 /// macOS cannot move a mapping to another address: always `ENOSYS` (the
@@ -63,23 +67,27 @@ pub fn written_and_dropped(_fd: libc::c_int, _offset: u64, _len: u64) -> libc::c
 ///
 /// # Safety
 /// Nothing is touched.
-pub unsafe fn move_mapping(
-    _from: *mut libc::c_void,
-    _len: usize,
-    _to: *mut libc::c_void,
-) -> Result<(), i32> {
+pub unsafe fn move_mapping(_from: *mut u8, _len: usize, _to: *mut u8) -> Result<(), i32> {
     Err(libc::ENOSYS)
 }
 
 /// The names in a directory are durable (`F_FULLFSYNC` on the directory).
-pub fn sync_dir(fd: libc::c_int) -> libc::c_int {
+pub fn sync_dir(fd: libc::c_int) -> Result<(), i32> {
+    super::result(sync_dir_rc(fd))
+}
+
+fn sync_dir_rc(fd: libc::c_int) -> libc::c_int {
     full_sync(fd)
 }
 
 /// Reserves blocks so that writes up to `offset + len` cannot fail for
 /// want of space, without changing the file's length: `F_PREALLOCATE`
 /// from the file's physical end, contiguous where it can be, else not.
-pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> Result<(), i32> {
+    super::result(reserve_rc(fd, offset, len))
+}
+
+fn reserve_rc(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
     // SAFETY: an all-zero stat is a valid out-parameter.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: fstat on an open descriptor with a valid out-parameter.
@@ -109,8 +117,12 @@ pub fn reserve(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
 
 /// Allocates blocks up to `offset + len` (`F_PREALLOCATE`, as `reserve`),
 /// then grows the file to that length if it is shorter.
-pub fn allocate(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
-    if reserve(fd, offset, len) != 0 {
+pub fn allocate(fd: libc::c_int, offset: u64, len: u64) -> Result<(), i32> {
+    super::result(allocate_rc(fd, offset, len))
+}
+
+fn allocate_rc(fd: libc::c_int, offset: u64, len: u64) -> libc::c_int {
+    if reserve_rc(fd, offset, len) != 0 {
         return -1;
     }
     // SAFETY: an all-zero stat is a valid out-parameter.
@@ -147,7 +159,7 @@ pub const UNCACHED_REFUSES_MISALIGNED: bool = false;
 ///
 /// # Safety
 /// None needed; the signature matches the other platforms'.
-pub unsafe fn advise_huge_pages(_addr: *mut libc::c_void, _len: usize) -> Result<(), i32> {
+pub unsafe fn advise_huge_pages(_addr: *mut u8, _len: usize) -> Result<(), i32> {
     Err(libc::ENOTSUP)
 }
 
@@ -227,3 +239,9 @@ pub fn copy_range(
 ) -> Result<usize, i32> {
     Err(libc::ENOSYS)
 }
+
+/// Nothing to do: macOS has no `MADV_DONTFORK` (a forked child gets a copy).
+///
+/// # Safety
+/// Nothing is touched.
+pub unsafe fn keep_from_children(_addr: *mut u8, _len: usize) {}

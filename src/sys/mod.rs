@@ -29,6 +29,11 @@
 //! Everything here is a thin wrapper returning what the system said; the
 //! fault path may call `errno` (async-signal-safe, no allocation).
 
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub use unix::*;
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
@@ -39,114 +44,106 @@ mod macos;
 #[cfg(target_os = "macos")]
 pub use macos::*;
 
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
-compile_error!("looms runs on Linux and macOS only (src/sys holds one file per platform)");
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;
 
-/// The device and inode of a `stat`, as the protocols compare them.
-pub fn identity(st: &libc::stat) -> (u64, u64) {
-    (dev_of(st), st.st_ino)
-}
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+compile_error!("looms runs on Linux, macOS and Windows only (src/sys holds one file per platform)");
 
-/// A thread of the library's, started with `pthread_create` itself rather
-/// than `std::thread`: std's threads register thread-local destructors
-/// with the C library as they start (and `std::thread::scope` on the
-/// caller's thread), and the C library ends the process where it has no
-/// memory for one (at the kernel's mapping limit, a new thread gets no
-/// memory arena). Code run here uses none of std's thread-locals.
-pub struct Thread<T> {
-    id: libc::pthread_t,
-    start: *mut Start<T>,
-}
+pub use errnos::*;
 
-/// What a thread runs, and where it leaves what that returned.
-struct Start<T> {
-    work: Option<Box<dyn FnOnce() -> T + Send>>,
-    out: Option<T>,
-}
-
-extern "C" fn run<T>(arg: *mut libc::c_void) -> *mut libc::c_void {
-    // SAFETY: `arg` is the `Start` handed to `pthread_create`, which the
-    // spawning side touches again only after `pthread_join`.
-    let start = unsafe { &mut *arg.cast::<Start<T>>() };
-    if let Some(work) = start.work.take() {
-        start.out = Some(work());
-    }
-    core::ptr::null_mut()
-}
-
-/// Starts a thread that runs `work`, with every asynchronous signal
-/// blocked (the caller's mask, as `process::with_signals_blocked` sets
-/// it); `Err(errno)` where none can be had (`work` is dropped then).
-pub fn spawn<T: Send + 'static>(
-    work: Box<dyn FnOnce() -> T + Send + 'static>,
-) -> Result<Thread<T>, i32> {
-    // SAFETY: `work` borrows nothing.
-    unsafe { spawn_borrowing(work) }
-}
-
-/// `spawn`, for work that borrows from the caller.
-///
-/// # Safety
-/// The caller must `join` the thread before anything `work` borrows is
-/// dropped or changed (a thread that cannot be started drops `work` here).
-pub unsafe fn spawn_borrowing<'a, T: Send + 'a>(
-    work: Box<dyn FnOnce() -> T + Send + 'a>,
-) -> Result<Thread<T>, i32> {
-    // SAFETY: the caller joins before what `work` borrows goes.
-    let work: Box<dyn FnOnce() -> T + Send + 'static> = unsafe { core::mem::transmute(work) };
-    let start = Box::into_raw(Box::new(Start {
-        work: Some(work),
-        out: None,
-    }));
-    // SAFETY: an all-zero pthread_t is a valid out-parameter.
-    let mut id: libc::pthread_t = unsafe { core::mem::zeroed() };
-    // SAFETY: `run::<T>` takes `start` as its `Start<T>`.
-    let rc = unsafe { libc::pthread_create(&mut id, core::ptr::null(), run::<T>, start.cast()) };
-    if rc != 0 {
-        // SAFETY: no thread has it: taken back and dropped.
-        drop(unsafe { Box::from_raw(start) });
-        return Err(rc);
-    }
-    Ok(Thread { id, start })
-}
-
-impl<T> Thread<T> {
-    /// Waits for the thread to end; what its work returned.
-    pub fn join(self) -> Option<T> {
-        // SAFETY: joining a thread of ours, once (`self` is consumed).
-        if unsafe { libc::pthread_join(self.id, core::ptr::null_mut()) } != 0 {
-            return None;
-        }
-        // SAFETY: the thread has ended: its `Start` is ours again.
-        unsafe { Box::from_raw(self.start) }.out
+/// `Ok` for a system call's success, `Err(errno)` for its `-1`.
+#[cfg(unix)]
+fn result(rc: core::ffi::c_int) -> Result<(), i32> {
+    if rc >= 0 {
+        Ok(())
+    } else {
+        Err(errno())
     }
 }
 
-// SAFETY: the handle only joins the thread and takes back its `Start`,
-// whose result is `Send`; any thread may do that.
-unsafe impl<T: Send> Send for Thread<T> {}
-
-extern "C" fn run_detached(arg: *mut libc::c_void) -> *mut libc::c_void {
-    // SAFETY: `arg` is the work `spawn_detached` handed over, now this
-    // thread's alone.
-    let work = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
-    work();
-    core::ptr::null_mut()
+/// What an open file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Regular,
+    Directory,
+    Fifo,
+    Socket,
+    /// A character or block device.
+    Device,
+    Other,
 }
 
-/// `spawn`, for work whose end nobody waits for: the thread owns it.
-pub fn spawn_detached(work: Box<dyn FnOnce() + Send + 'static>) -> Result<(), i32> {
-    let work = Box::into_raw(Box::new(work));
-    // SAFETY: an all-zero pthread_t is a valid out-parameter.
-    let mut id: libc::pthread_t = unsafe { core::mem::zeroed() };
-    // SAFETY: `run_detached` takes `work` as what it is.
-    let rc = unsafe { libc::pthread_create(&mut id, core::ptr::null(), run_detached, work.cast()) };
-    if rc != 0 {
-        // SAFETY: no thread has it: taken back and dropped.
-        drop(unsafe { Box::from_raw(work) });
-        return Err(rc);
+/// What the library asks of a file's metadata.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    /// Length in bytes.
+    pub size: u64,
+    /// Bytes of blocks the file holds (less than `size` where it has holes).
+    pub allocated: u64,
+    pub kind: Kind,
+    /// The file system and the file in it: two names for one file share both.
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Stat {
+    /// The device and inode, as the protocols compare them.
+    pub fn identity(&self) -> (u64, u64) {
+        (self.dev, self.ino)
     }
-    // SAFETY: a thread just made, detached once.
-    unsafe { libc::pthread_detach(id) };
-    Ok(())
+}
+
+/// A file system's blocks.
+#[derive(Clone, Copy, Debug)]
+pub struct Space {
+    pub blocks: u64,
+    /// Free, the blocks kept back for privileged users included.
+    pub free: u64,
+    /// Free to an unprivileged user.
+    pub available: u64,
+    pub block_bytes: u64,
+}
+
+/// Why `open_locked_dir` gave no locked directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockRefused {
+    /// The directory could not be opened: the errno.
+    Open(i32),
+    /// It was opened but not locked: `EWOULDBLOCK` while another open of it
+    /// holds the lock, another errno where the file system refuses locks.
+    Lock(i32),
+}
+
+/// Memory protection of a range of loom pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Clean pages: a store faults.
+    Read,
+    /// Dirty pages.
+    ReadWrite,
+    /// The guard page.
+    Nothing,
+}
+
+/// What backs a range of loom pages mapped by `map_fixed`.
+#[derive(Clone, Copy, Debug)]
+pub enum Backing {
+    /// A private view of a file from offset `first * PAGE_BYTES` (the image,
+    /// demand-paged): read-only, or writable when clean pages are tracked
+    /// without protection.
+    FilePrivate { fd: Fd, writable: bool },
+    /// A shared, writable view of a file at the pages' own offset (swap mode's
+    /// ephemeral file).
+    FileShared(Fd),
+    /// A private, copy-on-write view of a file at the pages' own offset,
+    /// reserving no swap space (a view of most of the loom may be larger
+    /// than memory and swap together): pages mapped shared from swap mode's
+    /// ephemeral file, made private with the same bytes. Read-only, or
+    /// writable (dirty pages).
+    FileCopy { fd: Fd, writable: bool },
+    /// Fresh zero pages.
+    Anonymous,
 }

@@ -161,7 +161,7 @@ fn open_side(name: &'static str, arg: &StdPath) -> Result<Side, String> {
     } else {
         (report::lib_path(arg), false)
     };
-    let file = File::open_regular(&path, libc::O_RDONLY, 0).map_err(|err| err.to_string())?;
+    let file = File::open_regular(&path, looms::sys::O_RDONLY, 0).map_err(|err| err.to_string())?;
     let bytes = file.len().map_err(|err| err.to_string())?;
     if report::beyond_any_loom(bytes) {
         return Err(format!(

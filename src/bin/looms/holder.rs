@@ -23,9 +23,10 @@ pub fn holders(file: &Path) -> Vec<u32> {
     let Ok(meta) = fs::metadata(file) else {
         return Vec::new();
     };
+    let (major, minor) = looms::sys::major_minor(meta.dev());
     let want = FileId {
-        major: libc::major(meta.dev()),
-        minor: libc::minor(meta.dev()),
+        major,
+        minor,
         inode: meta.ino(),
     };
     let Ok(procs) = fs::read_dir("/proc") else {

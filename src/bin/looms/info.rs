@@ -125,7 +125,7 @@ fn lock_section(pier: &Pier) -> (Value, String) {
             )
         }
         // No image: nothing has booted this pier, nothing holds it.
-        Err(err) if err.errno == libc::ENOENT => (
+        Err(err) if err.errno == looms::sys::ENOENT => (
             json!({ "locked": false, "pids": [] }),
             "not locked: there is no image.bin".to_string(),
         ),

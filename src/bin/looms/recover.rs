@@ -116,7 +116,7 @@ pub fn run(dir: &StdPath) -> Status {
 
 /// The length of the pier's image, which must be a regular file.
 fn image_len(pier: &Pier) -> Result<u64, looms::image::IoError> {
-    File::open_regular(&pier.image(), libc::O_RDONLY, 0)?.len()
+    File::open_regular(&pier.image(), looms::sys::O_RDONLY, 0)?.len()
 }
 
 fn busy_text(pier: &Pier) -> String {
@@ -148,7 +148,7 @@ fn apply(pier: &Pier, valid: recovery::ValidPatch) -> Result<(), Status> {
     }
     let pages = valid.control.lines.len() as u64;
     let mut bar = Progress::new("applying patch", Unit::Pages);
-    let written = File::open_regular(&pier.image(), libc::O_RDWR, 0)
+    let written = File::open_regular(&pier.image(), looms::sys::O_RDWR, 0)
         .and_then(|image| recovery::apply(&valid, &image, &mut |done, all| bar.update(done, all)));
     drop(bar);
     if let Err(err) = written {
@@ -171,7 +171,7 @@ fn removed(pier: &Pier, removal: Removal) -> Result<(), Status> {
     let errors: Vec<IoError> = [removal.control, removal.memory, removal.directory]
         .into_iter()
         .flatten()
-        .filter(|err| err.errno != libc::ENOENT)
+        .filter(|err| err.errno != looms::sys::ENOENT)
         .collect();
     for err in &errors {
         errln!("looms: {err}");

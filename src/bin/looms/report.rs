@@ -101,9 +101,9 @@ pub enum ImageState {
 
 /// Opens `image.bin` read-only and classifies its length as boot does.
 pub fn image_state(pier: &Pier) -> ImageState {
-    let file = match File::open_regular(&pier.image(), libc::O_RDONLY, 0) {
+    let file = match File::open_regular(&pier.image(), looms::sys::O_RDONLY, 0) {
         Ok(file) => file,
-        Err(err) if err.errno == libc::ENOENT => return ImageState::Missing,
+        Err(err) if err.errno == looms::sys::ENOENT => return ImageState::Missing,
         Err(err) => return ImageState::Unreadable(err),
     };
     match file.len() {
