@@ -378,6 +378,16 @@ static void probe_wait_on_address(void) {
          in_base ? "yes" : "no");
 }
 
+/* Whether the system has ProcessPrng (bcryptprimitives.dll, which Rust's
+ * standard library imports): wine 8.0 has not; the hosts carry their own
+ * beside them (bcryptprimitives.c). */
+static void fact_prng(void) {
+  HMODULE dll = LoadLibraryExW(L"bcryptprimitives.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
+  FARPROC prng = dll != NULL ? GetProcAddress(dll, "ProcessPrng") : NULL;
+  fact("process_prng", "the system's bcryptprimitives.dll: %s",
+       dll == NULL ? "none" : prng == NULL ? "without ProcessPrng" : "has ProcessPrng");
+}
+
 /* ---- the system ---------------------------------------------------------------- */
 
 static void probe_system(void) {
@@ -437,5 +447,6 @@ int wmain(int argc, wchar_t **argv) {
   probe_handle_count(full);
   probe_wait_on_address();
   probe_big_section();
+  fact_prng();
   return failures;
 }
