@@ -123,6 +123,15 @@ if [ ! -e "$WINEPREFIX/system.reg" ]; then
         exit 1
     fi
 fi
+# One wine server for the whole suite: a server that times out (3 s after
+# its last program) just as a program starts loses that program ("wine
+# client error: ... Connection reset by peer"). A server an earlier run
+# left in this prefix (the suite's own) is ended first; this one is ended
+# on exit.
+wineserver -k >/dev/null 2>&1
+wineserver -w >/dev/null 2>&1
+wineserver -p
+trap 'wineserver -k >/dev/null 2>&1; rm -rf "$W"' EXIT
 timeout 60 wine "$OUT/probe.exe" "$W/probe" >"$W/probe.out" 2>&1
 probe_rc=$?
 # Its "fact" lines say what the platform does where the port relies on
