@@ -252,6 +252,8 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     process::at_fork_in_child(pier::forget_in_child);
     process::at_fork_in_child(background::orphan_in_child);
     process::booted();
+    // The C library's words for errors, where the fault path cannot ask it.
+    sys::learn_errno_texts();
     // A boot after an earlier one in this process (u3e_stop then u3e_live,
     // or u3e_live in a forked child) finds the earlier image's pages still
     // mapped clean: those the new image does not hold are made fresh and
