@@ -37,15 +37,16 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::Globalization::{MultiByteToWideChar, CP_ACP};
 use windows_sys::Win32::Storage::FileSystem::{
-    CreateDirectoryW, CreateFileW, DeleteFileW, FileAllocationInfo, FileEndOfFileInfo,
-    FileStandardInfo, FlushFileBuffers, GetDiskFreeSpaceExW, GetFileAttributesW,
+    CreateDirectoryW, CreateFileW, DeleteFileW, FileAllocationInfo, FileDispositionInfoEx,
+    FileEndOfFileInfo, FileStandardInfo, FlushFileBuffers, GetDiskFreeSpaceExW, GetFileAttributesW,
     GetFileInformationByHandle, GetFileInformationByHandleEx, GetFileType, MoveFileExW, ReadFile,
     RemoveDirectoryW, SetFileInformationByHandle, WriteFile, BY_HANDLE_FILE_INFORMATION,
-    CREATE_NEW, DELETE, FILE_ALLOCATION_INFO, FILE_ATTRIBUTE_DIRECTORY, FILE_END_OF_FILE_INFO,
-    FILE_FLAG_BACKUP_SEMANTICS, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
-    FILE_SHARE_WRITE, FILE_STANDARD_INFO, FILE_TYPE_CHAR, FILE_TYPE_DISK, FILE_TYPE_PIPE,
-    INVALID_FILE_ATTRIBUTES, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH, OPEN_ALWAYS,
-    OPEN_EXISTING,
+    CREATE_NEW, DELETE, FILE_ALLOCATION_INFO, FILE_ATTRIBUTE_DIRECTORY,
+    FILE_DISPOSITION_FLAG_DELETE, FILE_DISPOSITION_FLAG_POSIX_SEMANTICS, FILE_DISPOSITION_INFO_EX,
+    FILE_END_OF_FILE_INFO, FILE_FLAG_BACKUP_SEMANTICS, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE,
+    FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_STANDARD_INFO, FILE_TYPE_CHAR, FILE_TYPE_DISK,
+    FILE_TYPE_PIPE, INVALID_FILE_ATTRIBUTES, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH,
+    OPEN_ALWAYS, OPEN_EXISTING,
 };
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::Memory::{
@@ -489,21 +490,61 @@ pub fn mkdir(path: &CStr, _mode: u32) -> Result<(), i32> {
     result(unsafe { CreateDirectoryW(name.as_ptr(), core::ptr::null()) })
 }
 
-/// Removes a file (`DeleteFileW`), or an empty directory when `directory`
+/// Removes a file, or an empty directory when `directory`
 /// (`RemoveDirectoryW`); a directory where a file was asked for is `EISDIR`.
+/// A file's name goes at once, as on POSIX, even while the file is open
+/// elsewhere (`FILE_DISPOSITION_FLAG_POSIX_SEMANTICS`), so a new file of
+/// that name can be made at once; where the file system has no such
+/// deletion (FAT, Windows before 10), `DeleteFileW`, whose name stays until
+/// the last open of the file is closed.
 pub fn unlink(path: &CStr, directory: bool) -> Result<(), i32> {
     let name = wide(path);
+    if directory {
+        // SAFETY: a NUL-terminated wide path.
+        return result(unsafe { RemoveDirectoryW(name.as_ptr()) });
+    }
+    if is_directory(&name) {
+        return Err(EISDIR);
+    }
+    if delete_now(&name) {
+        return Ok(());
+    }
     // SAFETY: a NUL-terminated wide path.
-    let ok = unsafe {
-        if directory {
-            RemoveDirectoryW(name.as_ptr())
-        } else {
-            DeleteFileW(name.as_ptr())
-        }
+    result(unsafe { DeleteFileW(name.as_ptr()) })
+}
+
+/// Deletes the file `name` with POSIX semantics; false where that cannot
+/// be done (the caller falls back to `DeleteFileW`, which says why).
+fn delete_now(name: &[u16]) -> bool {
+    // SAFETY: a NUL-terminated wide path; no security attributes or template.
+    let handle = unsafe {
+        CreateFileW(
+            name.as_ptr(),
+            DELETE,
+            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+            core::ptr::null(),
+            OPEN_EXISTING,
+            FILE_FLAG_BACKUP_SEMANTICS,
+            core::ptr::null_mut(),
+        )
     };
-    match result(ok) {
-        Err(EACCES) if !directory && is_directory(&name) => Err(EISDIR),
-        other => other,
+    if handle == INVALID_HANDLE_VALUE {
+        return false;
+    }
+    let info = FILE_DISPOSITION_INFO_EX {
+        Flags: FILE_DISPOSITION_FLAG_DELETE | FILE_DISPOSITION_FLAG_POSIX_SEMANTICS,
+    };
+    // SAFETY: an open handle with delete access and an input of the size
+    // given; then the handle is closed once.
+    unsafe {
+        let deleted = SetFileInformationByHandle(
+            handle,
+            FileDispositionInfoEx,
+            (&raw const info).cast(),
+            size_of::<FILE_DISPOSITION_INFO_EX>() as u32,
+        ) != 0;
+        CloseHandle(handle);
+        deleted
     }
 }
 
