@@ -24,6 +24,11 @@
 # whose Libs.private is empty (musl's libc.a holds threads, clocks and the
 # rest, and the archive holds its unwinder) and nothing else; make pc renders
 # that file too.
+#
+# RUST_TARGET=x86_64-pc-windows-gnu: the same for Windows (`make windows-lib`,
+# mk/windows.mk): liblooms.a, looms.h and a looms.pc whose Libs.private is
+# the system libraries rustc names for the archive (recorded beside it by
+# scripts/windows-lib), for mingw-w64's `pkg-config --static --libs looms`.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -45,9 +50,12 @@ looms_pc_dir = $(if $(filter $(PREFIX),$(1)),$${$(2)},$(if $(filter $(PREFIX)/%,
 
 RUST_TARGET ?=
 LOOMS_MUSL  := $(filter %-linux-musl,$(RUST_TARGET))
+LOOMS_WINDOWS := $(filter %-windows-gnu,$(RUST_TARGET))
+# Targets with nothing but the static library (no shared library, no command).
+LOOMS_STATIC_ONLY := $(LOOMS_MUSL)$(LOOMS_WINDOWS)
 LOOMS_FROM  := $(if $(RUST_TARGET),$(LOOMS_ROOT)/target/$(RUST_TARGET)/release,$(LOOMS_LIB_DIR))
 # What a static link of liblooms.a needs from the C library (see looms.pc.in).
-LOOMS_LIBS_PRIVATE := $(if $(LOOMS_MUSL),,-lutil -lrt -lpthread -lm -ldl -lc)
+LOOMS_LIBS_PRIVATE := $(if $(LOOMS_MUSL),,$(if $(LOOMS_WINDOWS),$(shell cat $(LOOMS_FROM)/native-static-libs 2>/dev/null),-lutil -lrt -lpthread -lm -ldl -lc))
 
 # The pkg-config file for the given directories, on stdout.
 define looms_render_pc
@@ -66,17 +74,17 @@ pc:
 	@mkdir -p $(LOOMS_ROOT)/target
 	$(looms_render_pc) > $(LOOMS_ROOT)/target/looms.pc
 
-LOOMS_BUILT := $(if $(LOOMS_MUSL),$(LOOMS_FROM)/liblooms.a,$(LOOMS_FROM)/liblooms.so $(LOOMS_FROM)/liblooms.a $(LOOMS_FROM)/looms)
+LOOMS_BUILT := $(if $(LOOMS_STATIC_ONLY),$(LOOMS_FROM)/liblooms.a $(if $(LOOMS_WINDOWS),$(LOOMS_FROM)/native-static-libs),$(LOOMS_FROM)/liblooms.so $(LOOMS_FROM)/liblooms.a $(LOOMS_FROM)/looms)
 
 install:
 	@for f in $(LOOMS_BUILT); do \
 	    if [ ! -f "$$f" ]; then \
-	        echo "make install: $$f is missing; run \`make$(if $(LOOMS_MUSL), musl-lib)\` first, as your user (install never builds)" >&2; \
+	        echo "make install: $$f is missing; run \`make$(if $(LOOMS_MUSL), musl-lib)$(if $(LOOMS_WINDOWS), windows-lib)\` first, as your user (install never builds)" >&2; \
 	        exit 1; \
 	    fi; \
 	done
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-ifeq ($(LOOMS_MUSL),)
+ifeq ($(LOOMS_STATIC_ONLY),)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 755 $(LOOMS_FROM)/looms $(DESTDIR)$(BINDIR)/looms
 	$(INSTALL) -m 755 $(LOOMS_FROM)/liblooms.so $(DESTDIR)$(LIBDIR)/$(LOOMS_REAL)
@@ -87,9 +95,9 @@ endif
 	$(INSTALL) -m 644 $(LOOMS_ROOT)/include/looms.h $(DESTDIR)$(INCLUDEDIR)/looms.h
 	$(looms_render_pc) > $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/looms.pc
-ifneq ($(LOOMS_MUSL),)
+ifneq ($(LOOMS_STATIC_ONLY),)
 	@echo "installed the static liblooms for $(RUST_TARGET) into $(DESTDIR)$(LIBDIR):"
-	@echo "  link with -static and \`pkg-config --static --libs looms\` (PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig)."
+	@echo "  link with $(if $(LOOMS_MUSL),-static and )\`pkg-config --static --libs looms\` (PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig)."
 else
 	@$(LOOMS_ROOT)/scripts/install-advice.sh "$(DESTDIR)" "$(LIBDIR)" "$(BINDIR)" "$(LOOMS_SONAME)"
 endif

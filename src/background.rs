@@ -61,6 +61,7 @@ use crate::loom;
 use crate::msg::{escape, say};
 use crate::pier::Pier;
 use crate::process::this_pid;
+use crate::sys;
 
 /// What `LOOMS_SAVE` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,7 +172,7 @@ impl Job {
 
 /// A save the worker is writing, as the runtime's thread keeps it.
 struct Pending {
-    worker: crate::sys::Thread<Outcome>,
+    worker: sys::Thread<Outcome>,
     /// The runtime's thread's share of the capture.
     capture: Arc<Capture>,
     cleaned: Cleaned,
@@ -256,7 +257,7 @@ fn wait_while_running() -> u32 {
         if now != RUNNING || WORKER_PID.load(Ordering::Acquire) != this_pid() {
             return now;
         }
-        crate::sys::futex::wait(&OUTCOME, RUNNING);
+        sys::futex::wait(&OUTCOME, RUNNING);
     }
 }
 
@@ -285,7 +286,7 @@ pub fn orphan_in_child() {
 /// instead; nothing has changed then.
 pub(crate) fn prepare(
     pier: &Pier,
-    image_fd: crate::sys::Fd,
+    image_fd: sys::Fd,
     pages: &[u32],
     lengths: durable::Lengths,
     left_patch: bool,
@@ -293,7 +294,7 @@ pub(crate) fn prepare(
     // The worker's own descriptor, opened by name so that every file call
     // it makes is one on image.bin; the pier's lock keeps the name on the
     // file the pool holds open, and the identity check proves it.
-    let image = File::open_regular(&pier.image(), crate::sys::O_RDWR, 0)
+    let image = File::open_regular(&pier.image(), sys::O_RDWR, 0)
         .map_err(|err| format!("the worker cannot open the image ({err})"))?;
     let held = File::borrowed(image_fd, &pier.image());
     let identity = image.identity().ok();
@@ -347,7 +348,7 @@ pub(crate) fn launch(
     after: fn(Finished),
 ) {
     AT_EXIT.call_once(|| {
-        crate::sys::at_exit(wait_at_exit);
+        sys::at_exit(wait_at_exit);
     });
     let held = Arc::clone(&job.capture);
     let slot = Arc::new(Mutex::new(Some(job)));
@@ -359,11 +360,11 @@ pub(crate) fn launch(
     let spawned = crate::process::with_signals_blocked(|| {
         WORKER_PID.store(pid, Ordering::Release);
         OUTCOME.store(RUNNING, Ordering::Release);
-        let spawned = crate::sys::spawn(Box::new(move || {
+        let spawned = sys::spawn(Box::new(move || {
             let job = given.lock().ok().and_then(|mut job| job.take());
             let outcome = job.map_or((Written::Kept, false, Default::default()), Job::run);
             OUTCOME.store(outcome_code(outcome.0), Ordering::Release);
-            crate::sys::futex::wake_all(&OUTCOME);
+            sys::futex::wake_all(&OUTCOME);
             outcome
         }));
         if spawned.is_err() {

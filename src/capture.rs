@@ -42,6 +42,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
 
 use crate::loom::{self, PAGE_BYTES};
+use crate::sys;
 
 // The page states' atomics and futex calls, and what watches the side
 // slots' bytes: std's and atomic-wait's, and nothing; in the model check
@@ -49,7 +50,7 @@ use crate::loom::{self, PAGE_BYTES};
 #[cfg(all(loom, test))]
 use model::{futex, AtomicU32, SlotWatch};
 #[cfg(not(all(loom, test)))]
-use {crate::sys::futex, std::sync::atomic::AtomicU32};
+use {std::sync::atomic::AtomicU32, sys::futex};
 
 /// Nothing outside the model check; there the copy into a slot is a write
 /// access of a loom cell standing for the slot's bytes.
@@ -109,7 +110,7 @@ impl Side {
     fn reserve(pages: usize) -> Option<Side> {
         let len = pages.max(1).checked_mul(PAGE_BYTES)?;
         // A fresh mapping, owned by the result.
-        let base = crate::sys::map_scratch(len).ok()?;
+        let base = sys::map_scratch(len).ok()?;
         Some(Side { base, len })
     }
 
@@ -123,7 +124,7 @@ impl Side {
 impl Drop for Side {
     fn drop(&mut self) {
         // SAFETY: unmapping this struct's own mapping; no share is left.
-        let _ = unsafe { crate::sys::unmap(self.base, self.len) };
+        let _ = unsafe { sys::unmap(self.base, self.len) };
     }
 }
 

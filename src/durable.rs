@@ -37,6 +37,7 @@ use crate::pier::Pier;
 use crate::process;
 use crate::recovery;
 use crate::runtime;
+use crate::sys;
 
 /// Where the protocol reads the bytes of the pages it saves.
 #[derive(Clone, Copy)]
@@ -312,10 +313,10 @@ fn write_patch(
         }
     }
 
-    let exclusive = crate::sys::O_RDWR | crate::sys::O_CREAT | crate::sys::O_EXCL;
+    let exclusive = sys::O_RDWR | sys::O_CREAT | sys::O_EXCL;
     let control_file = match File::open_regular(&pier.control(), exclusive, 0o600) {
         Ok(file) => file,
-        Err(err) if err.errno == crate::sys::EEXIST => {
+        Err(err) if err.errno == sys::EEXIST => {
             // A patch this process did not write: never overwrite it.
             say!(
                 "loom: patch c3_open control.bin: {}\r\n",
@@ -340,7 +341,7 @@ fn write_patch(
         let direct = matches!(source, Source::Still(_)) && memory.enter_direct();
         let lines = write_and_hash(&memory, pages, source, direct)?;
         let control = patch::try_encode(total, &lines)
-            .ok_or_else(|| control_file.fail("make the control block of", crate::sys::ENOMEM))?;
+            .ok_or_else(|| control_file.fail("make the control block of", sys::ENOMEM))?;
         control_file.write_all_at(&control, 0)?;
         Ok::<(File, bool), IoError>((memory, direct))
     })();
@@ -393,7 +394,7 @@ fn write_and_hash(
         // store to a page as soon as the batch is released.
         let mut lines = Vec::new();
         if lines.try_reserve_exact(pages.len()).is_err() {
-            return Err(memory.fail("list the checksums of", crate::sys::ENOMEM));
+            return Err(memory.fail("list the checksums of", sys::ENOMEM));
         }
         let mut writeback = Writeback::dropping(memory);
         source.for_each(
@@ -420,7 +421,7 @@ fn write_and_hash(
     };
     let hasher = process::with_signals_blocked(|| {
         // SAFETY: joined below, before `pages` and `slices` go.
-        unsafe { crate::sys::spawn_borrowing(Box::new(|| hash_pages(pages, slices))) }
+        unsafe { sys::spawn_borrowing(Box::new(|| hash_pages(pages, slices))) }
     });
     let wrote = memory.write_vectored_at(slices, 0);
     let lines = match hasher {
@@ -445,7 +446,7 @@ fn hash_pages(pages: &[u32], slices: &[&[u8]]) -> Vec<u3e_line> {
 fn discard_own_patch(pier: &Pier) {
     for path in [pier.control(), pier.memory()] {
         if let Err(err) = image::unlink(&path) {
-            if err.errno != crate::sys::ENOENT {
+            if err.errno != sys::ENOENT {
                 say!("loom: {err}\r\n");
             }
         }

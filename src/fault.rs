@@ -30,6 +30,7 @@ use crate::loom::{self, Access, MAX_GRANULE_BYTES};
 use crate::msg::Line;
 use crate::pool;
 use crate::runtime::ensure;
+use crate::sys;
 
 /// The guard's place in a gap between heap page `low` and stack page `high`.
 pub const fn guard_between(low: u32, high: u32) -> u32 {
@@ -101,7 +102,7 @@ fn protect_guard_at(old: u32, new: u32) -> bool {
     capture::before_stores(first, end);
     match loom::protect(new, 1, Access::Nothing) {
         Ok(()) => return true,
-        Err(crate::sys::ENOMEM) => {}
+        Err(sys::ENOMEM) => {}
         Err(errno) => return report_guard(new, errno),
     }
     let view = pool::view();
@@ -113,7 +114,7 @@ fn protect_guard_at(old: u32, new: u32) -> bool {
     {
         match loom::protect(new, 1, Access::Nothing) {
             Ok(()) => return true,
-            Err(crate::sys::ENOMEM) => {}
+            Err(sys::ENOMEM) => {}
             Err(errno) => return report_guard(new, errno),
         }
     }
@@ -126,11 +127,11 @@ fn protect_guard_at(old: u32, new: u32) -> bool {
         };
         match merged.and_then(|()| loom::protect(new, 1, Access::Nothing)) {
             Ok(()) => return true,
-            Err(crate::sys::ENOMEM) => continue,
+            Err(sys::ENOMEM) => continue,
             Err(errno) => return report_guard(new, errno),
         }
     }
-    report_guard(new, crate::sys::ENOMEM)
+    report_guard(new, sys::ENOMEM)
 }
 
 fn report_guard(guard: u32, errno: i32) -> bool {
@@ -163,7 +164,7 @@ const WIDENINGS: [u32; 4] = [64, 1024, 16384, 1 << 20];
 pub(crate) fn unprotect_or_widen(map: &mut [u32], page: u32) -> bool {
     match loom::protect(page, 1, Access::ReadWrite) {
         Ok(()) => return true,
-        Err(crate::sys::ENOMEM) => {}
+        Err(sys::ENOMEM) => {}
         Err(errno) => return report_mprotect(page, errno),
     }
     let view = pool::view();
@@ -171,11 +172,11 @@ pub(crate) fn unprotect_or_widen(map: &mut [u32], page: u32) -> bool {
         let (first, end) = widened(page, width, view.pages);
         match unprotect_run(map, first, end, view.guard) {
             Ok(()) => return true,
-            Err(crate::sys::ENOMEM) => continue,
+            Err(sys::ENOMEM) => continue,
             Err(errno) => return report_mprotect(page, errno),
         }
     }
-    report_mprotect(page, crate::sys::ENOMEM)
+    report_mprotect(page, sys::ENOMEM)
 }
 
 /// The run of `width` pages (a power of two), aligned, that holds `page`,
@@ -231,7 +232,7 @@ fn report_mprotect(page: u32, errno: i32) -> bool {
 /// mapping; when the kernel refuses another split, the whole aligned run
 /// around the page moves instead (see `move_run`), as `unprotect_or_widen`
 /// does for protections.
-fn move_to_ephemeral(map: &mut [u32], page: u32, fd: crate::sys::Fd) -> bool {
+fn move_to_ephemeral(map: &mut [u32], page: u32, fd: sys::Fd) -> bool {
     static mut SAVED: [u8; MAX_GRANULE_BYTES] = [0; MAX_GRANULE_BYTES];
     // SAFETY: the handler is not re-entered for a loom page while it runs
     // (the page in question is readable), so the buffer has one user.
@@ -255,23 +256,23 @@ fn move_to_ephemeral(map: &mut [u32], page: u32, fd: crate::sys::Fd) -> bool {
             unsafe { loom::pages_mut(first, count) }.copy_from_slice(saved);
             return true;
         }
-        Err(crate::sys::ENOMEM) => {}
+        Err(sys::ENOMEM) => {}
         Err(errno) => return report_mmap(page, errno),
     }
     if crate::process::forked_from().is_some() {
         // Widening writes the parent's file: not from a child.
-        return report_mmap(page, crate::sys::ENOMEM);
+        return report_mmap(page, sys::ENOMEM);
     }
     let view = pool::view();
     for width in WIDENINGS {
         let (first, end) = widened(page, width, view.pages);
         match move_run(map, page, first, end, view.guard, fd) {
             Ok(()) => return true,
-            Err(crate::sys::ENOMEM) => continue,
+            Err(sys::ENOMEM) => continue,
             Err(errno) => return report_mmap(page, errno),
         }
     }
-    report_mmap(page, crate::sys::ENOMEM)
+    report_mmap(page, sys::ENOMEM)
 }
 
 /// Moves pages `[first, end)`, except the guard's granule, onto the
@@ -286,7 +287,7 @@ fn move_run(
     first: u32,
     end: u32,
     guard: u32,
-    fd: crate::sys::Fd,
+    fd: sys::Fd,
 ) -> Result<(), i32> {
     let guard_granule = loom::granule_of(guard);
     let page_granule = loom::granule_of(page);
@@ -301,10 +302,10 @@ fn move_run(
             while done < bytes.len() {
                 let rest = &bytes[done..];
                 // fd is the ephemeral file.
-                match crate::sys::pwrite(fd, rest, (loom::bytes_of(at) + done) as u64) {
-                    Ok(0) => return Err(crate::sys::EIO),
+                match sys::pwrite(fd, rest, (loom::bytes_of(at) + done) as u64) {
+                    Ok(0) => return Err(sys::EIO),
                     Ok(n) => done += n,
-                    Err(crate::sys::EINTR | crate::sys::EAGAIN) => {}
+                    Err(sys::EINTR | sys::EAGAIN) => {}
                     Err(errno) => return Err(errno),
                 }
             }
@@ -355,7 +356,7 @@ enum Kept {
 /// is made inaccessible, and said: a store there fails loudly rather than
 /// write the file. Async-signal-safe (no allocation); false when a run
 /// had to be made inaccessible.
-pub fn detach_swap_file(fd: crate::sys::Fd) -> bool {
+pub fn detach_swap_file(fd: sys::Fd) -> bool {
     let view = pool::view();
     let map = pool::dirty_map();
     let guard = (view.guard != 0).then(|| loom::granule_of(view.guard));
@@ -386,11 +387,11 @@ pub fn detach_swap_file(fd: crate::sys::Fd) -> bool {
 }
 
 /// `detach_swap_file` for pages `[from, to)`, all kept as `class`.
-fn detach_run(map: &mut [u32], from: u32, to: u32, class: Kept, fd: crate::sys::Fd) -> bool {
+fn detach_run(map: &mut [u32], from: u32, to: u32, class: Kept, fd: sys::Fd) -> bool {
     let count = to - from;
     let copy = |writable| {
         if fd <= 0 {
-            return Err(crate::sys::EBADF);
+            return Err(sys::EBADF);
         }
         loom::remap_at_limit(from, count, loom::Backing::FileCopy { fd, writable })
     };

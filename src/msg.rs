@@ -297,20 +297,29 @@ mod tests {
 
     #[test]
     fn errno_text_matches_libc() {
+        sys::learn_errno_texts();
         for errno in [sys::ENOENT, sys::ENOMEM, sys::ENOSPC, sys::EIO, sys::EACCES] {
             let want = sys::strerror_text(errno).unwrap();
             assert_eq!(Some(want.as_str()), errno_text(errno));
         }
         let mut line = Line::new();
         line.errno(100_000);
-        let unknown = sys::strerror_text(100_000).unwrap();
+        let unknown = sys::strerror_text(100_000)
+            .or(sys::UNKNOWN_ERRNO_TEXT.map(str::to_string))
+            .unwrap();
         assert_eq!(line.as_bytes(), unknown.as_bytes());
     }
 
     #[test]
     fn strerror_covers_every_errno() {
+        sys::learn_errno_texts();
         for errno in 1..134 {
-            let want = sys::strerror_text(errno).unwrap();
+            // The C library's own words, where it has any (the Windows C
+            // runtime has none from 100 on).
+            let Some(want) = sys::strerror_text(errno) else {
+                assert!(errno >= 100, "errno {errno}");
+                continue;
+            };
             assert_eq!(strerror(errno), want, "errno {errno}");
             if let Some(text) = errno_text(errno) {
                 assert_eq!(text, want, "table, errno {errno}");
@@ -320,9 +329,11 @@ mod tests {
         assert_eq!(strerror(NOT_REGULAR_FIFO), "is a FIFO, not a regular file");
         // The C library's words (glibc: "Unknown error 100000", musl: "No
         // error information").
-        let unknown = sys::strerror_text(100_000).unwrap();
+        let unknown = sys::strerror_text(100_000)
+            .or(sys::UNKNOWN_ERRNO_TEXT.map(str::to_string))
+            .unwrap();
         assert_eq!(strerror(100_000), unknown);
-        if cfg!(target_env = "gnu") {
+        if cfg!(all(target_os = "linux", target_env = "gnu")) {
             assert_eq!(strerror(100_000), "Unknown error 100000");
         }
     }

@@ -7,6 +7,7 @@
 //! never through a cached private address.
 
 use crate::abi::{u3e_image, u3e_pool};
+use crate::sys;
 
 /// The exported pool. Zero until `u3e_live` or `u3e_init`, like a C global.
 #[no_mangle]
@@ -31,8 +32,8 @@ pub struct View {
     pub pages: u32,
     pub guard: u32,
     pub image_pages: u32,
-    pub image_fd: crate::sys::Fd,
-    pub ephemeral_fd: crate::sys::Fd,
+    pub image_fd: sys::Fd,
+    pub ephemeral_fd: sys::Fd,
 }
 
 /// Reads the scalar fields of the pool.

@@ -7,6 +7,7 @@ use crate::image::{self, Dir, File, IoError, Path, Size};
 use crate::loom::{self, PAGE_BYTES};
 use crate::patch::{self, Control, PatchError};
 use crate::pier::{self, LockError, Pier};
+use crate::sys;
 
 /// A complete patch whose every page matched its checksum.
 #[derive(Debug)]
@@ -43,9 +44,9 @@ pub fn inspect(pier: &Pier, progress: &mut dyn FnMut(u64, u64)) -> Pending {
 pub fn inspect_chk(chk: &Path, progress: &mut dyn FnMut(u64, u64)) -> Pending {
     let control = Path::join(chk.bytes(), "control.bin");
     let memory_path = Path::join(chk.bytes(), "memory.bin");
-    let control_file = match File::open_regular(&control, crate::sys::O_RDONLY, 0) {
+    let control_file = match File::open_regular(&control, sys::O_RDONLY, 0) {
         Ok(file) => file,
-        Err(err) if err.errno == crate::sys::ENOENT => {
+        Err(err) if err.errno == sys::ENOENT => {
             return if image::exists(&memory_path) {
                 Pending::OrphanMemory
             } else {
@@ -54,9 +55,9 @@ pub fn inspect_chk(chk: &Path, progress: &mut dyn FnMut(u64, u64)) -> Pending {
         }
         Err(err) => return not_regular("control.bin", err),
     };
-    let memory = match File::open_regular(&memory_path, crate::sys::O_RDONLY, 0) {
+    let memory = match File::open_regular(&memory_path, sys::O_RDONLY, 0) {
         Ok(file) => file,
-        Err(err) if err.errno == crate::sys::ENOENT => return Pending::Corrupt(None),
+        Err(err) if err.errno == sys::ENOENT => return Pending::Corrupt(None),
         Err(err) => return not_regular("memory.bin", err),
     };
     match check(&control_file, memory, progress) {
@@ -69,7 +70,7 @@ pub fn inspect_chk(chk: &Path, progress: &mut dyn FnMut(u64, u64)) -> Pending {
 /// A patch file that could not be opened: corrupt when it is not a regular
 /// file (nothing a save writes), else unreadable.
 fn not_regular(file: &'static str, err: IoError) -> Pending {
-    if err.errno < 0 || err.errno == crate::sys::EISDIR {
+    if err.errno < 0 || err.errno == sys::EISDIR {
         Pending::Corrupt(Some(PatchError::NotRegular {
             file,
             why: crate::msg::strerror(err.errno),
@@ -171,7 +172,7 @@ impl Removal {
 
     /// The same removal with files that were already gone counted as removed.
     pub fn gone_is_removed(self) -> Removal {
-        let keep = |err: Option<IoError>| err.filter(|err| err.errno != crate::sys::ENOENT);
+        let keep = |err: Option<IoError>| err.filter(|err| err.errno != sys::ENOENT);
         Removal {
             control: keep(self.control),
             memory: keep(self.memory),
@@ -266,15 +267,11 @@ pub fn backup(
     held: Option<(u64, u64)>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Copied, BackupError> {
-    let source = File::open_regular(
-        &Path::join(from.bytes(), "image.bin"),
-        crate::sys::O_RDONLY,
-        0,
-    )
-    .map_err(|err| BackupError::Source {
-        size: None,
-        refused: (err.errno < 0 || err.errno == crate::sys::EISDIR).then_some(err),
-    })?;
+    let source = File::open_regular(&Path::join(from.bytes(), "image.bin"), sys::O_RDONLY, 0)
+        .map_err(|err| BackupError::Source {
+            size: None,
+            refused: (err.errno < 0 || err.errno == sys::EISDIR).then_some(err),
+        })?;
     let source_size = source.len().map(image::classify);
     let len = match source_size {
         Ok(Size::Pages(pages)) => loom::bytes_of(pages) as u64,
@@ -328,15 +325,11 @@ pub fn backup(
     // Whatever a crash or an odd file left under the temporary name goes:
     // the copy is created afresh, so a FIFO there cannot take it.
     match target.unlink(TEMPORARY) {
-        Err(err) if err.errno != crate::sys::ENOENT => return Err(BackupError::Create(err)),
+        Err(err) if err.errno != sys::ENOENT => return Err(BackupError::Create(err)),
         _ => {}
     }
     let copy = target
-        .open_regular(
-            TEMPORARY,
-            crate::sys::O_RDWR | crate::sys::O_CREAT | crate::sys::O_EXCL,
-            0o666,
-        )
+        .open_regular(TEMPORARY, sys::O_RDWR | sys::O_CREAT | sys::O_EXCL, 0o666)
         .map_err(BackupError::Create)?;
     let written = image::copy_with_progress(&source, &copy, len, progress)
         .and_then(|()| match &pending {

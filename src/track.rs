@@ -214,7 +214,7 @@ fn range(pages: u32) -> UffdioRange {
 /// `Err` says why not.
 fn open_uffd() -> Result<(sys::Fd, sys::Fd), String> {
     let flags = sys::O_CLOEXEC | sys::O_NONBLOCK | UFFD_USER_MODE_ONLY;
-    let fd = match crate::sys::userfaultfd(flags) {
+    let fd = match sys::userfaultfd(flags) {
         Ok(fd) => fd,
         Err(errno) => return Err(format!("userfaultfd: {}", strerror(errno))),
     };

@@ -58,10 +58,37 @@ clippy() {
     echo "SKIP: lint/$name (rustc ${rust:-unknown}, lints decide on $LINT_RUST only: $found warnings shown, not counted)"
 }
 
+# The operating system is met in src/sys only (README "Platforms"): no
+# `libc::` anywhere else, and no platform `cfg` outside a test module (a
+# file's `#[cfg(test)]` section at its end). The command (src/bin) is
+# POSIX-only and may name std's Unix extensions, not libc.
+sys_seam() {
+    local found
+    found=$(grep -rn 'libc::' src --include='*.rs' | grep -v '^src/sys/' || true)
+    found+=$'\n'$(find src -name '*.rs' -not -path 'src/sys/*' -print0 |
+        xargs -0 awk '/^#\[cfg\(test\)\]/ { nextfile }
+            /cfg!?\((all\(|any\(|not\()*(target_os|target_env|target_family|windows|unix)/ {
+                print FILENAME ":" FNR ": " $0 }')
+    found=$(printf '%s\n' "$found" | sed '/^$/d')
+    if [ -n "$found" ]; then
+        echo "system calls or platform cfg outside src/sys:"
+        echo "$found"
+        return 1
+    fi
+}
+
+check sys_seam sys_seam
 check rustfmt cargo fmt --check -- --color never
 check rustfmt_layout_check cargo fmt --check --manifest-path layout-check/Cargo.toml -- --color never
 clippy clippy --all-targets
 clippy clippy_cli --all-targets --features cli
+# The Windows port (src/sys/windows.rs) is linted where its target is
+# installed (make check's Windows suite needs it; .ci/run adds it).
+if rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+    clippy clippy_windows --all-targets --target x86_64-pc-windows-gnu
+else
+    echo "SKIP: lint/clippy_windows (rustup target add x86_64-pc-windows-gnu)"
+fi
 clippy clippy_layout_check --manifest-path layout-check/Cargo.toml --target-dir target/layout-check
 
 exit $failed

@@ -83,7 +83,7 @@ pub fn backup(from: Option<Path>, to: Option<Path>, overwrite: c3_o) -> c3_o {
             c3n
         }
         Err(BackupError::Destination { errno }) => {
-            if errno != crate::sys::EEXIST {
+            if errno != sys::EEXIST {
                 say!("loom: image backup: {}\r\n", strerror(errno));
             }
             c3n
@@ -123,7 +123,7 @@ pub fn image_open_any(name: &Path, dir: &Path) -> (c3_i, c3_z) {
     bytes.extend_from_slice(name.bytes());
     bytes.extend_from_slice(b".bin");
     let path = Path::from_bytes(bytes);
-    let file = match File::open_regular(&path, crate::sys::O_RDWR | crate::sys::O_CREAT, 0o666) {
+    let file = match File::open_regular(&path, sys::O_RDWR | sys::O_CREAT, 0o666) {
         Ok(file) => file,
         Err(err) => {
             say!("loom: c3_open {}: {}\r\n", path.show(), strerror(err.errno));

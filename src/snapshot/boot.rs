@@ -46,10 +46,10 @@ pub(super) fn open_ephemeral(pier: &Pier) -> bool {
             format!(".{}", process::this_pid()).as_bytes(),
         ]
         .concat();
-        let exclusive = crate::sys::O_RDWR | crate::sys::O_CREAT | crate::sys::O_EXCL;
+        let exclusive = sys::O_RDWR | sys::O_CREAT | sys::O_EXCL;
         (Path::from_bytes(own), exclusive, 0o600)
     } else {
-        (configured, crate::sys::O_RDWR | crate::sys::O_CREAT, 0o666)
+        (configured, sys::O_RDWR | sys::O_CREAT, 0o666)
     };
     let file = match File::open_regular(&path, flags, mode) {
         Ok(file) => file,
@@ -105,7 +105,7 @@ pub(super) fn open_ephemeral(pier: &Pier) -> bool {
 /// Opens `<chk>/image.bin` into the pool; `Err` after printing why boot fails.
 pub(super) fn open_image(pier: &Pier) -> Result<Size, ()> {
     let path = pier.image();
-    let file = match File::open_regular(&path, crate::sys::O_RDWR | crate::sys::O_CREAT, 0o666) {
+    let file = match File::open_regular(&path, sys::O_RDWR | sys::O_CREAT, 0o666) {
         Ok(file) => file,
         Err(err) => {
             say!("loom: c3_open {}: {}\r\n", path.show(), strerror(err.errno));
@@ -197,8 +197,7 @@ pub(super) fn lock_pier(pier: &Pier) -> Option<IoError> {
         }
         // No .urb/chk (or not a directory): boot fails on the image next,
         // in the reference's words.
-        Err(LockError::Open(err))
-            if err.errno == crate::sys::ENOENT || err.errno == crate::sys::ENOTDIR => {}
+        Err(LockError::Open(err)) if err.errno == sys::ENOENT || err.errno == sys::ENOTDIR => {}
         Err(LockError::Open(err)) => return Some(err),
         // A file system without flock locks (ENOLCK, EINVAL): boot as the
         // reference does, unguarded, and say so.
@@ -252,6 +251,8 @@ pub fn live(new_pier: c3_o, dir_c: *mut c3_c) -> c3_o {
     process::at_fork_in_child(pier::forget_in_child);
     process::at_fork_in_child(background::orphan_in_child);
     process::booted();
+    // The C library's words for errors, where the fault path cannot ask it.
+    sys::learn_errno_texts();
     // A boot after an earlier one in this process (u3e_stop then u3e_live,
     // or u3e_live in a forked child) finds the earlier image's pages still
     // mapped clean: those the new image does not hold are made fresh and

@@ -318,9 +318,12 @@ pub fn stop() {
         // A forked child's swap file is its own and unlinked already; the
         // path names its parent's.
         if !process::forked() {
-            // SAFETY: the path the runtime configured, a valid C string.
-            let path = unsafe { core::ffi::CStr::from_ptr(runtime::ephemeral_path()) };
-            let _ = sys::unlink(path, false);
+            let configured = runtime::ephemeral_path();
+            if !configured.is_null() {
+                // SAFETY: the path the runtime configured, a valid C string.
+                let path = unsafe { core::ffi::CStr::from_ptr(configured) };
+                let _ = sys::unlink(path, false);
+            }
         }
     }
     if live && view.image_fd >= 0 {

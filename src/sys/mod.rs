@@ -1,33 +1,49 @@
-//! The operating system, in one room.
+//! The operating system, in one room: the only code that names `libc` or
+//! `windows-sys` (`scripts/suites/10-lint.sh` checks it).
 //!
-//! Every call whose form differs between the platforms looms runs on lives
-//! here, one file per platform with the same functions: where the loom
-//! sits, `errno`, durable sync, uncached writes, space reservation, huge
-//! pages, the userfaultfd backend, the capability to use a file system's
-//! reserved blocks, and the identity of an open file. The save and boot
-//! protocols call these and read the same everywhere.
+//! One file per platform with the same functions: `unix.rs` (the POSIX
+//! calls Linux and macOS share: files by descriptor, `mmap` and
+//! `mprotect`, threads, signal masks, fork hooks), `linux.rs` and
+//! `macos.rs` (what differs between them), `windows.rs` (all of it, over
+//! Win32). The rooms above ask for files, mappings and threads in the
+//! loom's terms and read the same everywhere; where a platform cannot do a
+//! thing it says so by value (`MAPS_FILES`, `ENOSYS`), never by `cfg` in a
+//! room above.
 //!
-//! | call | Linux | macOS |
-//! |---|---|---|
-//! | `sync_data` | `fdatasync` | `fcntl(F_FULLFSYNC)` |
-//! | `start_writeback` | `sync_file_range(SYNC_FILE_RANGE_WRITE)` | nothing |
-//! | `written_and_dropped` | `sync_file_range` (wait, write, wait), `POSIX_FADV_DONTNEED` | nothing |
-//! | `move_mapping` | `mremap(MREMAP_MAYMOVE \| MREMAP_FIXED)` | refused (`ENOSYS`) |
-//! | `sync_dir` | `fsync` | `fcntl(F_FULLFSYNC)` |
-//! | `set_uncached` | `O_DIRECT` | `F_NOCACHE` |
-//! | `reserve` | `fallocate(FALLOC_FL_KEEP_SIZE)` | `F_PREALLOCATE` |
-//! | `allocate` | `fallocate` | `F_PREALLOCATE`, then `ftruncate` |
-//! | `advise_huge_pages` | `MADV_HUGEPAGE` | refused (`ENOTSUP`) |
-//! | `userfaultfd` | the system call | absent (`ENOSYS`): mprotect only |
-//! | `clone_range` | `ioctl(FICLONERANGE)` | refused (`ENOTSUP`) |
-//! | `copy_range` | `copy_file_range` | refused (`ENOSYS`) |
-//! | `ioctl` | request `unsigned long` (glibc), `int` (musl) | request `unsigned long` |
-//! | `errno` | `__errno_location` | `__error` |
-//! | `libc_errno_text` | musl's `strerror` words (glibc's are `msg`'s table) | none |
-//! | `c_stderr` | `stderr` | `__stderrp` |
+//! | call | Linux | macOS | Windows |
+//! |---|---|---|---|
+//! | `Fd` | descriptor | descriptor | kernel handle, in 32 bits |
+//! | `open`, `open_at` | `open`, `openat` | `open`, `openat` | `CreateFileW` (sharing read, write, delete), by path |
+//! | `pread`, `pwrite`, `pwritev` | the calls | the calls | `ReadFile`, `WriteFile` at an offset; a write per vector |
+//! | `rename`, `rename_at` | `rename`, `renameat` | `rename`, `renameat` | `MoveFileExW(REPLACE_EXISTING \| WRITE_THROUGH)` |
+//! | `open_locked_dir` | `flock(LOCK_EX \| LOCK_NB)` | `flock` | an open with delete access that shares none |
+//! | `sync_data` | `fdatasync` | `fcntl(F_FULLFSYNC)` | `FlushFileBuffers` |
+//! | `start_writeback` | `sync_file_range(SYNC_FILE_RANGE_WRITE)` | nothing | nothing |
+//! | `written_and_dropped` | `sync_file_range` (wait, write, wait), `POSIX_FADV_DONTNEED` | nothing | nothing |
+//! | `sync_dir` | `fsync` | `fcntl(F_FULLFSYNC)` | nothing (renames write through; names are journalled) |
+//! | `set_uncached` | `O_DIRECT` | `F_NOCACHE` | refused |
+//! | `reserve` | `fallocate(FALLOC_FL_KEEP_SIZE)` | `F_PREALLOCATE` | `FileAllocationInfo` |
+//! | `allocate` | `fallocate` | `F_PREALLOCATE`, then `ftruncate` | `FileAllocationInfo`, then `FileEndOfFileInfo` |
+//! | `next_hole`, `next_data` | `SEEK_HOLE`, `SEEK_DATA` | the same | unknown |
+//! | `protect` | `mprotect` | `mprotect` | `VirtualProtect` |
+//! | `map_fixed` | `mmap(MAP_FIXED)` | `mmap(MAP_FIXED)` | zero pages only (`MAPS_FILES` is false) |
+//! | `discard` | `MADV_DONTNEED` | `MADV_DONTNEED` | nothing (the runtime's view stays) |
+//! | `move_mapping` | `mremap(MREMAP_MAYMOVE \| MREMAP_FIXED)` | refused (`ENOSYS`) | refused |
+//! | `advise_huge_pages` | `MADV_HUGEPAGE` | refused (`ENOTSUP`) | refused |
+//! | `userfaultfd` | the system call | absent (`ENOSYS`): mprotect only | absent |
+//! | `clone_range` | `ioctl(FICLONERANGE)` | refused (`ENOTSUP`) | refused |
+//! | `copy_range` | `copy_file_range` | refused (`ENOSYS`) | refused |
+//! | `futex` | futex (`atomic-wait`) | ulock (`atomic-wait`) | `WaitOnAddress` |
+//! | `spawn` | `pthread_create` | `pthread_create` | `CreateThread` |
+//! | `at_fork_in_child`, `block_signals` | `pthread_atfork`, `pthread_sigmask` | the same | nothing (no fork, no signals) |
+//! | `ioctl` | request `unsigned long` (glibc), `int` (musl) | request `unsigned long` | never made |
+//! | `errno` | `__errno_location` | `__error` | `GetLastError`, as an `errno` value |
+//! | `libc_errno_text` | musl's `strerror` words (glibc's are `msg`'s table) | none | the C runtime's, learnt at boot |
+//! | `c_stderr` | `stderr` | `__stderrp` | `__acrt_iob_func(2)` |
 //!
-//! Everything here is a thin wrapper returning what the system said; the
-//! fault path may call `errno` (async-signal-safe, no allocation).
+//! Everything here is a thin wrapper returning what the system said, as
+//! `Result<_, errno>`; what the fault path calls (`protect`, `map_fixed`,
+//! `pwrite`, `futex`, `errno`) allocates nothing and takes no lock.
 
 #[cfg(unix)]
 mod unix;

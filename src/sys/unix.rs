@@ -292,17 +292,22 @@ pub fn write_stderr(bytes: &[u8]) -> Result<usize, i32> {
     checked(wrote).map(|n| n as usize)
 }
 
-/// The C library's words for `errno` (`strerror_r`), if it has any.
+/// Nothing to learn: the fault path's words are a table (`msg::errno_text`,
+/// `libc_errno_text`) that the unit tests hold against the C library.
+pub fn learn_errno_texts() {}
+
+/// The C library's words for `errno` (`strerror_r`), if it has any: for a
+/// value it does not know, glibc writes "Unknown error N" and returns
+/// `EINVAL`, musl writes its words for none and returns 0; either way the
+/// words are what `strerror` says.
 pub fn strerror_text(errno: i32) -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is writable for its length; the XSI strerror_r
-    // writes a NUL-terminated string into it and returns 0.
-    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
+    // writes a NUL-terminated string into it.
+    unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) };
     CStr::from_bytes_until_nul(&buf)
         .ok()
+        .filter(|text| !text.is_empty())
         .map(|text| text.to_string_lossy().into_owned())
 }
 

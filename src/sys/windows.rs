@@ -37,15 +37,16 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::Globalization::{MultiByteToWideChar, CP_ACP};
 use windows_sys::Win32::Storage::FileSystem::{
-    CreateDirectoryW, CreateFileW, DeleteFileW, FileAllocationInfo, FileEndOfFileInfo,
-    FileStandardInfo, FlushFileBuffers, GetDiskFreeSpaceExW, GetFileAttributesW,
+    CreateDirectoryW, CreateFileW, DeleteFileW, FileAllocationInfo, FileDispositionInfoEx,
+    FileEndOfFileInfo, FileStandardInfo, FlushFileBuffers, GetDiskFreeSpaceExW, GetFileAttributesW,
     GetFileInformationByHandle, GetFileInformationByHandleEx, GetFileType, MoveFileExW, ReadFile,
     RemoveDirectoryW, SetFileInformationByHandle, WriteFile, BY_HANDLE_FILE_INFORMATION,
-    CREATE_NEW, DELETE, FILE_ALLOCATION_INFO, FILE_ATTRIBUTE_DIRECTORY, FILE_END_OF_FILE_INFO,
-    FILE_FLAG_BACKUP_SEMANTICS, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
-    FILE_SHARE_WRITE, FILE_STANDARD_INFO, FILE_TYPE_CHAR, FILE_TYPE_DISK, FILE_TYPE_PIPE,
-    INVALID_FILE_ATTRIBUTES, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH, OPEN_ALWAYS,
-    OPEN_EXISTING,
+    CREATE_NEW, DELETE, FILE_ALLOCATION_INFO, FILE_ATTRIBUTE_DIRECTORY,
+    FILE_DISPOSITION_FLAG_DELETE, FILE_DISPOSITION_FLAG_POSIX_SEMANTICS, FILE_DISPOSITION_INFO_EX,
+    FILE_END_OF_FILE_INFO, FILE_FLAG_BACKUP_SEMANTICS, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE,
+    FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_STANDARD_INFO, FILE_TYPE_CHAR, FILE_TYPE_DISK,
+    FILE_TYPE_PIPE, INVALID_FILE_ATTRIBUTES, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH,
+    OPEN_ALWAYS, OPEN_EXISTING,
 };
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::Memory::{
@@ -489,21 +490,61 @@ pub fn mkdir(path: &CStr, _mode: u32) -> Result<(), i32> {
     result(unsafe { CreateDirectoryW(name.as_ptr(), core::ptr::null()) })
 }
 
-/// Removes a file (`DeleteFileW`), or an empty directory when `directory`
+/// Removes a file, or an empty directory when `directory`
 /// (`RemoveDirectoryW`); a directory where a file was asked for is `EISDIR`.
+/// A file's name goes at once, as on POSIX, even while the file is open
+/// elsewhere (`FILE_DISPOSITION_FLAG_POSIX_SEMANTICS`), so a new file of
+/// that name can be made at once; where the file system has no such
+/// deletion (FAT, Windows before 10), `DeleteFileW`, whose name stays until
+/// the last open of the file is closed.
 pub fn unlink(path: &CStr, directory: bool) -> Result<(), i32> {
     let name = wide(path);
+    if directory {
+        // SAFETY: a NUL-terminated wide path.
+        return result(unsafe { RemoveDirectoryW(name.as_ptr()) });
+    }
+    if is_directory(&name) {
+        return Err(EISDIR);
+    }
+    if delete_now(&name) {
+        return Ok(());
+    }
     // SAFETY: a NUL-terminated wide path.
-    let ok = unsafe {
-        if directory {
-            RemoveDirectoryW(name.as_ptr())
-        } else {
-            DeleteFileW(name.as_ptr())
-        }
+    result(unsafe { DeleteFileW(name.as_ptr()) })
+}
+
+/// Deletes the file `name` with POSIX semantics; false where that cannot
+/// be done (the caller falls back to `DeleteFileW`, which says why).
+fn delete_now(name: &[u16]) -> bool {
+    // SAFETY: a NUL-terminated wide path; no security attributes or template.
+    let handle = unsafe {
+        CreateFileW(
+            name.as_ptr(),
+            DELETE,
+            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+            core::ptr::null(),
+            OPEN_EXISTING,
+            FILE_FLAG_BACKUP_SEMANTICS,
+            core::ptr::null_mut(),
+        )
     };
-    match result(ok) {
-        Err(EACCES) if !directory && is_directory(&name) => Err(EISDIR),
-        other => other,
+    if handle == INVALID_HANDLE_VALUE {
+        return false;
+    }
+    let info = FILE_DISPOSITION_INFO_EX {
+        Flags: FILE_DISPOSITION_FLAG_DELETE | FILE_DISPOSITION_FLAG_POSIX_SEMANTICS,
+    };
+    // SAFETY: an open handle with delete access and an input of the size
+    // given; then the handle is closed once.
+    unsafe {
+        let deleted = SetFileInformationByHandle(
+            handle,
+            FileDispositionInfoEx,
+            (&raw const info).cast(),
+            size_of::<FILE_DISPOSITION_INFO_EX>() as u32,
+        ) != 0;
+        CloseHandle(handle);
+        deleted
     }
 }
 
@@ -681,21 +722,69 @@ pub fn strerror_text(errno: i32) -> Option<String> {
     )
 }
 
-/// The C runtime's words for the `errno` values whose words differ from
-/// glibc's (`msg::errno_text` has the rest), for the fault path.
+/// The `errno` values the C runtime has words for (1 to 99).
+const DESCRIBED: usize = 100;
+/// The longest words kept (the C runtime's are shorter).
+const WORDS_BYTES: usize = 64;
+
+/// The C runtime's words for each described value, copied by
+/// `learn_errno_texts` so that the fault path reads them without calling
+/// the C runtime (which may take a lock or allocate). Written once, by the
+/// caller that moves `LEARNING` from 0 to 1; read only once it is 2.
+static WORDS: Learnt = Learnt(core::cell::UnsafeCell::new((
+    [[0; WORDS_BYTES]; DESCRIBED],
+    [0; DESCRIBED],
+)));
+
+/// The words of each value, and their lengths (0: none).
+struct Learnt(core::cell::UnsafeCell<([[u8; WORDS_BYTES]; DESCRIBED], [u8; DESCRIBED])>);
+
+// SAFETY: written by one caller while LEARNING is 1, read once it is 2.
+unsafe impl Sync for Learnt {}
+/// 0: not learnt; 1: being learnt; 2: learnt.
+static LEARNING: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// Copies the C runtime's words for every described `errno` value, once
+/// (at boot, on the runtime's thread; before that the fault path uses
+/// glibc's words, `msg::errno_text`).
+pub fn learn_errno_texts() {
+    use core::sync::atomic::Ordering;
+    if LEARNING
+        .compare_exchange(0, 1, Ordering::Acquire, Ordering::Acquire)
+        .is_err()
+    {
+        return;
+    }
+    for errno in 1..DESCRIBED {
+        let Some(text) = strerror_text(errno as i32) else {
+            continue;
+        };
+        let bytes = text.as_bytes();
+        if bytes.len() <= WORDS_BYTES {
+            // SAFETY: only the caller that moved LEARNING to 1 writes, and
+            // nobody reads before it is 2.
+            let (words, lens) = unsafe { &mut *WORDS.0.get() };
+            words[errno][..bytes.len()].copy_from_slice(bytes);
+            lens[errno] = bytes.len() as u8;
+        }
+    }
+    LEARNING.store(2, Ordering::Release);
+}
+
+/// The C runtime's words for `errno`, as `learn_errno_texts` copied them;
+/// `None` before that or where it has none. Safe in an exception handler.
 pub fn libc_errno_text(errno: i32) -> Option<&'static str> {
-    Some(match errno {
-        EIO => "Input/output error",
-        ENOMEM => "Not enough space",
-        EAGAIN => "Resource temporarily unavailable",
-        EXDEV => "Improper link",
-        ENFILE => "Too many open files in system",
-        ENOTTY => "Inappropriate I/O control operation",
-        ESPIPE => "Invalid seek",
-        ENAMETOOLONG => "Filename too long",
-        ENOSYS => "Function not implemented",
-        _ => return None,
-    })
+    use core::sync::atomic::Ordering;
+    if LEARNING.load(Ordering::Acquire) != 2 || !(1..DESCRIBED as i32).contains(&errno) {
+        return None;
+    }
+    // SAFETY: written once before LEARNING became 2, never again.
+    let (words, lens) = unsafe { &*WORDS.0.get() };
+    let (words, len) = (&words[errno as usize], lens[errno as usize]);
+    if len == 0 {
+        return None;
+    }
+    core::str::from_utf8(&words[..len as usize]).ok()
 }
 
 /// The C runtime's words for a value it does not know.
@@ -853,11 +942,11 @@ pub fn userfaultfd(_flags: c_int) -> Result<Fd, i32> {
 }
 
 /// An `ioctl` request (never made on Windows: see `userfaultfd`).
-pub type IoctlRequest = u32;
+pub type IoctlRequest = u64;
 
 /// An `ioctl` request number, as Linux encodes one.
 pub const fn ioctl_request(dir: u32, kind: u8, nr: u8, size: usize) -> IoctlRequest {
-    (dir << 30) | ((size as u32) << 16) | ((kind as u32) << 8) | nr as u32
+    ((dir as u64) << 30) | ((size as u64) << 16) | ((kind as u64) << 8) | nr as u64
 }
 
 /// Never made on Windows: always fails.
@@ -1112,4 +1201,32 @@ pub fn spawn_detached(work: Box<dyn FnOnce() + Send + 'static>) -> Result<(), i3
     // SAFETY: the handle is ours; the thread runs on without it.
     unsafe { CloseHandle(handle) };
     Ok(())
+}
+
+/// The runtime's symbols, for the unit tests' executable only: a Windows
+/// executable must define every symbol its code names, where Linux's
+/// linker drops the references no test reaches. Never in the library.
+#[cfg(test)]
+#[allow(non_upper_case_globals)]
+mod runtime_stand_ins {
+    use core::ffi::{c_char, c_void};
+
+    #[no_mangle]
+    static mut u3o_Config: [u64; 11] = [0; 11];
+    #[no_mangle]
+    static mut u3a_Road: *mut u8 = core::ptr::null_mut();
+
+    #[no_mangle]
+    extern "C" fn u3a_loom_sane() {}
+
+    #[no_mangle]
+    extern "C" fn u3a_print_memory(_fil_u: *mut c_void, _cap_c: *const c_char, _wor_w: u32) {}
+
+    #[no_mangle]
+    extern "C" fn u3l_log(_format: *const c_char) {}
+
+    #[no_mangle]
+    extern "C" fn u3m_bail(_mote: u32) -> ! {
+        std::process::abort()
+    }
 }
