@@ -10,7 +10,13 @@
  * backslash) fail with the Windows error ERROR (a number), removing
  * nothing and saying so on stderr; every other delete goes to the system.
  * A program that imports no DeleteFileW exits 2 at start, so that a test
- * that means to fail a delete cannot pass without one. */
+ * that means to fail a delete cannot pass without one.
+ *
+ * The library first tries a POSIX deletion through the file's handle
+ * (FileDispositionInfoEx), which wine 8 refuses (probe.exe says so), and
+ * then calls DeleteFileW: the call failed here. Where the POSIX deletion
+ * is had, DeleteFileW is not called, and a test that counts on this
+ * refusal fails for want of its "refused" line. */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 

@@ -320,6 +320,25 @@ static void probe_lock(const wchar_t *dir) {
          freed == 0 ? "locks it" : "CANNOT LOCK");
 }
 
+/* Whether a file can be deleted with POSIX semantics through its handle
+ * (FileDispositionInfoEx), which the library tries before DeleteFileW. */
+static void fact_posix_delete(const wchar_t *dir) {
+  wchar_t file[1024];
+  swprintf(file, 1024, L"%ls\\posix", dir);
+  HANDLE h = CreateFileW(file, GENERIC_WRITE | DELETE, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL,
+                         CREATE_ALWAYS, 0, NULL);
+  struct {
+    ULONG flags;
+  } info = {0x1 | 0x2}; /* FILE_DISPOSITION_FLAG_DELETE | _POSIX_SEMANTICS */
+  BOOL done = SetFileInformationByHandle(h, (FILE_INFO_BY_HANDLE_CLASS)21, &info, sizeof info);
+  DWORD err = done ? 0 : GetLastError();
+  bool gone = GetFileAttributesW(file) == INVALID_FILE_ATTRIBUTES;
+  CloseHandle(h);
+  DeleteFileW(file);
+  fact("posix_delete", "FileDispositionInfoEx with POSIX semantics: %s (error %lu), the name %s while open",
+       done ? "done" : "refused", (unsigned long)err, gone ? "gone" : "still there");
+}
+
 /* Handles of this process, counted by asking for each handle value's flags
  * (GetProcessHandleCount answers 0 under wine). */
 static DWORD count_handles(void) {
@@ -445,6 +464,7 @@ int wmain(int argc, wchar_t **argv) {
   probe_files(full);
   probe_lock(full);
   probe_handle_count(full);
+  fact_posix_delete(full);
   probe_wait_on_address();
   probe_big_section();
   fact_prng();
