@@ -787,18 +787,25 @@ static void step_init(char *dir) {
 
 /* ---- kills mid-save ------------------------------------------------------- */
 
-/* cycle DIR FIRST N: saves over N heap pages until killed, save k (from
- * FIRST on) storing seed k into every page; says "booted", then "save k
- * returned" after each. The parent kills it at any moment
- * (c-tests/windows/kills.c). */
+/* The pages a cycle stores to: every STRIDE-th of the heap, so that with
+ * STRIDE 2 each is a run of its own, written to the image by a write of
+ * its own, and a kill can fall between two of them. */
+static uint32_t the_stride = 1;
+static uint32_t strided_seed(uint32_t p) { return p % the_stride == 0 ? the_seed : UINT32_MAX; }
+
+/* cycle DIR FIRST N STRIDE: saves over a heap of N pages until killed,
+ * save k (from FIRST on) storing seed k into every STRIDE-th page; says
+ * "booted", then "save k returned" after each. The parent kills it at any
+ * moment (c-tests/windows/kills.c). */
 static void step_cycle(char *dir, int argc, char **argv) {
-  uint32_t first = arg(argc, argv, 3), n = arg(argc, argv, 4);
+  uint32_t first = arg(argc, argv, 3), n = arg(argc, argv, 4), stride = arg(argc, argv, 5);
+  host_check(stride > 0, "stride 0");
   host_boot(dir, &opts);
   host_road(n, 2);
   u3e_ward(host_low(), host_high());
   printf("booted\n");
   for (uint32_t k = first;; k++) {
-    for (uint32_t p = 0; p < n; p++) {
+    for (uint32_t p = 0; p < n; p += stride) {
       host_fill(k, p);
     }
     u3e_save(host_low(), host_high());
@@ -806,18 +813,21 @@ static void step_cycle(char *dir, int argc, char **argv) {
   }
 }
 
-/* generation DIR N SEED...: after a kill, the pier boots whole: no patch
- * is left, and the loom and image.bin hold one generation, every one of
- * its N pages written with one of the SEEDs (0: the empty image of a pier
- * never saved). Says "generation SEED". */
+/* generation DIR N STRIDE SEED...: after a kill, the pier boots whole: no
+ * patch is left, and the loom and image.bin hold one generation of the
+ * cycle step: every STRIDE-th of its N pages written with the same one of
+ * the SEEDs, the others zero (seed 0: the empty image of a pier never
+ * saved). Says "generation SEED". */
 static void step_generation(char *dir, int argc, char **argv) {
   uint32_t n = arg(argc, argv, 3);
-  host_check(argc > 4, "generation needs candidate seeds");
+  the_stride = arg(argc, argv, 4);
+  host_check(the_stride > 0, "stride 0");
+  host_check(argc > 5, "generation needs candidate seeds");
   host_boot(dir, &opts);
   check_no_patch(dir);
   uint32_t pages = u3e_Pool.img_u.pgs_w;
   int found = -1;
-  for (int i = 4; i < argc && found < 0; i++) {
+  for (int i = 5; i < argc && found < 0; i++) {
     uint32_t seed = arg(argc, argv, i);
     if (seed == 0 ? pages == 0 : pages == n && host_holds(seed, 0, host_page(0))) {
       found = i;
@@ -825,8 +835,8 @@ static void step_generation(char *dir, int argc, char **argv) {
   }
   host_check(found >= 0, "image of %u pages, page 0 holds none of the candidate seeds", pages);
   the_seed = arg(argc, argv, found);
-  check_loom(the_seed == 0 ? 0 : n, one_seed);
-  check_image_file(dir, the_seed == 0 ? 0 : n, one_seed);
+  check_loom(the_seed == 0 ? 0 : n, strided_seed);
+  check_image_file(dir, the_seed == 0 ? 0 : n, strided_seed);
   printf("generation %u\n", the_seed);
 }
 

@@ -4,16 +4,19 @@
  * how a process dies there without a word, as a crash or a power cut
  * leaves a pier.
  *
- *   kills SCENARIO DIR PAGES ROUNDS MAX_MS
+ *   kills SCENARIO DIR PAGES STRIDE ROUNDS MAX_MS
  *
- * Round r runs `SCENARIO cycle DIR FIRST PAGES`, which saves over PAGES
- * pages until killed, save k writing seed k into every page (FIRST =
- * r * 1000000 + 1, so that no two rounds share a seed), and kills it after
+ * Round r runs `SCENARIO cycle DIR FIRST PAGES STRIDE`, which saves over
+ * PAGES pages until killed, save k writing seed k into every STRIDE-th
+ * page (FIRST = r * 1000000 + 1, so that no two rounds share a seed; with
+ * STRIDE 2 every page is a run of its own, which the image gets by a write
+ * of its own: under wine a kill lands between two system calls, never
+ * inside one, so a run of contiguous pages is all or nothing), and kills it after
  * a delay that moves through [0, MAX_MS) from round to round: counted from
  * its "booted" line, or, one round in four, from its start (a kill during
  * the boot, which may be applying the last round's patch). Then
- * `SCENARIO generation DIR PAGES CANDIDATES...` boots the pier in a new
- * process: no patch left, and the loom and image.bin hold exactly one
+ * `SCENARIO generation DIR PAGES STRIDE CANDIDATES...` boots the pier in a
+ * new process: no patch left, and the loom and image.bin hold exactly one
  * generation, every page of the same save, among those the child's output
  * allows. After "save L returned": L or L + 1 (killed after the save was
  * durable, before it said so), and with LOOMS_SAVE=background also L - 1
@@ -150,14 +153,15 @@ static bool exists(const char *dir, const char *name) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
-  if (argc != 6) {
-    fprintf(stderr, "usage: kills SCENARIO DIR PAGES ROUNDS MAX_MS\n");
+  if (argc != 7) {
+    fprintf(stderr, "usage: kills SCENARIO DIR PAGES STRIDE ROUNDS MAX_MS\n");
     return 2;
   }
   const char *scenario = argv[1], *dir = argv[2];
   unsigned pages = (unsigned)strtoul(argv[3], NULL, 0);
-  unsigned rounds = (unsigned)strtoul(argv[4], NULL, 0);
-  unsigned max_ms = (unsigned)strtoul(argv[5], NULL, 0);
+  unsigned stride = (unsigned)strtoul(argv[4], NULL, 0);
+  unsigned rounds = (unsigned)strtoul(argv[5], NULL, 0);
+  unsigned max_ms = (unsigned)strtoul(argv[6], NULL, 0);
   const char *save = getenv("LOOMS_SAVE");
   bool background = save != NULL && strcmp(save, "background") == 0;
   if (max_ms == 0) max_ms = 1;
@@ -167,7 +171,8 @@ int main(int argc, char **argv) {
     unsigned delay = (r * 7919u + 13u) % max_ms;
     bool during_boot = r % 4 == 3;
     char command[8400];
-    snprintf(command, sizeof command, "\"%s\" cycle \"%s\" %u %u", scenario, dir, first, pages);
+    snprintf(command, sizeof command, "\"%s\" cycle \"%s\" %u %u %u", scenario, dir, first, pages,
+             stride);
     child c;
     start(&c, command);
     if (!during_boot && WaitForSingleObject(c.booted, 60000) != WAIT_OBJECT_0) {
@@ -205,7 +210,8 @@ int main(int argc, char **argv) {
       candidates[n++] = last;
       candidates[n++] = last + 1;
     }
-    snprintf(command, sizeof command, "\"%s\" generation \"%s\" %u", scenario, dir, pages);
+    snprintf(command, sizeof command, "\"%s\" generation \"%s\" %u %u", scenario, dir, pages,
+             stride);
     for (unsigned i = 0; i < n; i++) {
       size_t len = strlen(command);
       snprintf(command + len, sizeof command - len, " %u", candidates[i]);
