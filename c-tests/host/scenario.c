@@ -10,7 +10,13 @@
  * together and checks what only a second process can see.
  *
  * Files are read with this program's own reader of the format (host.c), not
- * with the library's code. */
+ * with the library's code.
+ *
+ * The same steps build for Windows (c-tests/windows, mingw-w64), where a
+ * few expect what the Windows build does instead: the image loaded at boot
+ * in both modes (image_mapped), tossed pages kept (toss_drops); and where
+ * a store that must be refused runs in host_try rather than in a forked
+ * child, and hold waits for a file rather than a signal. */
 #define _GNU_SOURCE
 #include "host.h"
 
