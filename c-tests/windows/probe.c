@@ -4,6 +4,8 @@
  *
  *   probe.exe DIR      runs every probe with scratch files under DIR
  *   probe.exe lock FILE   (a child of the lock probe) tries to lock FILE
+ *   probe.exe dirlock DIR (a child of the directory lock probe) tries to
+ *                         open DIR as the library's pier lock does
  *
  * Each probe prints "ok NAME: what was seen" or "FAILED NAME: why"; the
  * exit status is the number of failures. "fact NAME: ..." lines say what
@@ -276,10 +278,11 @@ static int child_lock(const wchar_t *file) {
   return got ? 0 : 1;
 }
 
-static int run_child(const wchar_t *file, DWORD *err_out) {
+/* Runs this program as `probe MODE PATH` and returns its exit status. */
+static int run_child(const wchar_t *mode, const wchar_t *file, DWORD *err_out) {
   wchar_t self[1024], cmd[2200];
   GetModuleFileNameW(NULL, self, 1024);
-  swprintf(cmd, 2200, L"\"%ls\" lock \"%ls\"", self, file);
+  swprintf(cmd, 2200, L"\"%ls\" %ls \"%ls\"", self, mode, file);
   STARTUPINFOW si = {.cb = sizeof si};
   PROCESS_INFORMATION pi;
   if (!CreateProcessW(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) {
@@ -307,9 +310,9 @@ static void probe_lock(const wchar_t *dir) {
   BOOL got2 = LockFileEx(h2, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov2);
   DWORD err2 = got2 ? 0 : GetLastError();
   DWORD spawn_err = 0;
-  int held = run_child(file, &spawn_err);
+  int held = run_child(L"lock", file, &spawn_err);
   UnlockFileEx(h, 0, 1, 0, &ov);
-  int freed = run_child(file, &spawn_err);
+  int freed = run_child(L"lock", file, &spawn_err);
   CloseHandle(h2);
   CloseHandle(h);
   DeleteFileW(file);
@@ -318,6 +321,45 @@ static void probe_lock(const wchar_t *dir) {
          "process %s",
          (unsigned long)err2, held == 1 ? "refused" : "NOT REFUSED",
          freed == 0 ? "locks it" : "CANNOT LOCK");
+}
+
+/* The library's pier lock: `.urb/chk` opened with the right to delete it,
+ * that right shared with no other open. Opens the directory DIR so. */
+static HANDLE open_dir_locked(const wchar_t *dir) {
+  return CreateFileW(dir, GENERIC_READ | DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                     OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+}
+
+static int child_dir_lock(const wchar_t *dir) {
+  HANDLE h = open_dir_locked(dir);
+  DWORD err = h == INVALID_HANDLE_VALUE ? GetLastError() : 0;
+  printf("%s %lu\n", h != INVALID_HANDLE_VALUE ? "opened" : "refused", (unsigned long)err);
+  fflush(stdout);
+  return h != INVALID_HANDLE_VALUE ? 0 : err == ERROR_SHARING_VIOLATION ? 1 : 2;
+}
+
+/* While one process holds a directory so, a second process's open of it
+ * so is refused with ERROR_SHARING_VIOLATION, while a file in it can be
+ * created and opened; once closed, the second process opens it. */
+static void probe_dir_lock(const wchar_t *dir) {
+  wchar_t sub[1024], file[1100];
+  swprintf(sub, 1024, L"%ls\\chk", dir);
+  swprintf(file, 1100, L"%ls\\image.bin", sub);
+  CreateDirectoryW(sub, NULL);
+  HANDLE h = open_dir_locked(sub);
+  DWORD spawn_err = 0;
+  int held = run_child(L"dirlock", sub, &spawn_err);
+  HANDLE f = CreateFileW(file, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+  bool files = f != INVALID_HANDLE_VALUE;
+  if (files) CloseHandle(f);
+  if (h != INVALID_HANDLE_VALUE) CloseHandle(h);
+  int freed = run_child(L"dirlock", sub, &spawn_err);
+  DeleteFileW(file);
+  RemoveDirectoryW(sub);
+  result(h != INVALID_HANDLE_VALUE && held == 1 && files && freed == 0, "dir_share_lock",
+         "held: another process's open %s, a file in it %s; closed: another process %s",
+         held == 1 ? "refused (sharing violation)" : "NOT REFUSED",
+         files ? "created" : "NOT CREATED", freed == 0 ? "opens it" : "CANNOT OPEN IT");
 }
 
 /* Whether a file can be deleted with POSIX semantics through its handle
@@ -440,6 +482,9 @@ int wmain(int argc, wchar_t **argv) {
   if (argc == 3 && !wcscmp(argv[1], L"lock")) {
     return child_lock(argv[2]);
   }
+  if (argc == 3 && !wcscmp(argv[1], L"dirlock")) {
+    return child_dir_lock(argv[2]);
+  }
   if (argc != 2) {
     fprintf(stderr, "usage: probe DIR\n");
     return 2;
@@ -463,6 +508,7 @@ int wmain(int argc, wchar_t **argv) {
   }
   probe_files(full);
   probe_lock(full);
+  probe_dir_lock(full);
   probe_handle_count(full);
   fact_posix_delete(full);
   probe_wait_on_address();

@@ -13,14 +13,15 @@
 #     (-static) and import no DLL but the system's;
 #   - probe.exe: what the port needs of the platform, one line each (the
 #     section view at the loom base, store faults through the handler on
-#     every thread, FlushFileBuffers, MoveFileExW, LockFileEx,
-#     WaitOnAddress);
+#     every thread, FlushFileBuffers, MoveFileExW, LockFileEx, the
+#     directory open the pier lock is, WaitOnAddress);
 #   - a slice of the scenarios (20-scenarios.sh) through scenario.exe, in
 #     sync and background saves: boot, stores, save, restart, shrink,
 #     guard, ward, toss, yolo and foul, no_demand, bail, bad images;
 #   - spoilt patches left in .urb/chk: each discarded at boot with a
 #     `loom:` line, image.bin byte for byte as before;
-#   - the pier lock (LockFileEx): a second process is refused while a first
+#   - the pier lock (`.urb/chk` opened with the right to delete it, shared
+#     with no other open): a second process is refused while a first
 #     holds the pier, and the first saves;
 #   - the same deterministic stores through the glibc build and the Windows
 #     host, in default and no_demand modes, sync and background saves,
@@ -239,7 +240,7 @@ KINDS="control-checksum page-checksum control-short memory-short memory-missing"
 for k in $KINDS; do check "spoilt_patch/$k" spoilt "$k"; done
 
 # --- the pier lock ---------------------------------------------------------------------
-# While one process holds the pier (LockFileEx), a second one's boot fails
+# While one process holds the pier, a second one's boot fails
 # and says why; the first then saves, and its save is what boots next.
 lock() {
     local P=$W/lock holder held i
