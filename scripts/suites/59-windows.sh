@@ -28,6 +28,7 @@
 #     leave the same pier files byte for byte: images, a backup, and a
 #     patch left in place (a failed delete of control.bin or of memory.bin:
 #     FAIL_UNLINK on Linux, FAIL_DELETE on Windows);
+#   - the library's unit tests, built for Windows, run under wine;
 #   - kills mid-save (kills.exe: TerminateProcess at delays that vary from
 #     round to round, in sync, no_demand and background saves): the pier
 #     boots at exactly one generation, every page from the same save. The
@@ -147,7 +148,9 @@ glibc_host=$ROOT/target/c-tests/scenario
 # --- wine ------------------------------------------------------------------------
 if [ ! -e "$WINEPREFIX/system.reg" ]; then
     mkdir -p "$(dirname "$WINEPREFIX")"
-    if ! timeout 300 wineboot -i >"$W/wineboot.log" 2>&1 || [ ! -e "$WINEPREFIX/system.reg" ]; then
+    # The registry reaches system.reg when the wine server exits: wait for it.
+    if ! timeout 300 wineboot -i >"$W/wineboot.log" 2>&1 ||
+        ! timeout 60 wineserver -w >>"$W/wineboot.log" 2>&1 || [ ! -e "$WINEPREFIX/system.reg" ]; then
         fail_with wine_prefix "$W/wineboot.log"
         exit 1
     fi
@@ -361,5 +364,14 @@ for m in default/sync no_demand/sync default/background; do
         fail_with "kills/$mode/$save" "$W/kills.failed"
     fi
 done
+# --- the unit tests -----------------------------------------------------------------------
+# The library's own tests built for Windows and run under wine (cargo's
+# runner), with the hosts' ProcessPrng DLL on the Windows PATH.
+if WINEPATH="Z:$OUT" CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine \
+    nice cargo test --release --lib --target $TRIPLE >"$W/unit.log" 2>&1; then
+    pass "unit ($(sed -n 's/^test result: ok\. \([0-9]* passed\).*/\1/p' "$W/unit.log" | tail -n 1))"
+else
+    fail_with unit "$W/unit.log"
+fi
 echo "windows: the Windows builds and runs took $(($(date +%s) - started)) s"
 exit $failed
