@@ -80,6 +80,25 @@ fn result(rc: core::ffi::c_int) -> Result<(), i32> {
     }
 }
 
+/// A copy of `text` in the C library's memory (`strdup`), for a pointer the
+/// runtime keeps and frees.
+pub fn strdup(text: &core::ffi::CStr) -> *mut core::ffi::c_char {
+    // SAFETY: a valid C string.
+    unsafe { libc::strdup(text.as_ptr()) }
+}
+
+/// Ends the process as the C library's `exit` does (its exit handlers run).
+pub fn exit(code: core::ffi::c_int) -> ! {
+    // SAFETY: exit runs the C library's handlers and does not return.
+    unsafe { libc::exit(code) }
+}
+
+/// Runs `handler` at the process's exit (the C library's `atexit`).
+pub fn at_exit(handler: extern "C" fn()) {
+    // SAFETY: registers a handler that lives as long as the library.
+    unsafe { libc::atexit(handler) };
+}
+
 /// What an open file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -162,4 +181,99 @@ pub enum Backing {
     FileCopy { fd: Fd, writable: bool },
     /// Fresh zero pages.
     Anonymous,
+}
+
+/// A thread of the library's (`start_thread`: `pthread_create`,
+/// `CreateThread`), whose work returns a `T`. Code run there uses none of
+/// std's thread-locals.
+pub struct Thread<T> {
+    id: RawThread,
+    start: *mut Start<T>,
+}
+
+/// What a thread runs, and where it leaves what that returned.
+struct Start<T> {
+    work: Option<Box<dyn FnOnce() -> T + Send>>,
+    out: Option<T>,
+}
+
+fn run<T>(arg: *mut core::ffi::c_void) {
+    // SAFETY: `arg` is the `Start` handed to `start_thread`, which the
+    // spawning side touches again only after the thread has ended.
+    let start = unsafe { &mut *arg.cast::<Start<T>>() };
+    if let Some(work) = start.work.take() {
+        start.out = Some(work());
+    }
+}
+
+/// Starts a thread that runs `work` (with every asynchronous signal
+/// blocked where the caller blocked them: `process::with_signals_blocked`);
+/// `Err(errno)` where none can be had (`work` is dropped then).
+pub fn spawn<T: Send + 'static>(
+    work: Box<dyn FnOnce() -> T + Send + 'static>,
+) -> Result<Thread<T>, i32> {
+    // SAFETY: `work` borrows nothing.
+    unsafe { spawn_borrowing(work) }
+}
+
+/// `spawn`, for work that borrows from the caller.
+///
+/// # Safety
+/// The caller must `join` the thread before anything `work` borrows is
+/// dropped or changed (a thread that cannot be started drops `work` here).
+pub unsafe fn spawn_borrowing<'a, T: Send + 'a>(
+    work: Box<dyn FnOnce() -> T + Send + 'a>,
+) -> Result<Thread<T>, i32> {
+    // SAFETY: the caller joins before what `work` borrows goes.
+    let work: Box<dyn FnOnce() -> T + Send + 'static> = unsafe { core::mem::transmute(work) };
+    let start = Box::into_raw(Box::new(Start {
+        work: Some(work),
+        out: None,
+    }));
+    match start_thread(run::<T>, start.cast()) {
+        Ok(id) => Ok(Thread { id, start }),
+        Err(errno) => {
+            // SAFETY: no thread has it: taken back and dropped.
+            drop(unsafe { Box::from_raw(start) });
+            Err(errno)
+        }
+    }
+}
+
+impl<T> Thread<T> {
+    /// Waits for the thread to end; what its work returned.
+    pub fn join(self) -> Option<T> {
+        if !join_thread(self.id) {
+            return None;
+        }
+        // SAFETY: the thread has ended: its `Start` is ours again.
+        unsafe { Box::from_raw(self.start) }.out
+    }
+}
+
+// SAFETY: the handle only waits for the thread and takes back its `Start`,
+// whose result is `Send`; any thread may do that.
+unsafe impl<T: Send> Send for Thread<T> {}
+
+fn run_detached(arg: *mut core::ffi::c_void) {
+    // SAFETY: `arg` is the work `spawn_detached` handed over, now this
+    // thread's alone.
+    let work = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
+    work();
+}
+
+/// `spawn`, for work whose end nobody waits for: the thread owns it.
+pub fn spawn_detached(work: Box<dyn FnOnce() + Send + 'static>) -> Result<(), i32> {
+    let work = Box::into_raw(Box::new(work));
+    match start_thread(run_detached, work.cast()) {
+        Ok(id) => {
+            detach_thread(id);
+            Ok(())
+        }
+        Err(errno) => {
+            // SAFETY: no thread has it: taken back and dropped.
+            drop(unsafe { Box::from_raw(work) });
+            Err(errno)
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! add what differs between them; `windows.rs` gives the same functions
 //! over Win32.
 
-use core::ffi::{c_char, c_int, c_void, CStr};
+use core::ffi::{c_int, c_void, CStr};
 
 /// The C library's `errno` values the library names.
 pub mod errnos {
@@ -311,25 +311,6 @@ pub fn strerror_text(errno: i32) -> Option<String> {
         .map(|text| text.to_string_lossy().into_owned())
 }
 
-/// A copy of `text` in the C library's memory (`strdup`), for a pointer the
-/// runtime keeps and frees.
-pub fn strdup(text: &CStr) -> *mut c_char {
-    // SAFETY: a valid C string.
-    unsafe { libc::strdup(text.as_ptr()) }
-}
-
-/// Ends the process as the C library's `exit` does (its exit handlers run).
-pub fn exit(code: c_int) -> ! {
-    // SAFETY: exit runs the C library's handlers and does not return.
-    unsafe { libc::exit(code) }
-}
-
-/// Runs `handler` at the process's exit (`atexit`).
-pub fn at_exit(handler: extern "C" fn()) {
-    // SAFETY: registers a handler that lives as long as the library.
-    unsafe { libc::atexit(handler) };
-}
-
 /// This thread, as a number (`pthread_self`).
 pub fn this_thread() -> usize {
     // SAFETY: pthread_self cannot fail; only its value is used.
@@ -502,106 +483,51 @@ pub unsafe fn discard(addr: *mut u8, len: usize) -> Result<(), i32> {
 
 // ---- threads ---------------------------------------------------------------
 
-/// A thread of the library's, started with `pthread_create` itself rather
+/// A running thread started by `start_thread` (a `pthread_t`: a number
+/// in glibc, a pointer in musl).
+pub struct RawThread(libc::pthread_t);
+
+/// What `enter` runs, handed to the new thread.
+struct Entry {
+    run: fn(*mut c_void),
+    arg: *mut c_void,
+}
+
+extern "C" fn enter(entry: *mut c_void) -> *mut c_void {
+    // SAFETY: the `Entry` start_thread handed over, now this thread's.
+    let entry = unsafe { Box::from_raw(entry.cast::<Entry>()) };
+    (entry.run)(entry.arg);
+    core::ptr::null_mut()
+}
+
+/// Starts a thread that runs `run(arg)` (`pthread_create` itself rather
 /// than `std::thread`: std's threads register thread-local destructors
-/// with the C library as they start (and `std::thread::scope` on the
-/// caller's thread), and the C library ends the process where it has no
-/// memory for one (at the kernel's mapping limit, a new thread gets no
-/// memory arena). Code run here uses none of std's thread-locals.
-pub struct Thread<T> {
-    id: libc::pthread_t,
-    start: *mut Start<T>,
-}
-
-/// What a thread runs, and where it leaves what that returned.
-struct Start<T> {
-    work: Option<Box<dyn FnOnce() -> T + Send>>,
-    out: Option<T>,
-}
-
-extern "C" fn run<T>(arg: *mut c_void) -> *mut c_void {
-    // SAFETY: `arg` is the `Start` handed to `pthread_create`, which the
-    // spawning side touches again only after `pthread_join`.
-    let start = unsafe { &mut *arg.cast::<Start<T>>() };
-    if let Some(work) = start.work.take() {
-        start.out = Some(work());
-    }
-    core::ptr::null_mut()
-}
-
-/// Starts a thread that runs `work`, with every asynchronous signal
-/// blocked (the caller's mask, as `process::with_signals_blocked` sets
-/// it); `Err(errno)` where none can be had (`work` is dropped then).
-pub fn spawn<T: Send + 'static>(
-    work: Box<dyn FnOnce() -> T + Send + 'static>,
-) -> Result<Thread<T>, i32> {
-    // SAFETY: `work` borrows nothing.
-    unsafe { spawn_borrowing(work) }
-}
-
-/// `spawn`, for work that borrows from the caller.
-///
-/// # Safety
-/// The caller must `join` the thread before anything `work` borrows is
-/// dropped or changed (a thread that cannot be started drops `work` here).
-pub unsafe fn spawn_borrowing<'a, T: Send + 'a>(
-    work: Box<dyn FnOnce() -> T + Send + 'a>,
-) -> Result<Thread<T>, i32> {
-    // SAFETY: the caller joins before what `work` borrows goes.
-    let work: Box<dyn FnOnce() -> T + Send + 'static> = unsafe { core::mem::transmute(work) };
-    let start = Box::into_raw(Box::new(Start {
-        work: Some(work),
-        out: None,
-    }));
+/// with the C library as they start, and the C library ends the process
+/// where it has no memory for one: at the kernel's mapping limit, a new
+/// thread gets no memory arena). The thread inherits the caller's signal
+/// mask. `Err(errno)` where none can be had.
+pub fn start_thread(run: fn(*mut c_void), arg: *mut c_void) -> Result<RawThread, i32> {
+    let entry = Box::into_raw(Box::new(Entry { run, arg }));
     // SAFETY: an all-zero pthread_t is a valid out-parameter.
     let mut id: libc::pthread_t = unsafe { core::mem::zeroed() };
-    // SAFETY: `run::<T>` takes `start` as its `Start<T>`.
-    let rc = unsafe { libc::pthread_create(&mut id, core::ptr::null(), run::<T>, start.cast()) };
+    // SAFETY: `enter` takes `entry` as what it is.
+    let rc = unsafe { libc::pthread_create(&mut id, core::ptr::null(), enter, entry.cast()) };
     if rc != 0 {
         // SAFETY: no thread has it: taken back and dropped.
-        drop(unsafe { Box::from_raw(start) });
+        drop(unsafe { Box::from_raw(entry) });
         return Err(rc);
     }
-    Ok(Thread { id, start })
+    Ok(RawThread(id))
 }
 
-impl<T> Thread<T> {
-    /// Waits for the thread to end; what its work returned.
-    pub fn join(self) -> Option<T> {
-        // SAFETY: joining a thread of ours, once (`self` is consumed).
-        if unsafe { libc::pthread_join(self.id, core::ptr::null_mut()) } != 0 {
-            return None;
-        }
-        // SAFETY: the thread has ended: its `Start` is ours again.
-        unsafe { Box::from_raw(self.start) }.out
-    }
+/// Waits for the thread to end; false where it cannot be waited for.
+pub fn join_thread(thread: RawThread) -> bool {
+    // SAFETY: a thread of start_thread's, joined once.
+    unsafe { libc::pthread_join(thread.0, core::ptr::null_mut()) == 0 }
 }
 
-// SAFETY: the handle only joins the thread and takes back its `Start`,
-// whose result is `Send`; any thread may do that.
-unsafe impl<T: Send> Send for Thread<T> {}
-
-extern "C" fn run_detached(arg: *mut c_void) -> *mut c_void {
-    // SAFETY: `arg` is the work `spawn_detached` handed over, now this
-    // thread's alone.
-    let work = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
-    work();
-    core::ptr::null_mut()
-}
-
-/// `spawn`, for work whose end nobody waits for: the thread owns it.
-pub fn spawn_detached(work: Box<dyn FnOnce() + Send + 'static>) -> Result<(), i32> {
-    let work = Box::into_raw(Box::new(work));
-    // SAFETY: an all-zero pthread_t is a valid out-parameter.
-    let mut id: libc::pthread_t = unsafe { core::mem::zeroed() };
-    // SAFETY: `run_detached` takes `work` as what it is.
-    let rc = unsafe { libc::pthread_create(&mut id, core::ptr::null(), run_detached, work.cast()) };
-    if rc != 0 {
-        // SAFETY: no thread has it: taken back and dropped.
-        drop(unsafe { Box::from_raw(work) });
-        return Err(rc);
-    }
-    // SAFETY: a thread just made, detached once.
-    unsafe { libc::pthread_detach(id) };
-    Ok(())
+/// Lets the thread end on its own, unwaited for.
+pub fn detach_thread(thread: RawThread) {
+    // SAFETY: a thread of start_thread's, detached once.
+    unsafe { libc::pthread_detach(thread.0) };
 }

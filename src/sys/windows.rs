@@ -22,7 +22,7 @@
 //! - No fork, no signals, no userfaultfd: background saves run on a thread
 //!   of the library's (`spawn`), and the fork and signal hooks do nothing.
 
-use core::ffi::{c_char, c_int, c_void, CStr};
+use core::ffi::{c_int, c_void, CStr};
 
 use windows_sys::Win32::Foundation::{
     CloseHandle, DuplicateHandle, GetLastError, DUPLICATE_SAME_ACCESS, ERROR_ACCESS_DENIED,
@@ -41,12 +41,12 @@ use windows_sys::Win32::Storage::FileSystem::{
     FileEndOfFileInfo, FileStandardInfo, FlushFileBuffers, GetDiskFreeSpaceExW, GetFileAttributesW,
     GetFileInformationByHandle, GetFileInformationByHandleEx, GetFileType, MoveFileExW, ReadFile,
     RemoveDirectoryW, SetFileInformationByHandle, WriteFile, BY_HANDLE_FILE_INFORMATION,
-    CREATE_NEW, DELETE, FILE_ALLOCATION_INFO, FILE_ATTRIBUTE_DIRECTORY,
+    CREATE_NEW, DELETE, FILE_ALLOCATION_INFO, FILE_ATTRIBUTE_DIRECTORY, FILE_CREATION_DISPOSITION,
     FILE_DISPOSITION_FLAG_DELETE, FILE_DISPOSITION_FLAG_POSIX_SEMANTICS, FILE_DISPOSITION_INFO_EX,
     FILE_END_OF_FILE_INFO, FILE_FLAG_BACKUP_SEMANTICS, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE,
-    FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_STANDARD_INFO, FILE_TYPE_CHAR, FILE_TYPE_DISK,
-    FILE_TYPE_PIPE, INVALID_FILE_ATTRIBUTES, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH,
-    OPEN_ALWAYS, OPEN_EXISTING,
+    FILE_SHARE_MODE, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_STANDARD_INFO, FILE_TYPE_CHAR,
+    FILE_TYPE_DISK, FILE_TYPE_PIPE, INVALID_FILE_ATTRIBUTES, MOVEFILE_REPLACE_EXISTING,
+    MOVEFILE_WRITE_THROUGH, OPEN_ALWAYS, OPEN_EXISTING,
 };
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::Memory::{
@@ -234,6 +234,29 @@ fn is_directory(path: &[u16]) -> bool {
     attributes != INVALID_FILE_ATTRIBUTES && attributes & FILE_ATTRIBUTE_DIRECTORY != 0
 }
 
+/// `CreateFileW` of the NUL-terminated wide path `name` (a directory opens
+/// too: `FILE_FLAG_BACKUP_SEMANTICS`); `INVALID_HANDLE_VALUE` on failure,
+/// with the thread's last error set.
+fn create_file(
+    name: &[u16],
+    access: u32,
+    share: FILE_SHARE_MODE,
+    disposition: FILE_CREATION_DISPOSITION,
+) -> HANDLE {
+    // SAFETY: a NUL-terminated wide path; no security attributes or template.
+    unsafe {
+        CreateFileW(
+            name.as_ptr(),
+            access,
+            share,
+            core::ptr::null(),
+            disposition,
+            FILE_FLAG_BACKUP_SEMANTICS,
+            core::ptr::null_mut(),
+        )
+    }
+}
+
 /// Opens `path` (`CreateFileW`), sharing reads, writes and deletion; a
 /// directory opens too (`FILE_FLAG_BACKUP_SEMANTICS`), for reading.
 pub fn open(path: &CStr, flags: c_int, _mode: u32) -> Result<Fd, i32> {
@@ -250,18 +273,12 @@ pub fn open(path: &CStr, flags: c_int, _mode: u32) -> Result<Fd, i32> {
     } else {
         OPEN_EXISTING
     };
-    // SAFETY: a NUL-terminated wide path; no security attributes or template.
-    let handle = unsafe {
-        CreateFileW(
-            name.as_ptr(),
-            access,
-            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-            core::ptr::null(),
-            disposition,
-            FILE_FLAG_BACKUP_SEMANTICS,
-            core::ptr::null_mut(),
-        )
-    };
+    let handle = create_file(
+        &name,
+        access,
+        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        disposition,
+    );
     if handle == INVALID_HANDLE_VALUE {
         let errno = errno();
         return Err(if errno == EACCES && is_directory(&name) {
@@ -359,18 +376,12 @@ pub fn fstat(fd: Fd) -> Result<Stat, i32> {
 /// The metadata of `path`, following links.
 pub fn stat(path: &CStr) -> Result<Stat, i32> {
     let name = wide(path);
-    // SAFETY: a NUL-terminated wide path; attributes only.
-    let handle = unsafe {
-        CreateFileW(
-            name.as_ptr(),
-            FILE_READ_ATTRIBUTES,
-            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-            core::ptr::null(),
-            OPEN_EXISTING,
-            FILE_FLAG_BACKUP_SEMANTICS,
-            core::ptr::null_mut(),
-        )
-    };
+    let handle = create_file(
+        &name,
+        FILE_READ_ATTRIBUTES,
+        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        OPEN_EXISTING,
+    );
     if handle == INVALID_HANDLE_VALUE {
         return Err(errno());
     }
@@ -516,18 +527,12 @@ pub fn unlink(path: &CStr, directory: bool) -> Result<(), i32> {
 /// Deletes the file `name` with POSIX semantics; false where that cannot
 /// be done (the caller falls back to `DeleteFileW`, which says why).
 fn delete_now(name: &[u16]) -> bool {
-    // SAFETY: a NUL-terminated wide path; no security attributes or template.
-    let handle = unsafe {
-        CreateFileW(
-            name.as_ptr(),
-            DELETE,
-            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-            core::ptr::null(),
-            OPEN_EXISTING,
-            FILE_FLAG_BACKUP_SEMANTICS,
-            core::ptr::null_mut(),
-        )
-    };
+    let handle = create_file(
+        name,
+        DELETE,
+        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+        OPEN_EXISTING,
+    );
     if handle == INVALID_HANDLE_VALUE {
         return false;
     }
@@ -597,18 +602,12 @@ pub fn exists(path: &CStr) -> bool {
 /// (`LockFileEx` takes byte ranges of files, which a directory has not.)
 pub fn open_locked_dir(path: &CStr) -> Result<Fd, LockRefused> {
     let name = wide(path);
-    // SAFETY: a NUL-terminated wide path; no security attributes or template.
-    let handle = unsafe {
-        CreateFileW(
-            name.as_ptr(),
-            GENERIC_READ | DELETE,
-            FILE_SHARE_READ | FILE_SHARE_WRITE,
-            core::ptr::null(),
-            OPEN_EXISTING,
-            FILE_FLAG_BACKUP_SEMANTICS,
-            core::ptr::null_mut(),
-        )
-    };
+    let handle = create_file(
+        &name,
+        GENERIC_READ | DELETE,
+        FILE_SHARE_READ | FILE_SHARE_WRITE,
+        OPEN_EXISTING,
+    );
     if handle == INVALID_HANDLE_VALUE {
         // SAFETY: reads the thread's error slot.
         return Err(match unsafe { GetLastError() } {
@@ -798,25 +797,6 @@ extern "C" {
 pub fn c_stderr() -> *mut c_void {
     // SAFETY: the C runtime's table of its standard streams.
     unsafe { __acrt_iob_func(2) }
-}
-
-/// A copy of `text` in the C runtime's memory (`strdup`), for a pointer the
-/// runtime keeps and frees.
-pub fn strdup(text: &CStr) -> *mut c_char {
-    // SAFETY: a valid C string.
-    unsafe { libc::strdup(text.as_ptr()) }
-}
-
-/// Ends the process as the C runtime's `exit` does (its exit handlers run).
-pub fn exit(code: c_int) -> ! {
-    // SAFETY: exit runs the C runtime's handlers and does not return.
-    unsafe { libc::exit(code) }
-}
-
-/// Runs `handler` at the process's exit (the C runtime's `atexit`).
-pub fn at_exit(handler: extern "C" fn()) {
-    // SAFETY: registers a handler that lives as long as the library.
-    unsafe { libc::atexit(handler) };
 }
 
 /// This thread, as a number.
@@ -1088,58 +1068,33 @@ pub unsafe fn advise_huge_pages(_addr: *mut u8, _len: usize) -> Result<(), i32> 
 
 // ---- threads ---------------------------------------------------------------
 
-/// A thread of the library's (`CreateThread`).
-pub struct Thread<T> {
-    handle: HANDLE,
-    start: *mut Start<T>,
+/// A running thread started by `start_thread`: its handle, owned.
+pub struct RawThread(HANDLE);
+
+/// What `enter` runs, handed to the new thread.
+struct Entry {
+    run: fn(*mut c_void),
+    arg: *mut c_void,
 }
 
-/// What a thread runs, and where it leaves what that returned.
-struct Start<T> {
-    work: Option<Box<dyn FnOnce() -> T + Send>>,
-    out: Option<T>,
-}
-
-unsafe extern "system" fn run<T>(arg: *mut c_void) -> u32 {
-    // SAFETY: `arg` is the `Start` handed to `CreateThread`, which the
-    // spawning side touches again only after the thread ended.
-    let start = unsafe { &mut *arg.cast::<Start<T>>() };
-    if let Some(work) = start.work.take() {
-        start.out = Some(work());
-    }
+unsafe extern "system" fn enter(entry: *mut c_void) -> u32 {
+    // SAFETY: the `Entry` start_thread handed over, now this thread's.
+    let entry = unsafe { Box::from_raw(entry.cast::<Entry>()) };
+    (entry.run)(entry.arg);
     0
 }
 
-/// Starts a thread that runs `work`; `Err(errno)` where none can be had
-/// (`work` is dropped then).
-pub fn spawn<T: Send + 'static>(
-    work: Box<dyn FnOnce() -> T + Send + 'static>,
-) -> Result<Thread<T>, i32> {
-    // SAFETY: `work` borrows nothing.
-    unsafe { spawn_borrowing(work) }
-}
-
-/// `spawn`, for work that borrows from the caller.
-///
-/// # Safety
-/// The caller must `join` the thread before anything `work` borrows is
-/// dropped or changed (a thread that cannot be started drops `work` here).
-pub unsafe fn spawn_borrowing<'a, T: Send + 'a>(
-    work: Box<dyn FnOnce() -> T + Send + 'a>,
-) -> Result<Thread<T>, i32> {
-    // SAFETY: the caller joins before what `work` borrows goes.
-    let work: Box<dyn FnOnce() -> T + Send + 'static> = unsafe { core::mem::transmute(work) };
-    let start = Box::into_raw(Box::new(Start {
-        work: Some(work),
-        out: None,
-    }));
-    // SAFETY: `run::<T>` takes `start` as its `Start<T>`.
+/// Starts a thread that runs `run(arg)` (`CreateThread`); `Err(errno)`
+/// where none can be had.
+pub fn start_thread(run: fn(*mut c_void), arg: *mut c_void) -> Result<RawThread, i32> {
+    let entry = Box::into_raw(Box::new(Entry { run, arg }));
+    // SAFETY: `enter` takes `entry` as what it is.
     let handle = unsafe {
         CreateThread(
             core::ptr::null(),
             0,
-            Some(run::<T>),
-            start.cast_const().cast(),
+            Some(enter),
+            entry.cast_const().cast(),
             0,
             core::ptr::null_mut(),
         )
@@ -1147,60 +1102,26 @@ pub unsafe fn spawn_borrowing<'a, T: Send + 'a>(
     if handle.is_null() {
         let errno = errno();
         // SAFETY: no thread has it: taken back and dropped.
-        drop(unsafe { Box::from_raw(start) });
+        drop(unsafe { Box::from_raw(entry) });
         return Err(errno);
     }
-    Ok(Thread { handle, start })
+    Ok(RawThread(handle))
 }
 
-impl<T> Thread<T> {
-    /// Waits for the thread to end; what its work returned.
-    pub fn join(self) -> Option<T> {
-        // SAFETY: a handle of a thread of ours, waited for and closed once.
-        unsafe {
-            WaitForSingleObject(self.handle, INFINITE);
-            CloseHandle(self.handle);
-        }
-        // SAFETY: the thread has ended: its `Start` is ours again.
-        unsafe { Box::from_raw(self.start) }.out
+/// Waits for the thread to end, and closes its handle.
+pub fn join_thread(thread: RawThread) -> bool {
+    // SAFETY: a handle of start_thread's, waited for and closed once.
+    unsafe {
+        let ended = WaitForSingleObject(thread.0, INFINITE) == 0;
+        CloseHandle(thread.0);
+        ended
     }
 }
 
-// SAFETY: the handle only waits for the thread and takes back its `Start`,
-// whose result is `Send`; any thread may do that.
-unsafe impl<T: Send> Send for Thread<T> {}
-
-unsafe extern "system" fn run_detached(arg: *mut c_void) -> u32 {
-    // SAFETY: `arg` is the work `spawn_detached` handed over, now this
-    // thread's alone.
-    let work = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
-    work();
-    0
-}
-
-/// `spawn`, for work whose end nobody waits for: the thread owns it.
-pub fn spawn_detached(work: Box<dyn FnOnce() + Send + 'static>) -> Result<(), i32> {
-    let work = Box::into_raw(Box::new(work));
-    // SAFETY: `run_detached` takes `work` as what it is.
-    let handle = unsafe {
-        CreateThread(
-            core::ptr::null(),
-            0,
-            Some(run_detached),
-            work.cast_const().cast(),
-            0,
-            core::ptr::null_mut(),
-        )
-    };
-    if handle.is_null() {
-        let errno = errno();
-        // SAFETY: no thread has it: taken back and dropped.
-        drop(unsafe { Box::from_raw(work) });
-        return Err(errno);
-    }
-    // SAFETY: the handle is ours; the thread runs on without it.
-    unsafe { CloseHandle(handle) };
-    Ok(())
+/// Lets the thread end on its own: its handle is closed.
+pub fn detach_thread(thread: RawThread) {
+    // SAFETY: a handle of start_thread's, closed once.
+    unsafe { CloseHandle(thread.0) };
 }
 
 /// The runtime's symbols, for the unit tests' executable only: a Windows
