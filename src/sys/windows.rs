@@ -234,6 +234,10 @@ fn is_directory(path: &[u16]) -> bool {
     attributes != INVALID_FILE_ATTRIBUTES && attributes & FILE_ATTRIBUTE_DIRECTORY != 0
 }
 
+/// How the library opens files: sharing reads, writes and deletion with
+/// every other open, as POSIX files are shared.
+const SHARE_ALL: FILE_SHARE_MODE = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+
 /// `CreateFileW` of the NUL-terminated wide path `name` (a directory opens
 /// too: `FILE_FLAG_BACKUP_SEMANTICS`); `INVALID_HANDLE_VALUE` on failure,
 /// with the thread's last error set.
@@ -273,12 +277,7 @@ pub fn open(path: &CStr, flags: c_int, _mode: u32) -> Result<Fd, i32> {
     } else {
         OPEN_EXISTING
     };
-    let handle = create_file(
-        &name,
-        access,
-        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-        disposition,
-    );
+    let handle = create_file(&name, access, SHARE_ALL, disposition);
     if handle == INVALID_HANDLE_VALUE {
         let errno = errno();
         return Err(if errno == EACCES && is_directory(&name) {
@@ -376,12 +375,7 @@ pub fn fstat(fd: Fd) -> Result<Stat, i32> {
 /// The metadata of `path`, following links.
 pub fn stat(path: &CStr) -> Result<Stat, i32> {
     let name = wide(path);
-    let handle = create_file(
-        &name,
-        FILE_READ_ATTRIBUTES,
-        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-        OPEN_EXISTING,
-    );
+    let handle = create_file(&name, FILE_READ_ATTRIBUTES, SHARE_ALL, OPEN_EXISTING);
     if handle == INVALID_HANDLE_VALUE {
         return Err(errno());
     }
@@ -527,12 +521,7 @@ pub fn unlink(path: &CStr, directory: bool) -> Result<(), i32> {
 /// Deletes the file `name` with POSIX semantics; false where that cannot
 /// be done (the caller falls back to `DeleteFileW`, which says why).
 fn delete_now(name: &[u16]) -> bool {
-    let handle = create_file(
-        name,
-        DELETE,
-        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-        OPEN_EXISTING,
-    );
+    let handle = create_file(name, DELETE, SHARE_ALL, OPEN_EXISTING);
     if handle == INVALID_HANDLE_VALUE {
         return false;
     }
